@@ -1,0 +1,48 @@
+"""The `jepa-edge` command line: a thin shell over the library.
+
+Each subcommand lives in its own module `jepa_edge/cli/<name>.py` exposing
+`add_arguments(parser)` and `run(args) -> int`. The table below is the whole CLI.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from jepa_edge.errors import JepaEdgeError
+
+# (subcommand, module, one-line help). Order is the order shown in --help.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("doctor", "doctor", "list usable backends and devices, with versions"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jepa-edge", description=__doc__.splitlines()[0])
+    from jepa_edge import __version__
+
+    parser.add_argument("--version", action="version", version=f"jepa-edge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module, help_text in COMMANDS:
+        mod = importlib.import_module(f"jepa_edge.cli.{module}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except JepaEdgeError as e:
+        # Our own errors are user errors: one clear message, no traceback.
+        print(f"jepa-edge {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jepa-edge {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
