@@ -1,0 +1,301 @@
+"""The V-JEPA 2-AC action-conditioned predictor: given the encoder tokens of frames 0..T-1 and the
+action and robot state of each frame, predict the tokens of frames 1..T.
+
+Matches facebookresearch/vjepa2 `src/models/ac_predictor.py` (VisionTransformerPredictorAC with
+ACBlock / ACRoPEAttention) numerically, written export-first:
+
+- per frame the sequence is [action, state, (extrinsics), patch_1 .. patch_HW]; the conditioning
+  tokens are interleaved with the patches, so every frame is one block of K + H*W tokens;
+- attention is block-causal across frames: a token of frame t sees every token of frames <= t.
+  The frame-level mask is a registered buffer, expanded to tokens with expand/reshape;
+- RoPE: the head dim is split into three equal even parts rotated by frame, row and column
+  (the rest is left as is); conditioning tokens get only the frame part. We apply one
+  rotation table to the whole interleaved sequence, giving conditioning tokens row = column = 0,
+  which is an exact identity rotation (cos 0 = 1, sin 0 = 0) — the same numbers as the official
+  per-token-type loop, without the loop;
+- no Python loop over samples or token types: one qkv matmul per block for all tokens, so a
+  planner can push hundreds of candidate action sequences through in one batch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from jepa_edge.errors import ConfigError, DataError
+from jepa_edge.models.config import _from_dict
+
+MLPS = ("gelu", "swiglu")
+
+
+@dataclass(frozen=True)
+class ACPredictorConfig:
+    embed_dim: int  # width of the encoder tokens read and predicted
+    predictor_embed_dim: int = 1024
+    depth: int = 24
+    num_heads: int = 16  # the released model: 64-wide heads
+    action_dim: int = 7  # DROID: end-effector delta (xyz, rpy, gripper)
+    state_dim: int = 7  # the official code encodes states with the action width
+    extrinsics_dim: int = 0  # 0: no extrinsics token (the released model); official: action_dim - 1
+    img_size: int = 256
+    patch_size: int = 16
+    max_frames: int = 32  # most frames per call; official: num_frames // tubelet_size (64 // 2)
+    mlp_ratio: float = 4.0
+    mlp: str = "gelu"  # "swiglu" = the official use_silu=True variant
+    wide_silu: bool = True  # SwiGLU hidden = 2/3 of mlp_ratio * width, rounded up to 8
+    qkv_bias: bool = True
+    norm_eps: float = 1e-6
+    use_rope: bool = True
+    frame_causal: bool = True
+
+    def __post_init__(self):
+        w, h = self.predictor_embed_dim, self.num_heads
+        if w % h:
+            raise ConfigError(f"ACPredictorConfig: predictor_embed_dim {w} is not divisible by num_heads {h}")
+        if self.use_rope and (w // h) % 2:
+            raise ConfigError(f"ACPredictorConfig: RoPE needs an even head dim, got {w} / {h} = {w / h:g}")
+        if self.img_size % self.patch_size:
+            raise ConfigError(
+                f"ACPredictorConfig: img_size {self.img_size} is not a multiple of patch_size {self.patch_size}"
+            )
+        if self.mlp not in MLPS:
+            raise ConfigError(f"ACPredictorConfig: mlp must be one of {MLPS}, got {self.mlp!r}")
+        for name in ("embed_dim", "depth", "action_dim", "state_dim", "max_frames"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ACPredictorConfig: {name} must be >= 1, got {getattr(self, name)}")
+        if self.extrinsics_dim < 0:
+            raise ConfigError(f"ACPredictorConfig: extrinsics_dim must be >= 0, got {self.extrinsics_dim}")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        side = self.img_size // self.patch_size
+        return (side, side)
+
+    @property
+    def tokens_per_frame(self) -> int:
+        h, w = self.grid
+        return h * w
+
+    @property
+    def cond_tokens(self) -> int:
+        """Conditioning tokens per frame: action, state (and extrinsics)."""
+        return 3 if self.extrinsics_dim else 2
+
+    @property
+    def head_dim(self) -> int:
+        return self.predictor_embed_dim // self.num_heads
+
+    @property
+    def mlp_hidden(self) -> int:
+        hidden = int(self.predictor_embed_dim * self.mlp_ratio)
+        if self.mlp == "swiglu" and self.wide_silu:
+            hidden = (int(2 * hidden / 3) + 7) // 8 * 8
+        return hidden
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ACPredictorConfig":
+        return _from_dict(cls, d, "ACPredictorConfig")
+
+
+# ---------------------------------------------------------------- RoPE (the official AC flavour)
+
+def rope_part_dim(head_dim: int) -> int:
+    """Width of each of the frame / row / column parts: the largest even number <= head_dim / 3."""
+    return 2 * ((head_dim // 3) // 2)
+
+
+def _axis_angles(pos: torch.Tensor, dim: int) -> torch.Tensor:
+    """Angles [N, dim] for one RoPE part, computed as the official `rotate_queries_or_keys`.
+
+    The official code tiles the dim/2 frequencies twice ([f0..f_{dim/2-1}, f0..f_{dim/2-1}])
+    while rotating adjacent pairs (2i, 2i+1); the released weights were trained with exactly
+    that, so we reproduce it rather than the textbook pairing.
+    """
+    omega = torch.arange(dim // 2, dtype=torch.float32, device=pos.device)
+    omega = 1.0 / 10000 ** (omega / (dim / 2.0))  # [dim/2]
+    freq = pos.to(torch.float32)[:, None] * omega[None, :]  # [N, dim/2]
+    return torch.cat([freq, freq], dim=-1)  # [N, dim]
+
+
+def ac_rope_tables(
+    num_frames: int, grid: tuple[int, int], cond_tokens: int, head_dim: int, device=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin tables [N, head_dim] for the interleaved sequence of `num_frames` frames.
+
+    Token i of frame t has positions (t, row, col); conditioning tokens (0..cond_tokens-1 of
+    each frame) get row = col = 0, i.e. only the frame part rotates them. Dims past the three
+    parts get angle 0 (left unrotated), as in the official model.
+    """
+    h, w = grid
+    per_frame = cond_tokens + h * w
+    idx = torch.arange(num_frames * per_frame, device=device)
+    frame = idx // per_frame
+    patch = (idx % per_frame - cond_tokens).clamp(min=0)  # conditioning tokens -> patch 0
+    is_patch = (idx % per_frame) >= cond_tokens
+    row = torch.where(is_patch, patch // w, torch.zeros_like(patch))
+    col = torch.where(is_patch, patch % w, torch.zeros_like(patch))
+    d = rope_part_dim(head_dim)
+    parts = [_axis_angles(frame, d), _axis_angles(row, d), _axis_angles(col, d)]
+    rest = head_dim - 3 * d
+    if rest:
+        parts.append(torch.zeros(idx.numel(), rest, device=device))
+    angles = torch.cat(parts, dim=-1)  # [N, head_dim]
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate adjacent pairs (2i, 2i+1) of x [..., N, D] by the angles whose cos/sin are [N, D]."""
+    pairs = x.unflatten(-1, (-1, 2))  # [..., N, D/2, 2]
+    x1, x2 = pairs.unbind(-1)
+    rotated = torch.stack((-x2, x1), dim=-1).flatten(-2)  # [..., N, D]
+    return x * cos + rotated * sin
+
+
+def block_causal_mask(frame_mask: torch.Tensor, num_frames: int, per_frame: int) -> torch.Tensor:
+    """Expand a [F, F] frame mask to a [T*per_frame, T*per_frame] token mask (True = may attend)."""
+    m = frame_mask[:num_frames, :num_frames]  # [T, T]
+    m = m[:, None, :, None].expand(num_frames, per_frame, num_frames, per_frame)
+    return m.reshape(num_frames * per_frame, num_frames * per_frame)
+
+
+# ---------------------------------------------------------------- modules
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)  # gate
+        self.fc2 = nn.Linear(dim, hidden)  # value
+        self.fc3 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc3(F.silu(self.fc1(x)) * self.fc2(x))
+
+
+class ACAttention(nn.Module):
+    def __init__(self, cfg: ACPredictorConfig):
+        super().__init__()
+        self.num_heads = cfg.num_heads
+        self.qkv = nn.Linear(cfg.predictor_embed_dim, 3 * cfg.predictor_embed_dim, bias=cfg.qkv_bias)
+        self.proj = nn.Linear(cfg.predictor_embed_dim, cfg.predictor_embed_dim)
+
+    def forward(self, x, rope: tuple[torch.Tensor, torch.Tensor] | None, attn_mask: torch.Tensor | None):
+        B, N, C = x.shape
+        qkv = self.qkv(x).unflatten(-1, (3, self.num_heads, -1)).permute(2, 0, 3, 1, 4)  # [3, B, nh, N, hd]
+        q, k, v = qkv.unbind(0)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, nh, N, hd]
+        x = x.transpose(1, 2).reshape(B, N, C)  # [B, N, C]
+        return self.proj(x)
+
+
+class ACBlock(nn.Module):
+    def __init__(self, cfg: ACPredictorConfig):
+        super().__init__()
+        width = cfg.predictor_embed_dim
+        self.norm1 = nn.LayerNorm(width, eps=cfg.norm_eps)
+        self.attn = ACAttention(cfg)
+        self.norm2 = nn.LayerNorm(width, eps=cfg.norm_eps)
+        self.mlp = (SwiGLU if cfg.mlp == "swiglu" else MLP)(width, cfg.mlp_hidden)
+
+    def forward(self, x, rope, attn_mask):
+        x = x + self.attn(self.norm1(x), rope, attn_mask)
+        return x + self.mlp(self.norm2(x))
+
+
+class ActionConditionedPredictor(nn.Module):
+    def __init__(self, cfg: ACPredictorConfig, init_std: float = 0.02):
+        super().__init__()
+        self.cfg = cfg
+        width = cfg.predictor_embed_dim
+        self.embed = nn.Linear(cfg.embed_dim, width)  # encoder tokens -> predictor width
+        self.action_embed = nn.Linear(cfg.action_dim, width)
+        self.state_embed = nn.Linear(cfg.state_dim, width)
+        self.extrinsics_embed = nn.Linear(cfg.extrinsics_dim, width) if cfg.extrinsics_dim else None
+        self.blocks = nn.ModuleList(ACBlock(cfg) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(width, eps=cfg.norm_eps)
+        self.proj = nn.Linear(width, cfg.embed_dim)  # back to the encoder width
+        frames = torch.ones(cfg.max_frames, cfg.max_frames, dtype=torch.bool)
+        if cfg.frame_causal:
+            frames = torch.tril(frames)
+        # A constant of the architecture, not a weight: kept out of the state dict.
+        self.register_buffer("frame_mask", frames, persistent=False)
+        self._init_weights(init_std)
+
+    def _init_weights(self, std: float) -> None:
+        """The official init (for training from scratch): truncated normal linears, zero biases,
+        identity norms, and each residual branch's output scaled by 1/sqrt(2 * layer)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=std)  # cut at +-2 absolute, as the official
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        with torch.no_grad():
+            for layer, blk in enumerate(self.blocks, start=1):
+                blk.attn.proj.weight.div_(math.sqrt(2.0 * layer))
+                last = blk.mlp.fc3 if isinstance(blk.mlp, SwiGLU) else blk.mlp.fc2
+                last.weight.div_(math.sqrt(2.0 * layer))
+
+    def _check_inputs(self, tokens, actions, states, extrinsics) -> int:
+        cfg = self.cfg
+        n = cfg.tokens_per_frame
+        if tokens.dim() != 3 or tokens.shape[-1] != cfg.embed_dim or tokens.shape[1] % n:
+            raise DataError(
+                f"AC predictor: tokens must be [B, T*{n}, {cfg.embed_dim}] ({cfg.grid[0]}x{cfg.grid[1]} "
+                f"patches per frame), got {list(tokens.shape)}"
+            )
+        T = tokens.shape[1] // n
+        if T > cfg.max_frames:
+            raise DataError(f"AC predictor: {T} frames given, this model takes at most {cfg.max_frames}")
+        want = [("actions", actions, cfg.action_dim), ("states", states, cfg.state_dim)]
+        if cfg.extrinsics_dim:
+            if extrinsics is None:
+                raise DataError(f"AC predictor: this model needs extrinsics [B, T, {cfg.extrinsics_dim}]")
+            want.append(("extrinsics", extrinsics, cfg.extrinsics_dim))
+        elif extrinsics is not None:
+            raise DataError("AC predictor: extrinsics given, but this model has no extrinsics token")
+        for name, t, dim in want:
+            if t.dim() != 3 or t.shape[1] != T or t.shape[2] != dim:
+                raise DataError(f"AC predictor: {name} must be [B, {T}, {dim}] for {T} frames, got {list(t.shape)}")
+        return T
+
+    def forward(self, tokens, actions, states, extrinsics=None):
+        """tokens [B, T*H*W, D_enc], actions [B, T, A], states [B, T, S] (extrinsics [B, T, E])
+        -> [B, T*H*W, D_enc]: block t is the prediction of frame t+1's tokens."""
+        cfg = self.cfg
+        T = self._check_inputs(tokens, actions, states, extrinsics)
+        B, n, K = tokens.shape[0], cfg.tokens_per_frame, cfg.cond_tokens
+        x = self.embed(tokens).view(B, T, n, -1)  # [B, T, HW, W]
+        cond = [self.action_embed(actions), self.state_embed(states)]
+        if self.extrinsics_embed is not None:
+            cond.append(self.extrinsics_embed(extrinsics))
+        x = torch.cat([torch.stack(cond, dim=2), x], dim=2).flatten(1, 2)  # [B, T*(K+HW), W]
+        rope = ac_rope_tables(T, cfg.grid, K, cfg.head_dim, x.device) if cfg.use_rope else None
+        mask = block_causal_mask(self.frame_mask, T, K + n)
+        for blk in self.blocks:
+            x = blk(x, rope, mask)
+        x = x.view(B, T, K + n, -1)[:, :, K:].flatten(1, 2)  # drop conditioning tokens: [B, T*HW, W]
+        return self.proj(self.norm(x))
+
+    def predict_next(self, tokens, actions, states, extrinsics=None):
+        """Only the prediction for the frame after the last one: [B, H*W, D_enc] (planning)."""
+        return self.forward(tokens, actions, states, extrinsics)[:, -self.cfg.tokens_per_frame :]
