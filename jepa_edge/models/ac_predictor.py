@@ -8,11 +8,11 @@ ACBlock / ACRoPEAttention) numerically, written export-first:
   tokens are interleaved with the patches, so every frame is one block of K + H*W tokens;
 - attention is block-causal across frames: a token of frame t sees every token of frames <= t.
   The frame-level mask is a registered buffer, expanded to tokens with expand/reshape;
-- RoPE: the head dim is split into three equal even parts rotated by frame, row and column
-  (the rest is left as is); conditioning tokens get only the frame part. We apply one
-  rotation table to the whole interleaved sequence, giving conditioning tokens row = column = 0,
-  which is an exact identity rotation (cos 0 = 1, sin 0 = 0) — the same numbers as the official
-  per-token-type loop, without the loop;
+- RoPE (jepa_edge/models/rope.py, the V-JEPA 2 flavour): the head dim is split into three equal
+  even parts rotated by frame, row and column (the rest is left as is); conditioning tokens get
+  only the frame part. One rotation table covers the whole interleaved sequence, giving
+  conditioning tokens row = column = 0, an exact identity rotation (cos 0 = 1, sin 0 = 0): the
+  same numbers as the official per-token-type loop, without the loop. The tables are buffers;
 - no Python loop over samples or token types: one qkv matmul per block for all tokens, so a
   planner can push hundreds of candidate action sequences through in one batch.
 """
@@ -26,7 +26,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from jepa_edge.errors import ConfigError, DataError
+from jepa_edge.models.attention import MLP, Attention
 from jepa_edge.models.config import _from_dict
+from jepa_edge.models.rope import rope_tables_from_axes
 
 MLPS = ("gelu", "swiglu")
 
@@ -103,58 +105,23 @@ class ACPredictorConfig:
         return _from_dict(cls, d, "ACPredictorConfig")
 
 
-# ---------------------------------------------------------------- RoPE (the official AC flavour)
+# ---------------------------------------------------------------- positions and mask
 
-def rope_part_dim(head_dim: int) -> int:
-    """Width of each of the frame / row / column parts: the largest even number <= head_dim / 3."""
-    return 2 * ((head_dim // 3) // 2)
+def ac_token_positions(num_frames: int, grid: tuple[int, int], cond_tokens: int):
+    """(frame, row, col) positions [N] of the interleaved sequence of `num_frames` frames.
 
-
-def _axis_angles(pos: torch.Tensor, dim: int) -> torch.Tensor:
-    """Angles [N, dim] for one RoPE part, computed as the official `rotate_queries_or_keys`.
-
-    The official code tiles the dim/2 frequencies twice ([f0..f_{dim/2-1}, f0..f_{dim/2-1}])
-    while rotating adjacent pairs (2i, 2i+1); the released weights were trained with exactly
-    that, so we reproduce it rather than the textbook pairing.
-    """
-    omega = torch.arange(dim // 2, dtype=torch.float32, device=pos.device)
-    omega = 1.0 / 10000 ** (omega / (dim / 2.0))  # [dim/2]
-    freq = pos.to(torch.float32)[:, None] * omega[None, :]  # [N, dim/2]
-    return torch.cat([freq, freq], dim=-1)  # [N, dim]
-
-
-def ac_rope_tables(
-    num_frames: int, grid: tuple[int, int], cond_tokens: int, head_dim: int, device=None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin tables [N, head_dim] for the interleaved sequence of `num_frames` frames.
-
-    Token i of frame t has positions (t, row, col); conditioning tokens (0..cond_tokens-1 of
-    each frame) get row = col = 0, i.e. only the frame part rotates them. Dims past the three
-    parts get angle 0 (left unrotated), as in the official model.
+    Conditioning tokens (the first `cond_tokens` of each frame) get row = col = 0: a rotation by
+    angle 0 is the identity, so they are rotated by the frame part only, as in the official model.
     """
     h, w = grid
     per_frame = cond_tokens + h * w
-    idx = torch.arange(num_frames * per_frame, device=device)
-    frame = idx // per_frame
-    patch = (idx % per_frame - cond_tokens).clamp(min=0)  # conditioning tokens -> patch 0
-    is_patch = (idx % per_frame) >= cond_tokens
-    row = torch.where(is_patch, patch // w, torch.zeros_like(patch))
-    col = torch.where(is_patch, patch % w, torch.zeros_like(patch))
-    d = rope_part_dim(head_dim)
-    parts = [_axis_angles(frame, d), _axis_angles(row, d), _axis_angles(col, d)]
-    rest = head_dim - 3 * d
-    if rest:
-        parts.append(torch.zeros(idx.numel(), rest, device=device))
-    angles = torch.cat(parts, dim=-1)  # [N, head_dim]
-    return angles.cos(), angles.sin()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate adjacent pairs (2i, 2i+1) of x [..., N, D] by the angles whose cos/sin are [N, D]."""
-    pairs = x.unflatten(-1, (-1, 2))  # [..., N, D/2, 2]
-    x1, x2 = pairs.unbind(-1)
-    rotated = torch.stack((-x2, x1), dim=-1).flatten(-2)  # [..., N, D]
-    return x * cos + rotated * sin
+    idx = torch.arange(num_frames * per_frame)
+    frame, slot = idx // per_frame, idx % per_frame
+    patch = (slot - cond_tokens).clamp(min=0)
+    is_patch = slot >= cond_tokens
+    row = torch.where(is_patch, patch // w, 0)
+    col = torch.where(is_patch, patch % w, 0)
+    return frame, row, col
 
 
 def block_causal_mask(frame_mask: torch.Tensor, num_frames: int, per_frame: int) -> torch.Tensor:
@@ -165,17 +132,6 @@ def block_causal_mask(frame_mask: torch.Tensor, num_frames: int, per_frame: int)
 
 
 # ---------------------------------------------------------------- modules
-
-class MLP(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
 
 class SwiGLU(nn.Module):
     def __init__(self, dim: int, hidden: int):
@@ -188,35 +144,17 @@ class SwiGLU(nn.Module):
         return self.fc3(F.silu(self.fc1(x)) * self.fc2(x))
 
 
-class ACAttention(nn.Module):
-    def __init__(self, cfg: ACPredictorConfig):
-        super().__init__()
-        self.num_heads = cfg.num_heads
-        self.qkv = nn.Linear(cfg.predictor_embed_dim, 3 * cfg.predictor_embed_dim, bias=cfg.qkv_bias)
-        self.proj = nn.Linear(cfg.predictor_embed_dim, cfg.predictor_embed_dim)
-
-    def forward(self, x, rope: tuple[torch.Tensor, torch.Tensor] | None, attn_mask: torch.Tensor | None):
-        B, N, C = x.shape
-        qkv = self.qkv(x).unflatten(-1, (3, self.num_heads, -1)).permute(2, 0, 3, 1, 4)  # [3, B, nh, N, hd]
-        q, k, v = qkv.unbind(0)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, nh, N, hd]
-        x = x.transpose(1, 2).reshape(B, N, C)  # [B, N, C]
-        return self.proj(x)
-
-
 class ACBlock(nn.Module):
     def __init__(self, cfg: ACPredictorConfig):
         super().__init__()
         width = cfg.predictor_embed_dim
         self.norm1 = nn.LayerNorm(width, eps=cfg.norm_eps)
-        self.attn = ACAttention(cfg)
+        self.attn = Attention(width, cfg.num_heads, cfg.qkv_bias)
         self.norm2 = nn.LayerNorm(width, eps=cfg.norm_eps)
         self.mlp = (SwiGLU if cfg.mlp == "swiglu" else MLP)(width, cfg.mlp_hidden)
 
     def forward(self, x, rope, attn_mask):
-        x = x + self.attn(self.norm1(x), rope, attn_mask)
+        x = x + self.attn(self.norm1(x), rope=rope, attn_mask=attn_mask)
         return x + self.mlp(self.norm2(x))
 
 
@@ -235,8 +173,14 @@ class ActionConditionedPredictor(nn.Module):
         frames = torch.ones(cfg.max_frames, cfg.max_frames, dtype=torch.bool)
         if cfg.frame_causal:
             frames = torch.tril(frames)
-        # A constant of the architecture, not a weight: kept out of the state dict.
-        self.register_buffer("frame_mask", frames, persistent=False)
+        # Constants of the architecture, not weights: kept out of the state dict. Calls with
+        # fewer frames use a prefix of them (the sequence of T frames is a prefix of max_frames').
+        self.register_buffer("frame_mask", frames, persistent=False)  # [F, F], True = may attend
+        if cfg.use_rope:
+            pos = ac_token_positions(cfg.max_frames, cfg.grid, cfg.cond_tokens)
+            cos, sin = rope_tables_from_axes(*pos, cfg.head_dim)  # [F*(K+HW), head_dim]
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
         self._init_weights(init_std)
 
     def _init_weights(self, std: float) -> None:
@@ -289,7 +233,8 @@ class ActionConditionedPredictor(nn.Module):
         if self.extrinsics_embed is not None:
             cond.append(self.extrinsics_embed(extrinsics))
         x = torch.cat([torch.stack(cond, dim=2), x], dim=2).flatten(1, 2)  # [B, T*(K+HW), W]
-        rope = ac_rope_tables(T, cfg.grid, K, cfg.head_dim, x.device) if cfg.use_rope else None
+        N = T * (K + n)
+        rope = (self.rope_cos[:N], self.rope_sin[:N]) if cfg.use_rope else None
         mask = block_causal_mask(self.frame_mask, T, K + n)
         for blk in self.blocks:
             x = blk(x, rope, mask)
