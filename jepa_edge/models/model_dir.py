@@ -1,0 +1,186 @@
+"""Our model dir: `config.json` (architecture, input, normalization, parts) + `model.safetensors`.
+
+Weights are stored under one prefix per part (`encoder.`, `predictor.`, `ac_predictor.`). Loading
+is strict: every missing key, unexpected key and shape mismatch is listed in one CheckpointError
+(silent `strict=False` loads are how the official repos ended up with broken models).
+The AC predictor is imported lazily from `jepa_edge.models.ac_predictor` (its own module).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from jepa_edge.errors import CheckpointError, ConfigError
+from jepa_edge.models.config import EncoderConfig, PredictorConfig
+from jepa_edge.utils.files import atomic_path, atomic_write_json, sha256_file
+
+FORMAT = "jepa-edge-model"
+FORMAT_VERSION = 1
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+PARTS = ("encoder", "predictor", "ac_predictor")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _part_classes(part: str):
+    """(config class, module class) for a part; the AC predictor is imported only when used."""
+    if part == "encoder":
+        from jepa_edge.models.vit import VisionTransformer
+
+        return EncoderConfig, VisionTransformer
+    if part == "predictor":
+        from jepa_edge.models.predictor import MaskTokenPredictor
+
+        return PredictorConfig, MaskTokenPredictor
+    from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+
+    return ACPredictorConfig, ActionConditionedPredictor
+
+
+def input_spec(cfg: EncoderConfig) -> dict:
+    s = cfg.img_size
+    if cfg.is_video:
+        return {"layout": "BCTHW", "shape": [cfg.in_chans, cfg.num_frames, s, s], "dtype": "float32"}
+    return {"layout": "BCHW", "shape": [cfg.in_chans, s, s], "dtype": "float32"}
+
+
+@dataclass
+class ModelBundle:
+    """What a model dir holds. `config` is the config.json dict; `save_model_dir` rebuilds its part
+    entries from the modules' `.cfg`, so a bundle made with `config={}` is fine."""
+
+    config: dict = field(default_factory=dict)
+    encoder: nn.Module | None = None
+    predictor: nn.Module | None = None
+    ac_predictor: nn.Module | None = None
+
+    @property
+    def encoder_cfg(self) -> EncoderConfig:
+        return self.encoder.cfg if self.encoder is not None else EncoderConfig.from_dict(self.config["encoder"])
+
+    @property
+    def predictor_cfg(self) -> PredictorConfig | None:
+        return self.predictor.cfg if self.predictor is not None else None
+
+    @property
+    def ac_predictor_cfg(self):
+        return self.ac_predictor.cfg if self.ac_predictor is not None else None
+
+    def parts(self) -> dict[str, nn.Module]:
+        return {p: getattr(self, p) for p in PARTS if getattr(self, p) is not None}
+
+    def eval(self) -> "ModelBundle":
+        for m in self.parts().values():
+            m.eval()
+        return self
+
+
+def save_model_dir(path, bundle: ModelBundle, source: dict | None = None) -> Path:
+    """Write config.json + model.safetensors under `path` (created); each file atomically, weights first,
+    so a config.json never points at missing or half-written weights."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    parts = bundle.parts()
+    if "encoder" not in parts:
+        raise ConfigError("a model dir needs an encoder")
+    tensors = {}
+    for name, module in parts.items():
+        for k, v in module.state_dict().items():
+            tensors[f"{name}.{k}"] = v.detach().to("cpu").contiguous()
+    path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    enc_cfg = parts["encoder"].cfg
+    extra = {k: v for k, v in bundle.config.items() if k not in (*PARTS, "format", "format_version", "parts")}
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "parts": list(parts),
+        **{name: m.cfg.to_dict() for name, m in parts.items()},
+        "input": input_spec(enc_cfg),
+        "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+    }
+    config.update({k: v for k, v in extra.items() if k not in ("input",)})
+    if source is not None:
+        config["source"] = source
+    config["weights_sha256"] = sha256_file(path / WEIGHTS_NAME)
+    atomic_write_json(path / CONFIG_NAME, config)
+    bundle.config = config
+    return path
+
+
+def strict_load(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """load_state_dict that refuses any mismatch, listing every offending key."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if tuple(state[k].shape) != tuple(own[k].shape)
+    )
+    if missing or unexpected or shapes:
+        lines = [f"{what}: weights do not match the architecture"]
+        if missing:
+            lines.append(f"missing keys ({len(missing)}): {', '.join(missing)}")
+        if unexpected:
+            lines.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
+        if shapes:
+            lines.append(f"shape mismatches ({len(shapes)}): {'; '.join(shapes)}")
+        raise CheckpointError("; ".join(lines))
+    module.load_state_dict(state, strict=True)
+
+
+def read_config(path) -> dict:
+    path = Path(path)
+    cfg_file = path / CONFIG_NAME
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{path} is not a jepa-edge model dir (no {CONFIG_NAME}); "
+                              "convert an official checkpoint with `jepa-edge convert`")
+    try:
+        config = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{cfg_file} is not valid JSON ({e}); re-create the model dir") from None
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{cfg_file}: not a {FORMAT} config (format={config.get('format')!r})")
+    if int(config.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_file}: format_version {config['format_version']} is newer than this "
+                              f"jepa-edge understands ({FORMAT_VERSION}); upgrade jepa-edge")
+    return config
+
+
+def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True) -> ModelBundle:
+    """Rebuild every part a model dir holds and load its weights strictly; modules come back in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    config = read_config(path)
+    weights = path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{path}: {WEIGHTS_NAME} is missing")
+    if verify and config.get("weights_sha256") and sha256_file(weights) != config["weights_sha256"]:
+        raise CheckpointError(f"{weights}: sha256 differs from config.json (corrupt or modified); re-convert it")
+    try:
+        tensors = load_file(str(weights), device=str(device))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{weights} cannot be read ({e}); the file is corrupt or truncated") from None
+    parts = config.get("parts", [p for p in PARTS if p in config])
+    unknown_prefixes = sorted({k.split(".", 1)[0] for k in tensors} - set(parts))
+    if unknown_prefixes:
+        raise CheckpointError(f"{weights}: tensors for parts not in config.json: {unknown_prefixes}")
+    bundle = ModelBundle(config=config)
+    for part in parts:
+        if part not in PARTS:
+            raise CheckpointError(f"{path}: unknown part {part!r} in config.json")
+        cfg_cls, mod_cls = _part_classes(part)
+        module = mod_cls(cfg_cls.from_dict(config[part]))
+        prefix = part + "."
+        strict_load(module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, f"{path} [{part}]")
+        setattr(bundle, part, module.to(device).eval())
+    return bundle

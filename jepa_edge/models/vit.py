@@ -1,0 +1,144 @@
+"""The JEPA Vision Transformer encoder (I-JEPA images, V-JEPA / V-JEPA 2 video).
+
+Pixels -> patch tokens (Conv2d for images, Conv3d over `tubelet_size` frames for video) -> positions
+(a fixed sin-cos table added once, or 3D RoPE inside every attention) -> pre-norm blocks -> final
+LayerNorm. Parameter names follow the official code (patch_embed.proj, blocks.i.attn.qkv, norm, ...).
+
+Export-safe: the grid is fixed by the config, position tables are constant buffers, and masks
+select tokens with `gather` (no per-sample Python loops).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from jepa_edge.models.attention import Block
+from jepa_edge.models.config import EncoderConfig
+from jepa_edge.models.pos_embed import sincos_2d, sincos_3d
+from jepa_edge.models.rope import rope_tables
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        p = cfg.patch_size
+        if cfg.is_video:
+            k = (cfg.tubelet_size, p, p)
+            self.proj = nn.Conv3d(cfg.in_chans, cfg.embed_dim, kernel_size=k, stride=k)
+        else:
+            self.proj = nn.Conv2d(cfg.in_chans, cfg.embed_dim, kernel_size=p, stride=p)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)  # [B, D, t, h, w] -> [B, N, D]
+
+
+def gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x [B, N, D], idx [B, K] -> [B, K, D]."""
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+def init_vit_weights(module: nn.Module, blocks, std: float = 0.02) -> None:
+    """The official init: truncated normal for Linear/Conv, unit LayerNorm, and the output projections
+    of block i (1-based) divided by sqrt(2 i)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    with torch.no_grad():
+        for i, blk in enumerate(blocks, start=1):
+            blk.attn.proj.weight.div_(math.sqrt(2.0 * i))
+            blk.mlp.fc2.weight.div_(math.sqrt(2.0 * i))
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.patch_embed = PatchEmbed(cfg)
+        self.blocks = nn.ModuleList(
+            Block(cfg.embed_dim, cfg.num_heads, cfg.mlp_hidden, cfg.qkv_bias, cfg.norm_eps) for _ in range(cfg.depth)
+        )
+        self.norm = nn.LayerNorm(cfg.embed_dim, eps=cfg.norm_eps)
+        t, h, w = cfg.grid
+        if cfg.pos == "sincos":
+            # Persistent: converted checkpoints bring their own table (I-JEPA orders its 2D halves
+            # differently from V-JEPA), so the exact table travels with the weights.
+            table = sincos_3d(cfg.embed_dim, t, h, w) if cfg.is_video else sincos_2d(cfg.embed_dim, h, w)
+            self.register_buffer("pos_embed", table.unsqueeze(0))  # [1, N, D]
+        else:
+            cos, sin = rope_tables(cfg.grid, cfg.head_dim)
+            self.register_buffer("rope_cos", cos, persistent=False)  # [N, hd]
+            self.register_buffer("rope_sin", sin, persistent=False)
+        init_vit_weights(self, self.blocks)
+
+    # -- input checks -------------------------------------------------------------------------
+    def _expected_shape(self) -> tuple[int, ...]:
+        c = self.cfg
+        s = c.img_size
+        return (c.in_chans, c.num_frames, s, s) if c.is_video else (c.in_chans, s, s)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        want = self._expected_shape()
+        if tuple(x.shape[1:]) != want:
+            layout = "[B, C, T, H, W]" if self.cfg.is_video else "[B, C, H, W]"
+            raise ValueError(f"{self.cfg.arch} expects input {layout} = [B, {', '.join(map(str, want))}], "
+                             f"got {list(x.shape)}")
+
+    # -- forward paths --------------------------------------------------------------------------
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        x = self.patch_embed(x)  # [B, N, D]
+        if self.cfg.pos == "sincos":
+            x = x + self.pos_embed
+        return x
+
+    def _rope(self, masks: torch.Tensor | None):
+        if self.cfg.pos != "rope":
+            return None
+        if masks is None:
+            return self.rope_cos[None, None], self.rope_sin[None, None]  # [1, 1, N, hd]
+        return self.rope_cos[masks].unsqueeze(1), self.rope_sin[masks].unsqueeze(1)  # [B, 1, K, hd]
+
+    def forward_features(self, x: torch.Tensor, masks: torch.Tensor | list | None = None) -> torch.Tensor:
+        """Normed tokens [B, N, D], or of the kept indices `masks` [B, K] -> [B, K, D].
+
+        A list of index tensors (one per mask family, as V-JEPA's multi-mask) is run as one batch:
+        the output is the per-mask results concatenated along the batch dim.
+        """
+        x = self._embed(x)
+        if isinstance(masks, (list, tuple)):
+            x = x.repeat(len(masks), 1, 1)
+            masks = torch.cat(list(masks), dim=0)
+        if masks is not None:
+            x = gather_tokens(x, masks)  # positions were added before masking
+        rope = self._rope(masks)
+        for blk in self.blocks:
+            x = blk(x, rope=rope)
+        return self.norm(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, C, H, W] (image) or [B, C, T, H, W] (video) -> normed tokens [B, N, D]."""
+        return self.forward_features(x)
+
+    def forward_intermediates(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+        """Outputs of the blocks at `indices` (negative counts from the end), each through the
+        final norm as the official `out_layers`, in block order: list of [B, N, D]."""
+        depth = len(self.blocks)
+        bad = [i for i in indices if not -depth <= i < depth]
+        if bad:
+            raise ValueError(f"block indices {bad} out of range for depth {depth}")
+        wanted = {i % depth for i in indices}
+        x = self._embed(x)
+        rope = self._rope(None)
+        outs = []
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, rope=rope)
+            if i in wanted:
+                outs.append(self.norm(x))
+        return outs
