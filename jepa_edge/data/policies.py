@@ -1,0 +1,142 @@
+"""Scripted policies for the built-in world: exploration for action-conditioned training data, and
+an oracle controller on ground-truth state (the upper baseline of goal-reaching evaluation).
+
+A policy is a callable `state -> action` (action in [-1, 1]^2); its randomness comes from its own
+seed, so a rollout is a pure function of (world seed, policy seed).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jepa_edge.errors import ConfigError
+
+
+def _toward(pos, target, cfg, slow_radius: float = 0.0) -> np.ndarray:
+    """Action that moves the agent toward `target`, reaching it in one step when close (deadbeat)."""
+    err = np.asarray(target, float) - pos
+    a = err / (cfg.max_speed * cfg.dt)
+    m = np.abs(a).max()
+    return a / m if m > 1 else a
+
+
+class RandomPolicy:
+    """Piecewise-constant random actions, each held for a few steps: smooth enough to push things."""
+
+    def __init__(self, seed=0, hold: tuple[int, int] = (2, 8), p_still: float = 0.1):
+        self.rng = np.random.default_rng(seed)
+        self.hold, self.p_still = hold, p_still
+        self.left, self.action = 0, np.zeros(2)
+
+    def __call__(self, state) -> np.ndarray:
+        if self.left <= 0:
+            self.left = int(self.rng.integers(self.hold[0], self.hold[1] + 1))
+            still = self.rng.random() < self.p_still
+            self.action = np.zeros(2) if still else self.rng.uniform(-1, 1, size=2)
+        self.left -= 1
+        return self.action.copy()
+
+
+class PushPolicy:
+    """Walk behind an object and push it toward a target point, then pick another object.
+
+    With `target` given it pushes that object to that point (the oracle's push controller);
+    otherwise targets are random, half of them across the occluder so objects go behind it."""
+
+    def __init__(self, cfg, seed=0, obj: int | None = None, target=None, noise: float = 0.15,
+                 patience: int = 40):
+        self.cfg, self.rng, self.noise, self.patience = cfg, np.random.default_rng(seed), noise, patience
+        self.fixed = obj is not None
+        self.obj, self.target = obj, None if target is None else np.asarray(target, float)
+        self.steps = 0
+
+    def _new_target(self, state):
+        cfg, rng = self.cfg, self.rng
+        self.obj = int(rng.integers(len(state.obj_pos)))
+        lo, hi = cfg.wall + 2 * cfg.object_radius, 1 - cfg.wall - 2 * cfg.object_radius
+        x0, _, x1, _ = cfg.occluder
+        p = state.obj_pos[self.obj]
+        if rng.random() < 0.5:  # across the occluder
+            x = rng.uniform(lo, x0) if p[0] > (x0 + x1) / 2 else rng.uniform(x1, hi)
+            self.target = np.array([x, rng.uniform(lo, hi)])
+        else:
+            self.target = rng.uniform(lo, hi, size=2)
+        self.steps = 0
+
+    def __call__(self, state) -> np.ndarray:
+        cfg = self.cfg
+        if self.target is None or (not self.fixed and self.steps > self.patience):
+            self._new_target(state)
+        self.steps += 1
+        obj = state.obj_pos[self.obj]
+        to_goal = self.target - obj
+        dist = np.hypot(*to_goal)
+        if dist < 0.5 * cfg.object_radius:
+            if not self.fixed:
+                self._new_target(state)
+            return np.zeros(2)
+        u = to_goal / dist
+        contact = cfg.agent_radius + cfg.object_radius
+        behind = obj - u * (contact + 0.01)
+        rel = state.agent_pos - obj
+        along = rel @ u                         # < 0: the agent is behind the object
+        side = rel - along * u
+        if along < -0.5 * contact and np.hypot(*side) < 0.5 * contact:
+            a = _toward(state.agent_pos, obj + u * min(dist, 0.1), cfg)   # aligned: push through
+        elif along > -0.5 * contact and np.hypot(*side) < contact + 0.02:
+            # On the wrong side and close: step sideways around the object first.
+            s = side / max(np.hypot(*side), 1e-9) if np.hypot(*side) > 1e-6 else np.array([-u[1], u[0]])
+            a = _toward(state.agent_pos, obj + s * (contact + 0.04) - u * 0.02, cfg)
+        else:
+            a = _toward(state.agent_pos, behind, cfg)
+        a = a + self.rng.normal(0, self.noise, size=2) if self.noise else a
+        return np.clip(a, -1, 1)
+
+
+class ExplorationPolicy:
+    """Alternates random and pushing segments: diverse actions plus purposeful contact."""
+
+    def __init__(self, cfg, seed=0, p_push: float = 0.5, segment: tuple[int, int] = (8, 24)):
+        self.rng = np.random.default_rng(seed)
+        self.random = RandomPolicy(self.rng.integers(2**31))
+        self.push = PushPolicy(cfg, self.rng.integers(2**31))
+        self.p_push, self.segment = p_push, segment
+        self.left, self.current = 0, self.random
+
+    def __call__(self, state) -> np.ndarray:
+        if self.left <= 0:
+            self.left = int(self.rng.integers(self.segment[0], self.segment[1] + 1))
+            self.current = self.push if self.rng.random() < self.p_push else self.random
+        self.left -= 1
+        return self.current(state)
+
+
+class StillPolicy:
+    def __call__(self, state) -> np.ndarray:
+        return np.zeros(2)
+
+
+def make_policy(name: str, cfg, seed=0):
+    """Policy by name: explore (default data), random, push, still."""
+    table = {
+        "explore": lambda: ExplorationPolicy(cfg, seed),
+        "random": lambda: RandomPolicy(seed),
+        "push": lambda: PushPolicy(cfg, seed),
+        "still": lambda: StillPolicy(),
+    }
+    if name not in table:
+        raise ConfigError(f"unknown policy {name!r}; choose one of {sorted(table)}")
+    return table[name]()
+
+
+class OracleController:
+    """Acts on ground-truth state to reach a `tasks.Goal`: the evaluation's upper baseline."""
+
+    def __init__(self, goal, cfg):
+        self.goal, self.cfg = goal, cfg
+        if goal.kind == "push":
+            self.pusher = PushPolicy(cfg, obj=goal.object, target=goal.state.obj_pos[goal.object], noise=0.0)
+
+    def __call__(self, state) -> np.ndarray:
+        if self.goal.kind == "reach":
+            return _toward(state.agent_pos, self.goal.state.agent_pos, self.cfg)
+        return self.pusher(state)

@@ -1,0 +1,89 @@
+"""Goal-reaching tasks in the built-in world (for the planning loop's evaluation).
+
+An episode is `world.reset(seed)` plus `sample_goal(seed)`: the goal is the same scene with the
+agent (task "reach") or one object (task "push") somewhere else, and its rendered goal image.
+Objects start at rest in task worlds (TASK_CONFIG), so the goal image stays a faithful target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from jepa_edge.data.world import TabletopWorld, WorldConfig, WorldState
+from jepa_edge.errors import ConfigError
+
+TASK_CONFIG = WorldConfig(object_speed=0.0)
+TASKS = ("reach", "push")
+
+
+@dataclass(frozen=True)
+class Goal:
+    kind: str                   # "reach" or "push"
+    seed: int
+    start: WorldState           # the state world.reset(seed) gives
+    state: WorldState           # the goal scene
+    image: np.ndarray           # uint8 [size, size, 3] render of `state`
+    radius: float               # success radius (table units)
+    object: int | None = None   # the object to push ("push" only)
+
+
+def sample_goal(seed, cfg: WorldConfig | None = None, kind: str = "reach", size: int | None = None,
+                radius: float | None = None, min_distance: float = 0.25) -> Goal:
+    """The goal of episode `seed`: a free position at least `min_distance` from the start."""
+    if kind not in TASKS:
+        raise ConfigError(f"unknown task {kind!r}; choose one of {TASKS}")
+    cfg = cfg or TASK_CONFIG
+    world = TabletopWorld(cfg, seed=seed)
+    start = world.state
+    rng = np.random.default_rng((*np.atleast_1d(seed).tolist(), 11))
+    goal = start.copy()
+    ra, ro = cfg.agent_radius, cfg.object_radius
+    if kind == "reach":
+        radius = ra if radius is None else radius
+        goal.agent_pos = _free_spot(rng, cfg, ra, start.agent_pos, min_distance, start.obj_pos, ra + ro)
+    else:
+        radius = ro if radius is None else radius
+        k = int(rng.integers(cfg.n_objects))
+        others = np.concatenate([np.delete(start.obj_pos, k, 0), start.agent_pos[None]])
+        margin = 2 * ro + ra  # room for the agent behind the object, away from walls
+        target = _free_spot(rng, cfg, margin, start.obj_pos[k], min_distance, others, 2 * ro + 0.02)
+        goal.obj_pos[k] = target
+        u = (target - start.obj_pos[k]) / np.linalg.norm(target - start.obj_pos[k])
+        goal.agent_pos = target - u * (ra + ro + 0.01)   # where a pusher ends up
+    goal.agent_vel = np.zeros(2)
+    goal = replace(goal, obj_vel=np.zeros_like(goal.obj_vel))
+    world.set_state(goal)
+    image = world.render(size)
+    return Goal(kind, seed, start, world.state, image, float(radius), None if kind == "reach" else k)
+
+
+def _free_spot(rng, cfg, margin, start, min_distance, obstacles, clearance) -> np.ndarray:
+    lo, hi = cfg.wall + margin, 1 - cfg.wall - margin
+    for _ in range(2000):
+        p = rng.uniform(lo, hi, size=2)
+        if (np.hypot(*(p - start)) >= min_distance
+                and (len(obstacles) == 0 or np.min(np.hypot(*(obstacles - p).T)) > clearance + 0.01)):
+            return p
+    raise ConfigError("no free goal position: use fewer objects or a smaller min_distance")
+
+
+def is_success(state: WorldState, goal: Goal) -> bool:
+    if goal.kind == "reach":
+        return bool(np.hypot(*(state.agent_pos - goal.state.agent_pos)) <= goal.radius)
+    k = goal.object
+    return bool(np.hypot(*(state.obj_pos[k] - goal.state.obj_pos[k])) <= goal.radius)
+
+
+def goal_distance(state: WorldState, goal: Goal) -> float:
+    """Distance still to go (table units): for reports and dense rewards."""
+    if goal.kind == "reach":
+        return float(np.hypot(*(state.agent_pos - goal.state.agent_pos)))
+    return float(np.hypot(*(state.obj_pos[goal.object] - goal.state.obj_pos[goal.object])))
+
+
+def start_episode(seed, cfg: WorldConfig | None = None, kind: str = "reach", size: int | None = None
+                  ) -> tuple[TabletopWorld, Goal]:
+    """A world reset to episode `seed` and its goal."""
+    cfg = cfg or TASK_CONFIG
+    return TabletopWorld(cfg, seed=seed), sample_goal(seed, cfg, kind, size)
