@@ -1,0 +1,52 @@
+"""Perception: one camera frame -> one latent (the encoder session's tokens for that frame).
+
+Preprocessing matches training (`jepa_edge.data.transforms`): centre-crop to a square, resize to
+the encoder's input size, scale to [0, 1], normalize with the mean/std the model recorded, NCHW.
+Done in numpy/OpenCV so a tick never pays for torch's dispatch.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from jepa_edge.runtime.session import InferenceSession
+
+
+class NonFiniteLatent(RuntimeError):
+    """The encoder produced NaN or Inf: its output must not reach the planner."""
+
+
+class LatentEncoder:
+    def __init__(self, session: InferenceSession, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                 img_size: int | None = None):
+        self.session = session
+        spec = session.inputs[0]
+        side = spec.shape[-1] if spec.shape and isinstance(spec.shape[-1], int) else None
+        self.img_size = img_size or side
+        if not self.img_size:
+            raise ValueError(f"encoder input {spec.name}{list(spec.shape)} has no fixed size: pass img_size")
+        self.input_name = spec.name
+        norm = getattr(session, "normalization", None) or {}
+        self.mean = np.asarray(norm.get("mean", mean), np.float32).reshape(1, 1, 3)
+        self.std = np.asarray(norm.get("std", std), np.float32).reshape(1, 1, 3)
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        """uint8 RGB [H, W, 3] -> float32 [1, 3, S, S]."""
+        h, w = image.shape[:2]
+        s = min(h, w)
+        y, x = (h - s) // 2, (w - s) // 2
+        img = image[y:y + s, x:x + s]
+        if s != self.img_size:
+            interp = cv2.INTER_AREA if s > self.img_size else cv2.INTER_LINEAR
+            img = cv2.resize(img, (self.img_size, self.img_size), interpolation=interp)
+        x = (img.astype(np.float32) * (1.0 / 255.0) - self.mean) / self.std  # [S, S, 3]
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None])  # [1, 3, S, S]
+
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """uint8 RGB [H, W, 3] -> latent tokens [N, D]; raises NonFiniteLatent on NaN/Inf."""
+        out = self.session.run({self.input_name: self.preprocess(image)})
+        z = np.asarray(next(iter(out.values())), np.float32)[0]  # [N, D]
+        if not np.isfinite(z).all():
+            bad = int((~np.isfinite(z)).sum())
+            raise NonFiniteLatent(f"encoder output has {bad} NaN/Inf values of {z.size}")
+        return z

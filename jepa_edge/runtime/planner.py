@@ -1,0 +1,187 @@
+"""Planning in latent space: the `Planner` interface and the AC predictor as its world model.
+
+    plan(z_now, z_goal, warm_start) -> actions [horizon, action_dim]
+
+`z_*` are one frame's encoder tokens [N, D]. A planner samples action sequences, rolls every one
+of them through the action-conditioned predictor in one batched call per horizon step, and scores
+the predicted final latent by its L1 distance to the goal latent (the V-JEPA 2-AC energy). The
+search stops at `iterations` or when the next iteration would not fit in `budget_ms`, whichever
+comes first: on a robot the budget in milliseconds is the one that matters.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from jepa_edge.runtime.robot_config import PlannerConfig
+from jepa_edge.runtime.session import InferenceSession
+
+
+def l1_energy(z_pred: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
+    """Mean absolute difference per sample: z_pred [B, N, D], z_goal [N, D] -> [B]."""
+    return np.abs(z_pred - z_goal[None]).mean(axis=(1, 2))
+
+
+class LatentDynamics:
+    """The AC predictor session as a one-step model: z_{t+1} = f(z_t, a_t, s_t).
+
+    The predictor is block-causal across frames, so feeding one frame (T = 1) asks exactly for the
+    next frame's tokens; a horizon-H rollout is H calls, each with the whole sample batch. States
+    (proprioception) are held at their current value over the horizon.
+    """
+
+    def __init__(self, session: InferenceSession, max_batch: int = 0):
+        self.session = session
+        names = [s.name for s in session.inputs]
+        if len(names) not in (2, 3):
+            raise ValueError(f"AC predictor session must take (tokens, actions[, states]), got inputs {names}")
+        self.token_name = names[0]
+        self.action_name = next((n for n in names[1:] if "action" in n.lower()), names[1])
+        rest = [n for n in names[1:] if n != self.action_name]
+        self.state_name = rest[0] if rest else None
+        specs = {s.name: s for s in session.inputs}
+        self.action_dim = _static(specs[self.action_name].shape, -1)
+        self.state_dim = _static(specs[self.state_name].shape, -1) if self.state_name else 0
+        fixed_batch = _static(specs[self.token_name].shape, 0)
+        self.max_batch = fixed_batch or max_batch or 0
+        self.pad_to_batch = bool(fixed_batch)
+        self.calls = 0
+
+    def step(self, z: np.ndarray, actions: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
+        """z [B, N, D], actions [B, A], states [B, S] -> next-frame tokens [B, N, D]."""
+        B = z.shape[0]
+        if not self.max_batch or B <= self.max_batch:
+            return self._run(z, actions, states)
+        outs = [self._run(z[i:i + self.max_batch], actions[i:i + self.max_batch],
+                          None if states is None else states[i:i + self.max_batch])
+                for i in range(0, B, self.max_batch)]
+        return np.concatenate(outs)[:B]
+
+    def _run(self, z, actions, states) -> np.ndarray:
+        n = z.shape[0]
+        if self.pad_to_batch and n < self.max_batch:  # an export with a fixed batch: pad, then cut
+            pad = self.max_batch - n
+            z = np.concatenate([z, np.repeat(z[-1:], pad, 0)])
+            actions = np.concatenate([actions, np.repeat(actions[-1:], pad, 0)])
+            states = None if states is None else np.concatenate([states, np.repeat(states[-1:], pad, 0)])
+        feeds = {self.token_name: np.ascontiguousarray(z, dtype=np.float32),
+                 self.action_name: np.ascontiguousarray(actions[:, None, :], dtype=np.float32)}  # [B, T=1, A]
+        if self.state_name:
+            if states is None:
+                states = np.zeros((z.shape[0], self.state_dim), np.float32)
+            feeds[self.state_name] = np.ascontiguousarray(states[:, None, :], dtype=np.float32)  # [B, T=1, S]
+        self.calls += 1
+        out = self.session.run(feeds)
+        return next(iter(out.values()))[:n]
+
+    def rollout(self, z0: np.ndarray, actions: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
+        """z0 [N, D], actions [B, H, A], state [S] -> predicted final tokens [B, N, D]."""
+        B, H, _ = actions.shape
+        z = np.broadcast_to(z0[None], (B, *z0.shape))  # [B, N, D]
+        states = None if state is None or not self.state_dim else np.broadcast_to(state[None], (B, self.state_dim))
+        for h in range(H):
+            z = self.step(z, actions[:, h], states)
+        return z
+
+
+def _static(shape, axis: int) -> int:
+    dim = shape[axis] if shape else None
+    return dim if isinstance(dim, int) and dim > 0 else 0
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    iterations: int  # iterations actually run (budget may stop before cfg.iterations)
+    samples: int  # samples per iteration
+    elapsed_ms: float
+    energy: float  # best energy seen
+    budget_ms: float
+
+
+class Planner(ABC):
+    """Sampling-based MPC over action sequences in latent space."""
+
+    def __init__(self, dynamics: LatentDynamics, cfg: PlannerConfig):
+        self.dynamics = dynamics
+        self.cfg = cfg
+        self.low = np.asarray(cfg.action_low, np.float32)
+        self.high = np.asarray(cfg.action_high, np.float32)
+        if dynamics.action_dim and dynamics.action_dim != len(self.low):
+            raise ValueError(f"planner action bounds have {len(self.low)} dims, the predictor takes {dynamics.action_dim}")
+        self.rng = np.random.default_rng(cfg.seed)
+        self.scale = 1.0  # <1 when the overrun policy shrinks the budget
+        self.last_info: PlanInfo | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.cfg.horizon, len(self.low)
+
+    def samples_now(self) -> int:
+        return max(8, int(round(self.cfg.samples * self.scale)))
+
+    def energies(self, z_now, z_goal, seqs, state) -> np.ndarray:
+        return l1_energy(self.dynamics.rollout(z_now, seqs, state), z_goal)
+
+    def initial_mean(self, warm_start: np.ndarray | None) -> np.ndarray:
+        if warm_start is None:
+            return np.clip(np.zeros(self.shape, np.float32), self.low, self.high)
+        warm = np.asarray(warm_start, np.float32)
+        if warm.shape != self.shape:
+            raise ValueError(f"warm_start has shape {warm.shape}, planner plans {self.shape}")
+        return np.clip(warm, self.low, self.high)
+
+    def plan(self, z_now: np.ndarray, z_goal: np.ndarray, warm_start: np.ndarray | None = None,
+             state: np.ndarray | None = None, budget_ms: float | None = None) -> np.ndarray:
+        """Best action sequence [horizon, action_dim] within the budget; details in `last_info`."""
+        budget = (self.cfg.budget_ms if budget_ms is None else budget_ms) * max(self.scale, 0.1)
+        t0 = time.perf_counter()
+        mean = self.initial_mean(warm_start)
+        std = np.full(self.shape, self.cfg.init_std, np.float32)
+        n = self.samples_now()
+        best, it, per_iter = np.inf, 0, 0.0
+        max_iters = max(1, int(round(self.cfg.iterations * min(1.0, self.scale * 2))))
+        while it < max_iters:
+            elapsed = (time.perf_counter() - t0) * 1e3
+            if it > 0 and elapsed + per_iter > budget:
+                break  # the next iteration would not fit: stop with what we have
+            noise = self.rng.standard_normal((n, *self.shape)).astype(np.float32)
+            seqs = np.clip(mean[None] + std[None] * noise, self.low, self.high)  # [n, H, A]
+            seqs[0] = mean  # the incumbent competes, so an iteration never makes the plan worse
+            e = self.energies(z_now, z_goal, seqs, state)
+            best = min(best, float(np.nanmin(e)) if np.isfinite(e).any() else np.inf)
+            mean, std = self.update(seqs, e, mean, std)
+            it += 1
+            per_iter = (time.perf_counter() - t0) * 1e3 / it
+        self.last_info = PlanInfo(it, n, (time.perf_counter() - t0) * 1e3, best, budget)
+        return np.clip(mean, self.low, self.high)
+
+    @abstractmethod
+    def update(self, seqs, energies, mean, std) -> tuple[np.ndarray, np.ndarray]:
+        """New sampling mean and std from the scored samples."""
+
+
+class RandomPlanner:
+    """Uniform random actions within the bounds: the goal-reaching baseline."""
+
+    def __init__(self, cfg: PlannerConfig):
+        self.cfg = cfg
+        self.rng = np.random.default_rng(cfg.seed)
+        self.low = np.asarray(cfg.action_low, np.float32)
+        self.high = np.asarray(cfg.action_high, np.float32)
+        self.last_info: PlanInfo | None = None
+
+    def plan(self, z_now=None, z_goal=None, warm_start=None, state=None, budget_ms=None) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.rng.uniform(self.low, self.high, (self.cfg.horizon, len(self.low))).astype(np.float32)
+        self.last_info = PlanInfo(0, 0, (time.perf_counter() - t0) * 1e3, float("nan"), 0.0)
+        return out
+
+
+def make_planner(dynamics: LatentDynamics, cfg: PlannerConfig) -> Planner:
+    from jepa_edge.runtime.cem import CEMPlanner
+    from jepa_edge.runtime.mppi import MPPIPlanner
+
+    return {"cem": CEMPlanner, "mppi": MPPIPlanner}[cfg.kind](dynamics, cfg)
