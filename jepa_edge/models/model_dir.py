@@ -170,17 +170,29 @@ def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True
         tensors = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{weights} cannot be read ({e}); the file is corrupt or truncated") from None
-    parts = config.get("parts", [p for p in PARTS if p in config])
-    unknown_prefixes = sorted({k.split(".", 1)[0] for k in tensors} - set(parts))
-    if unknown_prefixes:
-        raise CheckpointError(f"{weights}: tensors for parts not in config.json: {unknown_prefixes}")
+    bundle = bundle_from_state(config, tensors, what=str(path))
+    for module in bundle.parts().values():
+        module.to(device)
+    return bundle
+
+
+def bundle_from_state(config: dict, state: dict[str, torch.Tensor], what: str = "model") -> ModelBundle:
+    """Build every part named in `config` (keys encoder / predictor / ac_predictor) and load the
+    `<part>.`-prefixed tensors of `state` into it strictly. Modules come back in eval mode."""
+    parts = config.get("parts") or [p for p in PARTS if p in config]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise CheckpointError(f"{what}: unknown parts {unknown}; known: {list(PARTS)}")
+    stray = sorted({k.split(".", 1)[0] for k in state} - set(parts))
+    if stray:
+        raise CheckpointError(f"{what}: tensors for parts not in the config: {stray}")
+    if "encoder" not in parts:
+        raise CheckpointError(f"{what}: no encoder part")
     bundle = ModelBundle(config=config)
     for part in parts:
-        if part not in PARTS:
-            raise CheckpointError(f"{path}: unknown part {part!r} in config.json")
         cfg_cls, mod_cls = _part_classes(part)
         module = mod_cls(cfg_cls.from_dict(config[part]))
         prefix = part + "."
-        strict_load(module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, f"{path} [{part}]")
-        setattr(bundle, part, module.to(device).eval())
+        strict_load(module, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, f"{what} [{part}]")
+        setattr(bundle, part, module.eval())
     return bundle
