@@ -1,0 +1,344 @@
+"""What every training run shares: AdamW with warm-up + cosine, the EMA momentum schedule,
+pickle-free checkpoints that resume bit-exactly, JSON-lines metrics and the loss-curve PNG.
+
+Resume is exact because nothing random depends on history: the data order and the masks of step
+`s` are functions of (seed, s) (see `data.py`), and the rest (weights, optimizer moments, schedule
+step, EMA copies, RNG states) is in the checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from jepa_edge.errors import CheckpointError, ConfigError
+from jepa_edge.utils.files import atomic_write_json, atomic_write_text
+
+
+# ----------------------------------------------------------------------------- optimization
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3  # peak learning rate, reached at the end of warm-up
+    start_lr: float = 1e-5  # learning rate at step 0
+    final_lr: float = 1e-6  # learning rate at the last step (cosine decay)
+    warmup_steps: int = 50
+    weight_decay: float = 0.04  # applied to matrices only, never to biases/norms
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0  # max global grad norm; 0 disables
+
+    def __post_init__(self):
+        if not (self.lr > 0 and self.start_lr >= 0 and self.final_lr >= 0):
+            raise ConfigError(f"learning rates must be positive, got {self}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+
+
+def build_optimizer(modules: list[torch.nn.Module], cfg: OptimConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters of `modules`; no weight decay on 1-D tensors."""
+    decay, no_decay = [], []
+    for m in modules:
+        for p in m.parameters():
+            if p.requires_grad:
+                (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.start_lr, betas=cfg.betas, foreach=True)
+
+
+def lr_at(step: int, total_steps: int, cfg: OptimConfig) -> float:
+    """Linear warm-up from start_lr to lr, then cosine decay to final_lr at total_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.start_lr + (cfg.lr - cfg.start_lr) * step / max(1, cfg.warmup_steps)
+    progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+    progress = min(1.0, progress)
+    return cfg.final_lr + 0.5 * (cfg.lr - cfg.final_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+class WarmupCosine:
+    """Sets the optimizer's lr for the current step; its whole state is the step counter."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, cfg: OptimConfig):
+        self.optimizer, self.total_steps, self.cfg = optimizer, total_steps, cfg
+        self.step_count = 0
+        self._apply()
+
+    def _apply(self) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr_at(self.step_count, self.total_steps, self.cfg)
+
+    @property
+    def lr(self) -> float:
+        return lr_at(self.step_count, self.total_steps, self.cfg)
+
+    def step(self) -> None:
+        self.step_count += 1
+        self._apply()
+
+    def state_dict(self) -> dict:
+        return {"step_count": self.step_count, "total_steps": self.total_steps}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.step_count = int(d["step_count"])
+        self._apply()
+
+
+def ema_momentum(step: int, total_steps: int, start: float, end: float) -> float:
+    """Linear EMA momentum schedule (I-JEPA 0.996 -> 1.0; V-JEPA 0.998 -> 1.0; fixed if start == end)."""
+    return start + (end - start) * min(1.0, step / max(1, total_steps))
+
+
+@torch.no_grad()
+def ema_update_(target: torch.nn.Module, online: torch.nn.Module, momentum: float) -> None:
+    """target <- momentum * target + (1 - momentum) * online, parameter by parameter."""
+    t = [p for p in target.parameters()]
+    o = [p.detach() for p in online.parameters()]
+    if len(t) != len(o):
+        raise ValueError("EMA target and online module have different parameter lists")
+    torch._foreach_mul_(t, momentum)
+    torch._foreach_add_(t, o, alpha=1.0 - momentum)
+
+
+def layer_norm_features(x: torch.Tensor) -> torch.Tensor:
+    """Targets are layer-normed without affine parameters (I-JEPA / V-JEPA): scale-free, no collapse via norm."""
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],))
+
+
+def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (pred.float() - target.float()).abs().mean()
+
+
+# ----------------------------------------------------------------------------- RNG state
+def capture_rng() -> dict:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = [s for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- pickle-free state files
+# A nested state (dicts, lists, tuples, numbers, strings, tensors, numpy arrays) is split into a
+# JSON tree and a flat safetensors file; tensors in the tree become {"__tensor__": key}.
+
+def _flatten(obj, tensors: dict, prefix: str):
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().to("cpu").clone().contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {"__dict__": {k: _flatten(v, tensors, f"{prefix}.{k}") for k, v in obj.items()}}
+        if all(isinstance(k, int) for k in obj):
+            return {"__intdict__": {str(k): _flatten(v, tensors, f"{prefix}.{k}") for k, v in obj.items()}}
+        raise TypeError(f"state key types not supported at {prefix}: {set(type(k) for k in obj)}")
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} at {prefix} in a checkpoint")
+
+
+def _unflatten(node, tensors: dict):
+    if isinstance(node, list):
+        return [_unflatten(v, tensors) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "__tensor__" in node:
+        return tensors[node["__tensor__"]]
+    if "__ndarray__" in node:
+        return np.asarray(node["__ndarray__"], dtype=node["dtype"])
+    if "__tuple__" in node:
+        return tuple(_unflatten(v, tensors) for v in node["__tuple__"])
+    if "__intdict__" in node:
+        return {int(k): _unflatten(v, tensors) for k, v in node["__intdict__"].items()}
+    return {k: _unflatten(v, tensors) for k, v in node["__dict__"].items()}
+
+
+def save_state(directory: Path, state: dict) -> None:
+    """Write `state` as state.json + state.safetensors into `directory` (must not exist yet)."""
+    tensors: dict[str, torch.Tensor] = {}
+    tree = _flatten(state, tensors, "s")
+    directory.mkdir(parents=True)
+    save_file(tensors, str(directory / "state.safetensors"))
+    (directory / "state.json").write_text(json.dumps(tree))
+
+
+def load_state(directory: Path) -> dict:
+    try:
+        tensors = load_file(str(directory / "state.safetensors"))
+        tree = json.loads((directory / "state.json").read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read checkpoint {directory}: {e}") from e
+    return _unflatten(tree, tensors)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+class Checkpointer:
+    """`run_dir/checkpoints/step_XXXXXXXX/` directories, each complete before it gets its name;
+    `latest.json` names the newest one. Only the last `keep` are kept."""
+
+    def __init__(self, run_dir: str | os.PathLike, keep: int = 2):
+        self.dir = Path(run_dir) / "checkpoints"
+        self.keep = keep
+
+    def save(self, step: int, state: dict) -> Path:
+        final = self.dir / f"step_{step:08d}"
+        tmp = self.dir / f".tmp_step_{step:08d}_{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        save_state(tmp, state)
+        for f in tmp.iterdir():  # make the bytes durable before the rename publishes them
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        atomic_write_json(self.dir / "latest.json", {"step": step, "path": final.name})
+        for old in sorted(self.dir.glob("step_*"))[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def latest(self) -> Path | None:
+        pointer = self.dir / "latest.json"
+        if not pointer.exists():
+            return None
+        path = self.dir / json.loads(pointer.read_text())["path"]
+        return path if path.exists() else None
+
+    def load_latest(self) -> dict:
+        path = self.latest()
+        if path is None:
+            raise CheckpointError(
+                f"--resume: no checkpoint under {self.dir}; start without --resume or point --out at the run to continue"
+            )
+        return load_state(path)
+
+
+def config_fingerprint(cfg) -> dict:
+    """The parts of a run config that must not change across a resume (JSON-safe)."""
+    return json.loads(json.dumps(asdict(cfg), default=str))
+
+
+def check_resume_config(saved: dict, current: dict, ignore=("steps_to_run", "resume", "progress", "workers")) -> None:
+    diffs = [k for k in set(saved) | set(current) if k not in ignore and saved.get(k) != current.get(k)]
+    if diffs:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in sorted(diffs))
+        raise ConfigError(f"--resume with a different config ({detail}); use the original flags or a new --out")
+
+
+# ----------------------------------------------------------------------------- metrics + plots
+class MetricsLog:
+    """JSON lines, one record per logged step. On resume, records after the resumed step are
+    dropped so the file reads as one uninterrupted run."""
+
+    def __init__(self, path: str | os.PathLike, resume_step: int | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is None:
+            atomic_write_text(self.path, "")
+        elif self.path.exists():
+            keep = [r for r in read_metrics(self.path) if r.get("step", -1) < resume_step]
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+        self._f = open(self.path, "a")
+
+    def log(self, record: dict) -> None:
+        self._f.write(json.dumps(record) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def read_metrics(path) -> list[dict]:
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line:
+            out.append(json.loads(line))
+    return out
+
+
+def plot_loss_curve(metrics_path, png_path, title: str = "training loss") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [r for r in read_metrics(metrics_path) if "loss" in r]
+    if not records:
+        return
+    steps = [r["step"] for r in records]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, [r["loss"] for r in records], lw=1, label="loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("L1 loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = Path(png_path).with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool = True, start: int = 0):
+    """A rich progress bar; yields update(advance=1, **fields). Silent when disabled."""
+    if not enabled:
+        yield lambda advance=1, **kw: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+    ) as prog:
+        task = prog.add_task(description, total=total, completed=start, info="")
+
+        def update(advance: int = 1, **fields):
+            info = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+            prog.update(task, advance=advance, info=info)
+
+        yield update
+
+
+class Stopwatch:
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0

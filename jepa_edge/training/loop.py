@@ -1,0 +1,123 @@
+"""The one training loop behind pretrain, distill and train-ac.
+
+A run is (modules, optimizer, schedule, a `compute_loss(step)` and an `after_step(step)`); the
+loop owns everything else: resume from the newest checkpoint, backward + clip + step, metrics
+lines, checkpoints every N steps on rank 0, the progress bar and the loss-curve PNG.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from jepa_edge.training import ddp
+from jepa_edge.training.common import (
+    Checkpointer,
+    MetricsLog,
+    WarmupCosine,
+    capture_rng,
+    check_resume_config,
+    plot_loss_curve,
+    progress_bar,
+    restore_rng,
+)
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by `crash_after_step` (tests): the run dies as if killed, after a real checkpoint."""
+
+
+@dataclass
+class LoopSpec:
+    run_dir: Path
+    total_steps: int
+    modules: dict[str, torch.nn.Module]  # everything whose state is checkpointed (trainable + EMA + heads)
+    trainable: list[torch.nn.Module]  # for grad clipping
+    optimizer: torch.optim.Optimizer
+    schedule: WarmupCosine
+    compute_loss: Callable[[int], tuple[torch.Tensor, dict]]  # step -> (loss to backprop, extra metrics)
+    after_step: Callable[[int], dict] = lambda step: {}  # e.g. EMA update; returns metrics to log
+    config: dict = field(default_factory=dict)  # fingerprint: a resume with another config is refused
+    env: ddp.DistEnv = field(default_factory=ddp.DistEnv)
+    grad_clip: float = 0.0
+    ckpt_every: int = 100
+    log_every: int = 10
+    resume: bool = False
+    progress: bool = True
+    description: str = "train"
+    crash_after_step: int | None = None  # tests only
+
+
+def run_loop(spec: LoopSpec) -> dict:
+    """Train from the start (or the newest checkpoint with `resume`) to `total_steps`.
+    Returns {"final_loss", "steps", "seconds", "resumed_from"}."""
+    env = spec.env
+    ckpt = Checkpointer(spec.run_dir)
+    start = 0
+    if spec.resume:
+        state = ckpt.load_latest()
+        check_resume_config(state["config"], spec.config)
+        for name, m in spec.modules.items():
+            m.load_state_dict(state["modules"][name])
+        spec.optimizer.load_state_dict(state["optimizer"])
+        spec.schedule.load_state_dict(state["schedule"])
+        restore_rng(state["rng"])
+        start = int(state["step"])
+    metrics = MetricsLog(spec.run_dir / "metrics.jsonl", resume_step=start if spec.resume else None) if env.is_main else None
+    params = [p for m in spec.trainable for p in m.parameters() if p.requires_grad]
+    t0 = time.perf_counter()
+    last = {}
+    try:
+        with progress_bar(spec.total_steps, spec.description, spec.progress and env.is_main, start) as update:
+            for step in range(start, spec.total_steps):
+                loss, extra = spec.compute_loss(step)
+                spec.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = None
+                if spec.grad_clip > 0:
+                    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, spec.grad_clip))
+                spec.optimizer.step()
+                extra = {**extra, **spec.after_step(step)}
+                lr = spec.schedule.lr
+                spec.schedule.step()
+                done = step + 1
+                loss_value = float(ddp.mean_across(loss.detach(), env))
+                last = {"step": step, "loss": loss_value}
+                if env.is_main and (step % spec.log_every == 0 or done == spec.total_steps):
+                    rec = {"step": step, "loss": loss_value, "lr": lr, **_floats(extra)}
+                    if grad_norm is not None:
+                        rec["grad_norm"] = grad_norm
+                    rec["time"] = round(time.perf_counter() - t0, 3)
+                    metrics.log(rec)
+                update(loss=loss_value)
+                if done % spec.ckpt_every == 0 or done == spec.total_steps:
+                    _save(ckpt, spec, done)
+                if spec.crash_after_step is not None and done >= spec.crash_after_step:
+                    raise SimulatedCrash(f"simulated crash after step {done}")
+    finally:
+        if metrics is not None:
+            metrics.close()
+    if env.is_main:
+        plot_loss_curve(spec.run_dir / "metrics.jsonl", spec.run_dir / "loss.png", spec.description)
+    return {"final_loss": last.get("loss"), "steps": spec.total_steps, "seconds": time.perf_counter() - t0,
+            "resumed_from": start}
+
+
+def _save(ckpt: Checkpointer, spec: LoopSpec, step: int) -> None:
+    if spec.env.is_main:
+        ckpt.save(step, {
+            "step": step,
+            "config": spec.config,
+            "modules": {name: m.state_dict() for name, m in spec.modules.items()},
+            "optimizer": spec.optimizer.state_dict(),
+            "schedule": spec.schedule.state_dict(),
+            "rng": capture_rng(),
+        })
+    ddp.barrier(spec.env)
+
+
+def _floats(d: dict) -> dict:
+    return {k: (float(v) if isinstance(v, (torch.Tensor, float, int)) else v) for k, v in d.items()}

@@ -1,0 +1,146 @@
+"""Self-supervised JEPA pretraining: I-JEPA on images (num_frames == 1), V-JEPA on clips.
+
+Context encoder + predictor learn to predict the layer-normed tokens that an EMA copy of the
+encoder (momentum schedule start -> end) produces for masked blocks; L1 loss; AdamW with warm-up
+and cosine decay. The result is a model dir with the EMA encoder and the predictor.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from jepa_edge.errors import ConfigError
+from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+from jepa_edge.models.registry import build_predictor, encoder_config
+from jepa_edge.models.vit import VisionTransformer
+from jepa_edge.training import ddp
+from jepa_edge.training.common import (
+    OptimConfig, WarmupCosine, build_optimizer, config_fingerprint, ema_momentum, ema_update_,
+    layer_norm_features, seed_everything,
+)
+from jepa_edge.training.data import StepSampler, build_training_data, load_rows, mask_families, masks_for_step
+from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
+from jepa_edge.training.loop import LoopSpec, run_loop
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    arch: str = "vit_small"
+    depth: int | None = None  # override the arch's depth (None: the named depth)
+    img_size: int = 64
+    patch_size: int = 8
+    num_frames: int = 1  # 1: I-JEPA on images; > 1: V-JEPA on clips of this many frames
+    tubelet_size: int = 2
+    pos: str = "sincos"
+    predictor_width: int = 192
+    predictor_depth: int = 6
+    future_masks: bool = True  # video: also predict the last temporal slots from the first ones
+    data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
+    dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
+    frame_stride: int = 1
+    batch_size: int = 32
+    steps: int = 1000
+    lr: float = 1e-3
+    start_lr: float = 1e-4
+    final_lr: float = 1e-6
+    warmup_steps: int = 50
+    weight_decay: float = 0.04
+    grad_clip: float = 1.0
+    ema_start: float = 0.996
+    ema_end: float = 1.0
+    precision: str = "fp32"  # or "bf16" (autocast)
+    seed: int = 0
+    ckpt_every: int = 100
+    log_every: int = 10
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError("steps and batch_size must be >= 1")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
+            raise ConfigError(f"need 0 <= ema_start <= ema_end <= 1, got {self.ema_start}, {self.ema_end}")
+
+    @property
+    def optim(self) -> OptimConfig:
+        return OptimConfig(lr=self.lr, start_lr=self.start_lr, final_lr=self.final_lr,
+                           warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
+
+    def encoder_config(self):
+        extra = {} if self.depth is None else {"depth": self.depth}
+        return encoder_config(self.arch, img_size=self.img_size, patch_size=self.patch_size,
+                              num_frames=self.num_frames, tubelet_size=self.tubelet_size, pos=self.pos, **extra)
+
+
+def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
+             env: ddp.DistEnv | None = None, crash_after_step: int | None = None) -> dict:
+    """Train and write `out/model` (model dir), `out/metrics.jsonl`, `out/loss.png`,
+    `out/checkpoints/`. Returns a summary dict."""
+    out = Path(out)
+    env = env or ddp.init_from_env(cfg.device)
+    seed_everything(cfg.seed)
+    enc_cfg = cfg.encoder_config()
+    families = mask_families(enc_cfg.grid, cfg.future_masks)
+    encoder = VisionTransformer(enc_cfg)
+    predictor = build_predictor(enc_cfg, predictor_embed_dim=cfg.predictor_width, depth=cfg.predictor_depth,
+                                num_mask_tokens=len(families))
+    online = OnlineJEPA(encoder, predictor).to(env.device)
+    target = copy.deepcopy(encoder).requires_grad_(False).to(env.device)
+    model = ddp.wrap(online, env)
+
+    data = build_training_data(cfg.data, cfg.img_size, cfg.num_frames, cfg.dataset_size, cfg.seed, cfg.frame_stride)
+    sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
+    rows = ddp.local_rows(cfg.batch_size, env)
+    optimizer = build_optimizer([online], cfg.optim)
+    schedule = WarmupCosine(optimizer, cfg.steps, cfg.optim)
+
+    def compute_loss(step: int):
+        x = load_rows(data, sampler.indices(step)[rows]).to(env.device)
+        masks = [_to(m, env.device) for m in masks_for_step(families, cfg.batch_size, cfg.seed, step, rows)]
+        with torch.no_grad(), autocast(env.device, cfg.precision):
+            targets = layer_norm_features(target(x).float())  # [B, N, D]
+        with autocast(env.device, cfg.precision):
+            return jepa_loss(model, x, masks, targets)
+
+    def after_step(step: int):
+        m = ema_momentum(step + 1, cfg.steps, cfg.ema_start, cfg.ema_end)
+        ema_update_(target, online.encoder, m)
+        return {"momentum": m}
+
+    fingerprint = {**config_fingerprint(cfg), "kind": "pretrain", "world_size": env.world_size}
+    summary = run_loop(LoopSpec(
+        run_dir=out, total_steps=cfg.steps, modules={"online": online, "target": target},
+        trainable=[online], optimizer=optimizer, schedule=schedule, compute_loss=compute_loss,
+        after_step=after_step, config=fingerprint, env=env, grad_clip=cfg.grad_clip,
+        ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, resume=resume, progress=progress,
+        description=f"pretrain {enc_cfg.arch}", crash_after_step=crash_after_step,
+    ))
+    if env.is_main:
+        bundle = ModelBundle(config={"training": training_record(cfg, families, data, summary)},
+                             encoder=target.cpu(), predictor=online.predictor.cpu())
+        save_model_dir(out / "model", bundle, source={"kind": "pretrain", "run_dir": str(out)})
+    ddp.barrier(env)
+    return {**summary, "model_dir": str(out / "model")}
+
+
+def training_record(cfg, families, data, summary) -> dict:
+    """What config.json records about how the weights were made (mask families for the probes)."""
+    names = [type(f).__name__ for f in families]
+    return {
+        "recipe": "v-jepa" if any("3D" in n or "Future" in n for n in names) else "i-jepa",
+        "config": asdict(cfg),
+        "mask_families": names,
+        "future_mask_index": names.index("FutureMasker") if "FutureMasker" in names else None,
+        "data": getattr(data, "describe", lambda: {"source": type(data).__name__, "n": len(data)})(),
+        "steps": summary["steps"],
+        "seconds": round(summary["seconds"], 1),
+        "final_loss": summary["final_loss"],
+    }
+
+
+def _to(m, device):
+    return type(m)(m.ctx.to(device), m.tgt.to(device))
