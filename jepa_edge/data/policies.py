@@ -48,6 +48,7 @@ class PushPolicy:
         self.fixed = obj is not None
         self.obj, self.target = obj, None if target is None else np.asarray(target, float)
         self.steps = 0
+        self._orbit = None          # way round the object while walking behind it: +1 / -1
 
     def _new_target(self, state):
         cfg, rng = self.cfg, self.rng
@@ -61,6 +62,7 @@ class PushPolicy:
         else:
             self.target = rng.uniform(lo, hi, size=2)
         self.steps = 0
+        self._orbit = None
 
     def __call__(self, state) -> np.ndarray:
         cfg = self.cfg
@@ -75,21 +77,50 @@ class PushPolicy:
                 self._new_target(state)
             return np.zeros(2)
         u = to_goal / dist
+        speed = min(cfg.max_speed, cfg.damping * dist + 0.03) if cfg.damping > 0 else cfg.max_speed
+        # Push against the object's sideways drift too: a pushed object keeps sliding.
+        v = state.obj_vel[self.obj]
+        drift = v - (v @ u) * u
+        u = u - drift / speed
+        u = u / np.hypot(*u)
         contact = cfg.agent_radius + cfg.object_radius
         behind = obj - u * (contact + 0.01)
         rel = state.agent_pos - obj
         along = rel @ u                         # < 0: the agent is behind the object
         side = rel - along * u
         if along < -0.5 * contact and np.hypot(*side) < 0.5 * contact:
-            a = _toward(state.agent_pos, obj + u * min(dist, 0.1), cfg)   # aligned: push through
-        elif along > -0.5 * contact and np.hypot(*side) < contact + 0.02:
-            # On the wrong side and close: step sideways around the object first.
-            s = side / max(np.hypot(*side), 1e-9) if np.hypot(*side) > 1e-6 else np.array([-u[1], u[0]])
-            a = _toward(state.agent_pos, obj + s * (contact + 0.04) - u * 0.02, cfg)
+            # Aligned: push through, slowing down near the target because a pushed object keeps
+            # sliding about v / damping after contact ends.
+            lateral = side / (cfg.max_speed * cfg.dt)           # re-centre behind the object
+            a = np.clip(u * speed / cfg.max_speed - 0.5 * lateral, -1, 1)
         else:
-            a = _toward(state.agent_pos, behind, cfg)
+            a = _toward(state.agent_pos, self._approach(state.agent_pos, obj, u, contact), cfg)
         a = a + self.rng.normal(0, self.noise, size=2) if self.noise else a
         return np.clip(a, -1, 1)
+
+
+    def _approach(self, agent, obj, u, contact) -> np.ndarray:
+        """Next waypoint toward the spot behind the object: straight there when the agent is
+        already on that side, otherwise around the object on a circle, the free way round."""
+        cfg = self.cfg
+        rel = agent - obj
+        ang_agent = np.arctan2(rel[1], rel[0])
+        ang_behind = np.arctan2(-u[1], -u[0])
+        turn = (ang_behind - ang_agent + np.pi) % (2 * np.pi) - np.pi
+        if abs(turn) < 0.6:
+            self._orbit = None
+            return obj - u * (contact + 0.01)
+        radius = contact + 0.04
+        lo, hi = cfg.wall + cfg.agent_radius, 1 - cfg.wall - cfg.agent_radius
+        # Keep going round the same way (no dithering); turn back only where a wall blocks.
+        first = self._orbit if self._orbit is not None else (np.sign(turn) or 1.0)
+        for direction in (first, -first):
+            ang = ang_agent + direction * 0.7
+            w = np.clip(obj + radius * np.array([np.cos(ang), np.sin(ang)]), lo, hi)
+            if np.hypot(*(w - obj)) > contact + 0.005:      # along a wall is fine, into the object not
+                self._orbit = direction
+                return w
+        return obj - u * (contact + 0.01)
 
 
 class ExplorationPolicy:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from jepa_edge.data.world import TabletopWorld, WorldConfig, WorldState
+from jepa_edge.data.world import TabletopWorld, WorldConfig, WorldState, visible_fraction
 from jepa_edge.errors import ConfigError
 
 TASK_CONFIG = WorldConfig(object_speed=0.0)
@@ -44,10 +44,7 @@ def sample_goal(seed, cfg: WorldConfig | None = None, kind: str = "reach", size:
         goal.agent_pos = _free_spot(rng, cfg, ra, start.agent_pos, min_distance, start.obj_pos, ra + ro)
     else:
         radius = ro if radius is None else radius
-        k = int(rng.integers(cfg.n_objects))
-        others = np.concatenate([np.delete(start.obj_pos, k, 0), start.agent_pos[None]])
-        margin = 2 * ro + ra  # room for the agent behind the object, away from walls
-        target = _free_spot(rng, cfg, margin, start.obj_pos[k], min_distance, others, 2 * ro + 0.02)
+        k, target = _push_target(rng, cfg, start, min_distance)
         goal.obj_pos[k] = target
         u = (target - start.obj_pos[k]) / np.linalg.norm(target - start.obj_pos[k])
         goal.agent_pos = target - u * (ra + ro + 0.01)   # where a pusher ends up
@@ -66,6 +63,37 @@ def _free_spot(rng, cfg, margin, start, min_distance, obstacles, clearance) -> n
                 and (len(obstacles) == 0 or np.min(np.hypot(*(obstacles - p).T)) > clearance + 0.01)):
             return p
     raise ConfigError("no free goal position: use fewer objects or a smaller min_distance")
+
+
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip((points - a) @ ab / max(ab @ ab, 1e-12), 0, 1)
+    return np.hypot(*(points - (a + t[:, None] * ab)).T)
+
+
+def _push_target(rng, cfg, start: WorldState, min_distance: float) -> tuple[int, np.ndarray]:
+    """An object and a target it can be pushed to in a straight line: the spot behind it is
+    reachable and no other object lies in the corridor."""
+    ra, ro = cfg.agent_radius, cfg.object_radius
+    lo, hi = cfg.wall + ro + 0.02, 1 - cfg.wall - ro - 0.02
+    for attempt in range(6000):
+        strict = attempt < 3000  # then accept a crowded corridor: the pusher may shove others
+        k = int(rng.integers(cfg.n_objects))
+        p = start.obj_pos[k]
+        target = rng.uniform(lo, hi, size=2)
+        dist = np.hypot(*(target - p))
+        if not min_distance <= dist <= 2 * min_distance:
+            continue
+        if visible_fraction(target[None], ro, cfg.occluder)[0] < 1:
+            continue   # the goal image must show the object at its target
+        u = (target - p) / dist
+        behind = p - u * (ra + ro + 0.01)
+        others = np.delete(start.obj_pos, k, 0)
+        if (np.any(behind < cfg.wall + ra) or np.any(behind > 1 - cfg.wall - ra)
+                or (strict and len(others) and _segment_distance(others, behind, target).min() < ro + max(ra, ro) + 0.02)):
+            continue
+        return k, target
+    raise ConfigError("no pushable goal found: use fewer objects or a smaller min_distance")
 
 
 def is_success(state: WorldState, goal: Goal) -> bool:

@@ -213,7 +213,7 @@ class TabletopWorld:
         # Viscous friction, then static friction stops slow objects so scenes come to rest.
         self.obj_vel = self.obj_vel * np.exp(-cfg.damping * dt)
         self.obj_vel[np.hypot(*self.obj_vel.T) < cfg.stop_speed] = 0.0
-        for _ in range(3):  # a few relaxation passes resolve chains of contacts
+        for _ in range(6):  # relaxation passes resolve chains of contacts (most steps need 0-1)
             contacts = self._push_objects_by_agent() | self._collide_objects() | self._collide_walls()
             if not contacts:
                 break
@@ -271,6 +271,7 @@ class TabletopWorld:
         return True
 
     def _unpenetrate_agent(self):
+        """Only an object that cannot give way (pinned at a wall or by others) moves the agent."""
         cfg = self.cfg
         d = self.agent_pos - self.obj_pos
         dist = np.hypot(*d.T)
