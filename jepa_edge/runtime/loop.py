@@ -66,6 +66,10 @@ class LoopReport:
                 "surprise_events": self.surprise_events, "summary": self.summary, "error": self.error}
 
 
+class _StartupFailed(Exception):
+    pass
+
+
 class RobotLoop:
     def __init__(self, cfg: RobotConfig, parts: LoopParts, telemetry: Telemetry | None = None,
                  on_tick: Callable[[int, dict], bool] | None = None):
@@ -287,6 +291,12 @@ class RobotLoop:
         stall_s = self.cfg.safety.loop_stall_ms / 1e3 + (self.cfg.planner.budget_ms / 1e3 * 2 if lockstep else 0)
         try:
             self.parts.camera.open()
+            try:  # the first frame may take a while (device start-up); later ones may not
+                self.parts.camera.read(timeout=max(2.0, self.cfg.camera.max_age_ms / 1e3))
+            except CameraFault as e:
+                self.safety.report(S.CAMERA, f"no first frame: {e}", 0)
+                self.safety.stop_reason = self.safety.stop_reason or f"camera: {e}"
+                raise _StartupFailed(f"fault camera: no first frame: {e}")
             self.t0 = time.monotonic()
             self.telemetry.t0 = self.t0
             self.safety.t0 = self.t0
@@ -342,7 +352,9 @@ class RobotLoop:
                     reason = "done"
                     break
         except BaseException as e:  # noqa: BLE001 - the robot must stop whatever went wrong
-            if isinstance(e, KeyboardInterrupt):
+            if isinstance(e, _StartupFailed):
+                reason, code = str(e), EXIT_FAULT
+            elif isinstance(e, KeyboardInterrupt):
                 reason, code = "interrupted: KeyboardInterrupt", EXIT_INTERRUPT
                 self.safety.report(S.INTERRUPT, "KeyboardInterrupt", tick)
             else:

@@ -26,7 +26,8 @@ class LatentEncoder:
         if not self.img_size:
             raise ValueError(f"encoder input {spec.name}{list(spec.shape)} has no fixed size: pass img_size")
         self.input_name = spec.name
-        norm = getattr(session, "normalization", None) or {}
+        # A bundle records the normalization it was calibrated with; prefer it over the defaults.
+        norm = getattr(getattr(session, "manifest", None), "normalization", None) or getattr(session, "normalization", None) or {}
         self.mean = np.asarray(norm.get("mean", mean), np.float32).reshape(1, 1, 3)
         self.std = np.asarray(norm.get("std", std), np.float32).reshape(1, 1, 3)
 

@@ -7,8 +7,6 @@ that cannot be reached is reported through `link_ok()`, never by an exception mi
 """
 from __future__ import annotations
 
-import threading
-import time
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -49,78 +47,81 @@ class Robot(ABC):
         self.close()
 
 
+# Fault kinds (safety.py) -> the ESTOP reason names the bridge puts on the wire.
+ESTOP_REASONS = {"camera": "camera", "latent": "nonfinite", "backend": "backend", "link": "link",
+                 "planner": "planner", "surprise": "surprise", "interrupt": "user", "interrupted": "user",
+                 "loop_stall": "backend", "internal": "backend", "end of run": "shutdown"}
+
+
+def estop_reason(reason: str) -> str:
+    """"fault camera: ..." / "interrupted: SIGINT" / "end of run" -> a bridge ESTOP reason name."""
+    text = reason.lower().removeprefix("fault ").strip()
+    for key, name in ESTOP_REASONS.items():
+        if text.startswith(key):
+            return name
+    return "unspecified"
+
+
 class LinkRobot(Robot):
     """A board running the reference firmware, reached through the serial bridge."""
 
-    def __init__(self, url: str, baudrate: int = 115200, action_dim: int = 2, connect_timeout_s: float = 5.0):
-        from jepa_edge.bridge.link import Link
+    def __init__(self, url: str, baudrate: int = 115200, action_dim: int = 2, connect_timeout_s: float = 5.0,
+                 state_period_ms: int = 0):
+        from jepa_edge.bridge.link import Link, LinkConfig
 
         self.url = url
         self.action_dim = action_dim
-        self.link = Link(url, baudrate=baudrate)
+        self.link = Link(url, baudrate=baudrate, config=LinkConfig(state_period_ms=state_period_ms))
         self.connect_timeout_s = connect_timeout_s
-        self._lock = threading.Lock()  # the loop, the watchdog and shutdown may all send
+        self.last_seq = -1
         self.sent = 0
         self.estops = 0
-        self.last_command: np.ndarray | None = None
 
     def connect(self) -> None:
-        from jepa_edge.errors import ConfigError
+        self.link.open(timeout_s=self.connect_timeout_s)  # LinkError: a message the user can act on
+        fw = self.link.firmware
+        if fw is not None and fw.n_actuators != self.action_dim:
+            from jepa_edge.errors import ConfigError
 
-        try:
-            self.link.open()
-        except Exception as e:
-            raise ConfigError(f"cannot open the serial link {self.url}: {e}; check link.url and that the board "
-                              "runs the jepa-edge firmware") from None
-        deadline = time.monotonic() + self.connect_timeout_s
-        while not self.link.connected and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not self.link.connected:
-            raise ConfigError(f"no handshake from the firmware on {self.url} within {self.connect_timeout_s}s")
+            self.link.close()
+            raise ConfigError(f"the firmware on {self.url} drives {fw.n_actuators} actuators but the planner "
+                              f"plans {self.action_dim}-d actions: fix planner.action_low/action_high")
+
+    def _window(self, valid_ms: float) -> int:
+        fw = self.link.firmware
+        return int(min(max(1, round(valid_ms)), fw.max_valid_ms if fw else 1000))
 
     def send(self, action: np.ndarray, valid_ms: float) -> None:
-        a = np.asarray(action, np.float32)
-        with self._lock:
-            try:
-                self.link.send_command(a, int(round(valid_ms)))
-                self.sent += 1
-                self.last_command = a
-            except Exception:  # a lost link shows up in link_ok(); the firmware stops by itself
-                pass
+        a = np.nan_to_num(np.clip(np.asarray(action, np.float64).reshape(-1), -1.0, 1.0))
+        try:
+            self.last_seq = self.link.send_command(a, self._window(valid_ms))
+            self.sent += 1
+        except Exception:  # a lost link shows up in link_ok(); the firmware stops by itself
+            self.last_seq = -1
 
     def safe_stop(self, reason: str) -> None:
-        with self._lock:
-            for call in (lambda: self.link.send_command(np.zeros(self.action_dim, np.float32), 50),
-                         lambda: self.link.send_estop(reason)):
-                try:
-                    call()
-                except Exception:
-                    pass
-            self.estops += 1
-
-    def actuator(self) -> np.ndarray | None:
-        """The actuator state the firmware last reported."""
-        st = self.link.latest_state()
-        return None if st is None else np.asarray(_state_vector(st), np.float32)
+        try:
+            self.link.send_command(np.zeros(self.action_dim), self._window(50))
+        except Exception:
+            pass
+        try:
+            self.link.send_estop(estop_reason(reason))
+        except Exception:
+            pass
+        self.estops += 1
 
     def state(self) -> np.ndarray | None:
-        return self.actuator()
+        """Positions then velocities the firmware last reported (x, y, vx, vy for a 2-axis base)."""
+        st = self.link.latest_state()
+        if st is None:
+            return None
+        return np.asarray([*st.positions, *st.velocities], np.float32)
 
     def link_ok(self) -> bool:
-        try:
-            return bool(self.link.connected)
-        except Exception:
-            return False
+        return bool(self.link.connected)
 
     def close(self) -> None:
         try:
             self.link.close()
         except Exception:
             pass
-
-
-def _state_vector(st) -> np.ndarray:
-    for name in ("actuator", "state", "values", "measured"):
-        if hasattr(st, name):
-            return np.asarray(getattr(st, name), np.float32)
-    return np.asarray(st, np.float32)
