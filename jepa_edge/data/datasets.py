@@ -201,7 +201,7 @@ class NpyArrays(FrameDataset):
         x = self.normalization(resize_frames(to_uint8_rgb(frames, axis, str(self.path)), self.size))
         if not self.extras:
             return x
-        return (x, *(torch.from_numpy(np.asarray(a[sel], dtype=np.float32)) for a in self.extras.values()))
+        return (x, *(torch.from_numpy(np.array(a[sel], dtype=np.float32)) for a in self.extras.values()))
 
 
 # ---- helpers -------------------------------------------------------------------------------------------

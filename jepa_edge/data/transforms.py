@@ -40,7 +40,7 @@ class Normalization:
 
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 [..., H, W, 3] -> float32 [3, ..., H, W]: [H,W,3] -> [C,H,W], [T,H,W,3] -> [C,T,H,W]."""
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(torch.float32).div_(255.0)
+        x = torch.from_numpy(np.array(frames, dtype=np.float32)).div_(255.0)   # a writable copy
         x = x.movedim(-1, 0)                                           # [3, ..., H, W]
         shape = (3,) + (1,) * (x.dim() - 1)
         mean = torch.tensor(self.mean).view(shape)
