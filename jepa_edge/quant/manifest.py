@@ -1,0 +1,131 @@
+"""Bundle manifest: what a compiled artifact is, where it came from, and the hash of every file.
+
+`write_manifest` is the last step of every export (so a half-written bundle has no manifest);
+`read_manifest(verify=True)` is the first step of every load: it refuses a bundle whose format is
+newer than this code, whose manifest is truncated, or whose files are missing, cut short or altered.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jepa_edge.errors import BundleError
+from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.utils.files import atomic_write_json, sha256_file
+
+FORMAT = "jepa-edge-bundle"
+FORMAT_VERSION = 1  # bump on any change an older loader would misread
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    backend: str                   # which session runs it: torch | onnx | onnxruntime | openvino | tensorrt
+    target: str                    # target table entry it was built for
+    part: str                      # encoder | ac_predictor
+    precision: str                 # fp32 | fp16 | bf16 | int8
+    entry: str                     # the file the session opens (model.onnx, model.xml, model.engine, ...)
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    scheme: dict = field(default_factory=dict)         # quantization scheme / compiler options
+    model: dict = field(default_factory=dict)          # source_hash, arch, config of the source model dir
+    normalization: dict | None = None                  # {"mean": [...], "std": [...]} applied before the model
+    layout: str = "NCHW"
+    calibration: dict | None = None                    # name, hash, count, held_out
+    gate: dict | None = None                           # accuracy-gate results (see quant/gate.py)
+    status: str = "ok"                                 # ok | failed_gate | kit (engine still to be built on device)
+    tools: dict = field(default_factory=dict)          # library versions that produced it
+    files: dict = field(default_factory=dict)          # relpath -> {"sha256", "bytes"}
+    created: str = ""
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["inputs"] = [s.to_dict() for s in self.inputs]
+        d["outputs"] = [s.to_dict() for s in self.outputs]
+        # format first so a human (or an older loader) sees it before anything else
+        return {"format": d.pop("format"), "format_version": d.pop("format_version"), **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Manifest":
+        d = dict(d)
+        d["inputs"] = [TensorSpec.from_dict(s) for s in d.get("inputs", [])]
+        d["outputs"] = [TensorSpec.from_dict(s) for s in d.get("outputs", [])]
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise BundleError(f"manifest has unknown fields {unknown}: written by a newer jepa-edge? upgrade it")
+        return cls(**d)
+
+
+def tool_versions() -> dict:
+    from jepa_edge import __version__
+    from jepa_edge.utils.device_info import backend_versions
+
+    return {"jepa_edge": __version__, **{k: v for k, v in backend_versions().items() if v}}
+
+
+def hash_files(bundle_dir: Path) -> dict:
+    """sha256 + size of every file under the bundle except the manifest itself."""
+    out = {}
+    for p in sorted(bundle_dir.rglob("*")):
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
+            out[p.relative_to(bundle_dir).as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    return out
+
+
+def write_manifest(bundle_dir: str | os.PathLike, manifest: Manifest) -> Manifest:
+    bundle_dir = Path(bundle_dir)
+    if not (bundle_dir / manifest.entry).is_file():
+        raise BundleError(f"bundle {bundle_dir}: entry file {manifest.entry} was not written")
+    manifest.files = hash_files(bundle_dir)
+    manifest.created = manifest.created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest.tools = manifest.tools or tool_versions()
+    atomic_write_json(bundle_dir / MANIFEST, manifest.to_dict())
+    return manifest
+
+
+def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True) -> Manifest:
+    bundle_dir = Path(bundle_dir)
+    path = bundle_dir / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{bundle_dir} is not a jepa-edge bundle: no {MANIFEST} (export it with `jepa-edge export`)")
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BundleError(f"{path} is truncated or corrupt ({e.__class__.__name__}: {e}); re-export the bundle") from e
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise BundleError(f"{path} is not a {FORMAT} manifest")
+    version = raw.get("format_version")
+    if not isinstance(version, int):
+        raise BundleError(f"{path}: format_version missing or not an integer")
+    if version > FORMAT_VERSION:
+        raise BundleError(f"bundle {bundle_dir} has format version {version}, newer than this jepa-edge reads "
+                          f"({FORMAT_VERSION}): upgrade jepa-edge (pip install -U jepa-edge)")
+    try:
+        manifest = Manifest.from_dict(raw)
+    except TypeError as e:
+        raise BundleError(f"{path} is incomplete: {e}") from e
+    if verify:
+        verify_files(bundle_dir, manifest)
+    return manifest
+
+
+def verify_files(bundle_dir: Path, manifest: Manifest) -> None:
+    if manifest.entry not in manifest.files:
+        raise BundleError(f"bundle {bundle_dir}: manifest does not list its entry file {manifest.entry}")
+    for rel, meta in manifest.files.items():
+        p = bundle_dir / rel
+        if not p.is_file():
+            raise BundleError(f"bundle {bundle_dir} is incomplete: {rel} is missing; copy the whole folder again")
+        size = p.stat().st_size
+        if size != meta["bytes"]:
+            raise BundleError(f"bundle {bundle_dir}: {rel} is {size} bytes, manifest says {meta['bytes']} "
+                              f"(truncated copy?); copy the whole folder again")
+        if sha256_file(p) != meta["sha256"]:
+            raise BundleError(f"bundle {bundle_dir}: {rel} does not match its sha256 in the manifest "
+                              f"(corrupt or modified); re-export or copy it again")

@@ -1,0 +1,108 @@
+"""OpenVINO IR: FP32 / FP16 conversion and INT8 post-training quantization with NNCF.
+
+- fp32 / bf16: the IR keeps fp32 weights; bf16 is OpenVINO's *runtime* inference precision on
+  CPUs with AVX512-BF16/AMX (the session sets the hint), so both share one IR.
+- fp16: weights compressed to fp16 in the IR (half the file), run with the f16 hint.
+- int8: `nncf.quantize(..., model_type=ModelType.TRANSFORMER)`: the transformer preset (mixed:
+  symmetric weights, asymmetric activations), SmoothQuant to move activation outliers into the
+  weights, fast bias correction; `ignored_names` keeps layers the gate found sensitive in float.
+  `quantize_with_accuracy_control` is NNCF's own revert-until-within-max_drop loop (slower).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from jepa_edge.errors import MissingExtraError
+
+
+@dataclass(frozen=True)
+class NNCFScheme:
+    subset_size: int = 300
+    preset: str = "mixed"                  # mixed: symmetric weights, asymmetric activations
+    smooth_quant_alpha: float | None = None  # None: NNCF's transformer default
+    fast_bias_correction: bool = True
+    ignored_names: tuple[str, ...] = ()
+    accuracy_control: bool = False         # use nncf.quantize_with_accuracy_control
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "tool": "nncf", "model_type": "transformer", "weights": "int8 per-channel"}
+
+    def with_(self, **kw) -> "NNCFScheme":
+        return NNCFScheme(**{**asdict(self), **kw})
+
+
+def _import():
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as e:
+        raise MissingExtraError("OpenVINO / NNCF", "openvino", "pip install openvino nncf") from e
+    return ov, nncf
+
+
+def convert(fp32_onnx: str | os.PathLike, static_shapes: dict[str, list[int]] | None = None):
+    """ONNX -> in-memory ov.Model (optionally reshaped to static shapes: faster kernels on CPU)."""
+    ov, _ = _import()
+    model = ov.convert_model(str(fp32_onnx))
+    if static_shapes:
+        model.reshape(static_shapes)
+    return model
+
+
+def save_ir(model, out_xml: str | os.PathLike, precision: str) -> Path:
+    """Write model.xml + model.bin. Only fp16 compresses weights; int8 weights are already int8."""
+    ov, _ = _import()
+    out_xml = Path(out_xml)
+    out_xml.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(out_xml), compress_to_fp16=(precision == "fp16"))
+    return out_xml
+
+
+def _ignored_scope(nncf, names):
+    if not names:
+        return None
+    # ONNX node names survive conversion; a Conv with bias becomes "<name>/WithoutBiases" + an Add.
+    expanded = sorted({x for n in names for x in (n, f"{n}/WithoutBiases")})
+    return nncf.IgnoredScope(names=expanded, validate=False)
+
+
+def _advanced(nncf, scheme: NNCFScheme):
+    if scheme.smooth_quant_alpha is None:
+        return None
+    from nncf.quantization.advanced_parameters import AdvancedSmoothQuantParameters
+
+    return nncf.AdvancedQuantizationParameters(
+        smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=scheme.smooth_quant_alpha))
+
+
+def quantize(model, calib, scheme: NNCFScheme = NNCFScheme(), validation=None):
+    """ov.Model + calibration set -> INT8 ov.Model.
+
+    validation: (heldout_items, validation_fn, max_drop) for accuracy control, where validation_fn
+    follows NNCF: (compiled_model, items) -> metric (higher is better).
+    """
+    ov, nncf = _import()
+    names = [p.get_any_name() for p in model.inputs]
+
+    def to_feed(sample):  # one calibration sample dict -> what the OpenVINO model takes
+        return {n: sample[n] for n in names}
+
+    items = list(calib.samples("calib", limit=scheme.subset_size, batch=1))
+    dataset = nncf.Dataset(items, to_feed)
+    preset = {"mixed": nncf.QuantizationPreset.MIXED, "performance": nncf.QuantizationPreset.PERFORMANCE}[scheme.preset]
+    common = dict(preset=preset, subset_size=min(scheme.subset_size, len(items)), model_type=nncf.ModelType.TRANSFORMER,
+                  fast_bias_correction=scheme.fast_bias_correction, ignored_scope=_ignored_scope(nncf, scheme.ignored_names))
+    if scheme.accuracy_control:
+        if validation is None:
+            raise ValueError("accuracy control needs held-out data and a metric")
+        held, fn, max_drop = validation
+        return nncf.quantize_with_accuracy_control(
+            model, dataset, nncf.Dataset(list(held), to_feed), fn, max_drop=max_drop,
+            drop_type=nncf.DropType.ABSOLUTE, advanced_quantization_parameters=_advanced(nncf, scheme), **common)
+    return nncf.quantize(model, dataset, advanced_parameters=_advanced(nncf, scheme), **common)
+
+
+def count_fake_quantize(model) -> int:
+    return sum(op.get_type_name() == "FakeQuantize" for op in model.get_ordered_ops())
