@@ -3,7 +3,8 @@
  *
  *   build/bridge_sim [--pty] [--link PATH] | --stdio | --tcp PORT
  *                    [--actuators N] [--period-us US] [--max-valid-ms MS] [--heartbeat-ms MS]
- *                    [--state-ms MS] [--accel A] [--firmware-id ID] [--boot-id N] [-v]
+ *                    [--state-ms MS] [--accel A] [--firmware-id ID] [--boot-id N]
+ *                    [--exit-with-parent] [-v]
  *
  * On start it prints one line to stdout: "PTY <slave path>" or "TCP <port>" (nothing for
  * --stdio, where stdout is the link). Signals: SIGTERM/SIGINT exit; SIGUSR1 simulates an MCU
@@ -21,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,7 +195,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bridge_sim [--pty] [--link PATH] | --stdio | --tcp PORT\n"
                     "  [--actuators N] [--period-us US] [--max-valid-ms MS] [--heartbeat-ms MS]\n"
-                    "  [--state-ms MS] [--accel A] [--firmware-id ID] [--boot-id N] [-v]\n");
+                    "  [--state-ms MS] [--accel A] [--firmware-id ID] [--boot-id N] [--exit-with-parent] [-v]\n");
     exit(2);
 }
 
@@ -208,6 +212,8 @@ int main(int argc, char **argv)
     bridge_fw_t fw;
     struct sigaction sa;
     uint64_t next_tick, last_tick;
+    int exit_with_parent = 0;
+    pid_t parent = getppid();
 
     memset(&cfg, 0, sizeof cfg);
     cfg.n_actuators = 2;
@@ -233,6 +239,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--accel")) { NEEDV(); act.accel = (float)atof(v); }
         else if (!strcmp(a, "--firmware-id")) { NEEDV(); set_firmware_id(&cfg, v); }
         else if (!strcmp(a, "--boot-id")) { NEEDV(); boot_id = (uint32_t)strtoul(v, 0, 0); }
+        else if (!strcmp(a, "--exit-with-parent")) exit_with_parent = 1;
         else if (!strcmp(a, "-v")) g_verbose = 1;
         else usage();
 #undef NEEDV
@@ -243,6 +250,13 @@ int main(int argc, char **argv)
         return 2;
     }
     act.n = cfg.n_actuators;
+#ifdef __linux__
+    /* Started by a test or a loop: do not outlive it, even if it is killed with SIGKILL. */
+    if (exit_with_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
+        return 1;
+#else
+    (void)parent;
+#endif
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

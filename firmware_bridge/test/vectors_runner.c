@@ -66,8 +66,13 @@ static void print_floats(const char *name, const float *v, unsigned n)
 {
     unsigned i;
     printf("\"%s\": [", name);
-    for (i = 0; i < n; i++)
-        printf("%s%.9g", i ? ", " : "", (double)v[i]);
+    for (i = 0; i < n; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.9g", (double)v[i]); /* 9 digits round-trip any binary32 */
+        if (!strpbrk(buf, ".eEn"))
+            strcat(buf, ".0"); /* keep it a JSON float: "-0" would parse as the integer 0 */
+        printf("%s%s", i ? ", " : "", buf);
+    }
     printf("]");
 }
 

@@ -1,0 +1,164 @@
+"""Build and start the C firmware simulator (firmware_bridge/, `make -C firmware_bridge sim`).
+
+    with start_simulator() as sim:              # a fresh pty; sim.path is what a Link opens
+        with Link(sim.path) as link: ...
+    sim = start_simulator(link_path="/tmp/robot")  # also a stable symlink: /tmp/robot -> /dev/pts/N
+    sim.reset()   # simulated MCU reset (new boot id);  sim.kill()  # the port vanishes
+
+The simulator runs the same C core as the board (src/), with a simulated actuator whose
+velocity follows the command; STATE reports it, so a simulated world can apply what the
+firmware really outputs, including its watchdog stops.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jepa_edge.bridge.transport import LinkError
+
+FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge"
+BINARIES = {"sim": "bridge_sim", "sim-v2": "bridge_sim_v2", "vectors-runner": "vectors_runner",
+            "fuzz-runner": "fuzz_runner"}
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    actuators: int = 2
+    period_us: int = 10_000  # control period: the watchdog is checked once per period
+    max_valid_ms: int = 1000
+    heartbeat_ms: int = 200
+    state_ms: int = 20
+    accel: float = 0.0  # slew limit in normalized units/s^2; 0 = output follows the command at once
+    firmware_id: str = "jepa-sim-1"
+    boot_id: int = 0  # 0 = random per start and per reset, like a real board
+
+    def args(self) -> list[str]:
+        a = ["--actuators", self.actuators, "--period-us", self.period_us, "--max-valid-ms", self.max_valid_ms,
+             "--heartbeat-ms", self.heartbeat_ms, "--state-ms", self.state_ms, "--accel", self.accel,
+             "--firmware-id", self.firmware_id]
+        if self.boot_id:
+            a += ["--boot-id", self.boot_id]
+        return [str(x) for x in a]
+
+
+def firmware_dir() -> Path:
+    if not (FIRMWARE_DIR / "Makefile").exists():
+        raise LinkError(f"the firmware sources are not at {FIRMWARE_DIR}: the simulator is built from a source "
+                        "checkout of jepa-edge (git clone, then pip install -e .)")
+    return FIRMWARE_DIR
+
+
+def build(target: str = "sim") -> Path:
+    """`make -C firmware_bridge TARGET` (serialized by a lock file); returns the binary's path."""
+    src = firmware_dir()
+    if shutil.which("make") is None or (shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None):
+        raise LinkError("building the firmware simulator needs make and a C compiler "
+                        "(Debian/Ubuntu: sudo apt install build-essential)")
+    (src / "build").mkdir(exist_ok=True)
+    with open(src / "build" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers / loops must not race make
+        r = subprocess.run(["make", "-s", "-C", str(src), target], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise LinkError(f"make -C {src} {target} failed:\n{r.stdout}{r.stderr}")
+    return src / "build" / BINARIES[target]
+
+
+class SimulatorProcess:
+    """A running simulator. `path` is the URL to give a Link (the symlink if one was asked for)."""
+
+    def __init__(self, proc: subprocess.Popen, path: str, device: str):
+        self.proc = proc
+        self.path = path
+        self.device = device  # the pty itself (/dev/pts/N), or the socket URL
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def reset(self) -> None:
+        """Simulate an MCU reset: outputs off, session forgotten, a new boot id."""
+        self._signal(signal.SIGUSR1)
+
+    def toggle_mute(self) -> None:
+        """Make the firmware's transmitter go silent (or talk again): a hung UART."""
+        self._signal(signal.SIGUSR2)
+
+    def kill(self) -> None:
+        """The port vanishes abruptly (like a yanked USB cable): SIGKILL, no cleanup."""
+        if self.alive:
+            self.proc.kill()
+        self.proc.wait()
+        self._close_pipes()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        if self.alive:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close_pipes()
+
+    def _signal(self, sig) -> None:
+        if self.alive:
+            self.proc.send_signal(sig)
+
+    def _close_pipes(self) -> None:
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> "SimulatorProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SimulatorProcess(pid={self.pid}, path={self.path!r}, alive={self.alive})"
+
+
+def start_simulator(link_path: str | os.PathLike | None = None, *, config: SimulatorConfig | None = None,
+                    tcp_port: int | None = None, protocol_v2: bool = False, verbose: bool = False,
+                    startup_timeout_s: float = 5.0) -> SimulatorProcess:
+    """Build (if needed) and start the simulator on a new pty, or on 127.0.0.1:`tcp_port`.
+    With `link_path`, a symlink there points at the pty (replaced atomically on restart), so a
+    Link opened on that path finds the new pty after the old process died."""
+    binary = build("sim-v2" if protocol_v2 else "sim")
+    cmd = [str(binary), *(config or SimulatorConfig()).args(), "--exit-with-parent"]
+    if tcp_port is not None:
+        cmd += ["--tcp", str(tcp_port)]
+    elif link_path is not None:
+        cmd += ["--link", str(link_path)]
+    if verbose:
+        cmd.append("-v")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            stderr=None if verbose else subprocess.DEVNULL)
+    line = b""
+    deadline = time.monotonic() + startup_timeout_s
+    while not line.endswith(b"\n") and time.monotonic() < deadline and proc.poll() is None:
+        if select.select([proc.stdout], [], [], 0.05)[0]:
+            chunk = os.read(proc.stdout.fileno(), 256)
+            if not chunk:
+                break
+            line += chunk
+    kind, _, where = line.decode(errors="replace").strip().partition(" ")
+    if kind not in ("PTY", "TCP"):
+        proc.kill()
+        proc.wait()
+        raise LinkError(f"the firmware simulator did not start ({' '.join(cmd)}; exit {proc.returncode}, "
+                        f"said {line!r}); run it by hand with -v to see why")
+    if kind == "TCP":
+        return SimulatorProcess(proc, f"socket://127.0.0.1:{where}", f"socket://127.0.0.1:{where}")
+    return SimulatorProcess(proc, str(link_path) if link_path is not None else where, where)
