@@ -14,6 +14,7 @@ from jepa_edge.errors import JepaEdgeError
 # (subcommand, module, one-line help). Order is the order shown in --help.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("doctor", "doctor", "list usable backends and devices, with versions"),
+    ("bridge", "bridge", "serial link to the firmware: run the simulator, ping, watch, jog"),
     ("convert", "convert", "convert an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint to a model dir"),
     ("embed", "embed", "run a model dir's encoder on a .npy of inputs, write tokens .npy"),
     ("info", "info", "architecture, parameter count and GMACs of a model dir or a registered arch"),
