@@ -206,3 +206,14 @@ def test_random_clips_show_objects_moving_and_sometimes_hidden():
     assert hidden >= 1
     crossing = make_clip(0, frames=16, cross=True, render=False)
     assert (~crossing.visible).any()
+
+
+def test_teleport_in_front_of_the_agent():
+    cfg = WorldConfig(n_objects=2, object_speed=0.0)
+    w = TabletopWorld(cfg, seed=0)
+    w.agent_pos[:] = [0.3, 0.5]
+    w.set_agent_velocity([0.3, 0.0])
+    p = w.teleport(1)
+    np.testing.assert_allclose(p, [0.45, 0.5])
+    np.testing.assert_allclose(w.state.obj_pos[1], p)
+    assert np.all(w.teleport(0, [5.0, -1.0]) == [1 - cfg.wall - cfg.object_radius, cfg.wall + cfg.object_radius])

@@ -40,10 +40,11 @@ class FrameDataset(Dataset):
 
 # ---- the built-in world --------------------------------------------------------------------------
 class WorldImages(FrameDataset):
-    """Single frames of the world after 0..max_steps exploration steps from a fresh seed."""
+    """Single frames of the world after 0..max_steps exploration steps from a fresh seed (a reset
+    already scatters agent and objects; the steps add contacts and motion)."""
 
     def __init__(self, n: int = 10_000, size: int = 64, cfg: WorldConfig | None = None, seed: int = 0,
-                 normalization: Normalization = IMAGENET, policy: str = "explore", max_steps: int = 24,
+                 normalization: Normalization = IMAGENET, policy: str = "explore", max_steps: int = 8,
                  with_truth: bool = False):
         _check_n(n)
         self.n, self.size, self.seed, self.policy = n, size, seed, policy
@@ -59,8 +60,9 @@ class WorldImages(FrameDataset):
         w.reset((self.seed, i))
         steps = int(np.random.default_rng((self.seed, i, 3)).integers(0, self.max_steps + 1))
         policy = make_policy(self.policy, w.cfg, (self.seed, i, 2))
+        s = w.state
         for _ in range(steps):
-            w.step(policy(w.state))
+            s = w.step(policy(s))
         x = self.normalization(w.render(self.size))
         return (x, torch.from_numpy(w.state.vector())) if self.with_truth else x
 

@@ -106,11 +106,16 @@ class WorldState:
                                 for f in fields(self) if f.name != "t"})
 
 
+def _clip(x, lo, hi):
+    """np.clip without its wrapper overhead (which dominates on these tiny arrays)."""
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 def visible_fraction(pos: np.ndarray, half: float, occluder) -> np.ndarray:
     """Share of each object's bounding square [x±half, y±half] that the occluder does not cover."""
     x0, y0, x1, y1 = occluder
-    ox = np.clip(np.minimum(pos[:, 0] + half, x1) - np.maximum(pos[:, 0] - half, x0), 0, None)
-    oy = np.clip(np.minimum(pos[:, 1] + half, y1) - np.maximum(pos[:, 1] - half, y0), 0, None)
+    ox = np.maximum(np.minimum(pos[:, 0] + half, x1) - np.maximum(pos[:, 0] - half, x0), 0)
+    oy = np.maximum(np.minimum(pos[:, 1] + half, y1) - np.maximum(pos[:, 1] - half, y0), 0)
     return 1.0 - (ox * oy) / (2 * half) ** 2
 
 
@@ -118,7 +123,7 @@ def check_action(action) -> np.ndarray:
     a = np.asarray(action, dtype=np.float64)
     if a.shape != (2,) or not np.all(np.isfinite(a)):
         raise DataError(f"an action must be 2 finite numbers (vx, vy in [-1, 1]), got {action!r}")
-    return np.clip(a, -1.0, 1.0)
+    return _clip(a, -1.0, 1.0)
 
 
 class TabletopWorld:
@@ -145,13 +150,18 @@ class TabletopWorld:
         n, ra, ro, w = cfg.n_objects, cfg.agent_radius, cfg.object_radius, cfg.wall
         radii = np.array([ra] + [ro] * n)
         centers = np.zeros((n + 1, 2))
-        for i in range(n + 1):  # rejection sampling: the first free spot wins
+        for i in range(n + 1):  # rejection sampling: the first free candidate of a batch wins
             lo, hi = w + radii[i], 1 - w - radii[i]
-            for _ in range(1000):
-                c = rng.uniform(lo, hi, size=2)
-                if i == 0 or np.all(np.hypot(*(centers[:i] - c).T) > radii[:i] + radii[i] + 0.01):
+            for _ in range(100):
+                cand = rng.uniform(lo, hi, size=(32, 2))
+                if i == 0:
                     break
-            centers[i] = c
+                gap = np.hypot(*(cand[:, None] - centers[None, :i]).transpose(2, 0, 1))  # [32, i]
+                ok = np.flatnonzero(np.all(gap > radii[:i] + radii[i] + 0.01, axis=1))
+                if len(ok):
+                    cand = cand[ok]
+                    break
+            centers[i] = cand[0]
         self.agent_pos = centers[0].copy()
         self.agent_vel = np.zeros(2)
         self.obj_pos = centers[1:].copy()
@@ -191,12 +201,20 @@ class TabletopWorld:
         v = np.asarray(v, dtype=np.float64)
         if v.shape != (2,) or not np.all(np.isfinite(v)):
             raise DataError(f"agent velocity must be 2 finite numbers, got {v!r}")
-        self._commanded = np.clip(v, -self.cfg.max_speed, self.cfg.max_speed)
+        self._commanded = _clip(v, -self.cfg.max_speed, self.cfg.max_speed)
 
-    def teleport(self, i: int, pos) -> None:
-        """Move object i instantly (an impossible event, for surprise-monitor drills)."""
-        self.obj_pos[i] = np.clip(np.asarray(pos, float), self.cfg.wall + self.cfg.object_radius,
-                                  1 - self.cfg.wall - self.cfg.object_radius)
+    def teleport(self, i: int, pos=None, ahead: float = 0.15) -> np.ndarray:
+        """Move object i instantly (an impossible event, for surprise-monitor drills); without
+        `pos`, to `ahead` table units in front of the agent (along its motion, else toward the
+        table centre). Returns the new position."""
+        cfg = self.cfg
+        if pos is None:
+            v = self._commanded if np.hypot(*self._commanded) > 1e-6 else 0.5 - self.agent_pos
+            pos = self.agent_pos + v / max(np.hypot(*v), 1e-9) * ahead
+        lo, hi = cfg.wall + cfg.object_radius, 1 - cfg.wall - cfg.object_radius
+        self.obj_pos[i] = _clip(np.asarray(pos, float), lo, hi)
+        self.obj_vel[i] = 0.0
+        return self.obj_pos[i].copy()
 
     # ---- dynamics ------------------------------------------------------------------------------
     def step(self, action=None, dt: float | None = None) -> WorldState:
@@ -208,7 +226,7 @@ class TabletopWorld:
             self._commanded = check_action(action) * cfg.max_speed
         lo_a, hi_a = cfg.wall + cfg.agent_radius, 1 - cfg.wall - cfg.agent_radius
         before = self.agent_pos.copy()
-        self.agent_pos = np.clip(self.agent_pos + self._commanded * dt, lo_a, hi_a)
+        self.agent_pos = _clip(self.agent_pos + self._commanded * dt, lo_a, hi_a)
         self.obj_pos = self.obj_pos + self.obj_vel * dt
         # Viscous friction, then static friction stops slow objects so scenes come to rest.
         self.obj_vel = self.obj_vel * np.exp(-cfg.damping * dt)
@@ -264,7 +282,7 @@ class TabletopWorld:
         below, above = self.obj_pos < lo, self.obj_pos > hi
         if not (below.any() or above.any()):
             return False
-        self.obj_pos = np.clip(self.obj_pos, lo, hi)
+        self.obj_pos = _clip(self.obj_pos, lo, hi)
         v = self.obj_vel
         self.obj_vel = np.where(below, np.abs(v), np.where(above, -np.abs(v), v)) * np.where(
             below | above, cfg.restitution, 1.0)
@@ -279,7 +297,7 @@ class TabletopWorld:
         for k in np.flatnonzero(overlap > 1e-9):
             self.agent_pos = self.agent_pos + d[k] / max(dist[k], 1e-9) * overlap[k]
         lo_a, hi_a = cfg.wall + cfg.agent_radius, 1 - cfg.wall - cfg.agent_radius
-        self.agent_pos = np.clip(self.agent_pos, lo_a, hi_a)
+        self.agent_pos = _clip(self.agent_pos, lo_a, hi_a)
 
     # ---- rendering and rollouts ----------------------------------------------------------------
     def render(self, size: int | None = None) -> np.ndarray:
@@ -304,12 +322,12 @@ class TabletopWorld:
             act = lambda s: actions[s.t - t0]  # noqa: E731
         t0 = self.t
         states, acts = [], []
+        s = self.state
         for _ in range(steps):
-            s = self.state
             a = check_action(act(s))
             states.append(s)
             acts.append(a)
-            self.step(a)
+            s = self.step(a)
         return states, np.array(acts).reshape(steps, 2)
 
     def rollout(self, policy: "Callable[[WorldState], np.ndarray] | np.ndarray", steps: int | None = None,
