@@ -18,6 +18,9 @@ import re
 
 import torch
 
+from jepa_edge.checkpoints.official import (
+    abbrev, check_keys, is_state_dict, need, select_state, strip_wrapper_prefixes,
+)
 from jepa_edge.errors import CheckpointError, ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 
@@ -32,30 +35,6 @@ RENAMES = {
     "predictor_proj": "proj",
 }
 OFFICIAL_HEAD_DIM = 64  # the released AC predictor: 1024 wide, 16 heads
-_WRAPPER_PREFIXES = ("module.", "backbone.")
-
-
-def strip_wrapper_prefixes(sd: dict) -> dict:
-    """Drop leading `module.` / `backbone.` (DDP and MultiSeqWrapper), as the official hub loader."""
-    out = {}
-    for key, value in sd.items():
-        name = key
-        while name.startswith(_WRAPPER_PREFIXES):
-            name = name.split(".", 1)[1]
-        if name in out:
-            raise CheckpointError(f"two keys map to {name!r} after removing wrapper prefixes (one is {key!r})")
-        out[name] = value
-    return out
-
-
-def _shape(sd: dict, key: str, what: str) -> tuple[int, ...]:
-    if key not in sd:
-        present = ", ".join(sorted(sd)[:8]) + (" ..." if len(sd) > 8 else "")
-        raise CheckpointError(f"not a V-JEPA 2-AC predictor: missing {key!r} ({what}); keys found: {present}")
-    value = sd[key]
-    if not isinstance(value, torch.Tensor):
-        raise CheckpointError(f"{key!r} is a {type(value).__name__}, expected a tensor")
-    return tuple(value.shape)
 
 
 def _block_indices(sd: dict) -> list[int]:
@@ -64,7 +43,7 @@ def _block_indices(sd: dict) -> list[int]:
 
 def _mlp_layout(sd: dict, width: int, block: int) -> dict:
     """gelu (fc1, fc2) or SwiGLU (fc1, fc2, fc3); find mlp_ratio / wide_silu that give the hidden size."""
-    hidden = _shape(sd, f"predictor_blocks.{block}.mlp.fc1.weight", "first MLP layer")[0]
+    hidden = need(sd, f"predictor_blocks.{block}.mlp.fc1.weight", "AC predictor MLP").shape[0]
     if f"predictor_blocks.{block}.mlp.fc3.weight" not in sd:
         return {"mlp": "gelu", "mlp_ratio": hidden / width}
     for wide in (True, False):  # the official predictor hard-codes mlp_ratio=4
@@ -86,13 +65,13 @@ def infer_ac_predictor_config(
     frame_causal: bool = True,
 ) -> ACPredictorConfig:
     """ACPredictorConfig from an official predictor state dict (wrapper prefixes already removed)."""
-    width, enc_dim = _shape(sd, "predictor_embed.weight", "token input projection")
-    action_dim = _shape(sd, "action_encoder.weight", "action token")[1]
-    state_dim = _shape(sd, "state_encoder.weight", "state token")[1]
-    extrinsics_dim = _shape(sd, "extrinsics_encoder.weight", "extrinsics token")[1] if use_extrinsics else 0
+    width, enc_dim = need(sd, "predictor_embed.weight", "AC predictor token input projection").shape
+    action_dim = need(sd, "action_encoder.weight", "AC predictor action token").shape[1]
+    state_dim = need(sd, "state_encoder.weight", "AC predictor state token").shape[1]
+    extrinsics_dim = need(sd, "extrinsics_encoder.weight", "AC predictor extrinsics token").shape[1] if use_extrinsics else 0
     blocks = _block_indices(sd)
     if not blocks:
-        raise CheckpointError("not a V-JEPA 2-AC predictor: no predictor_blocks.N.* keys")
+        raise CheckpointError("not a V-JEPA 2-AC predictor: no predictor_blocks.N.* keys")  # block_count's message is generic
     if predictor_heads is None:
         if width % OFFICIAL_HEAD_DIM:
             raise ConfigError(
@@ -123,8 +102,15 @@ def _our_name(official: str) -> str:
     return f"{RENAMES.get(head, head)}.{rest}" if rest else RENAMES.get(head, head)
 
 
+def _official_name(ours: str) -> str:
+    inverse = {v: k for k, v in RENAMES.items()}
+    head, _, rest = ours.partition(".")
+    return f"{inverse.get(head, head)}.{rest}" if rest else inverse.get(head, head)
+
+
 def convert_ac_predictor_state(sd: dict, *, depth: int | None = None, **flags) -> tuple[dict, dict]:
-    """Official AC predictor state dict -> (ACPredictorConfig dict, our state dict). Pure.
+    """Official AC predictor state dict (any wrapper prefixes) -> (ACPredictorConfig dict, our state
+    dict). Pure.
 
     `depth`, when given, is what the caller expects; a file with another depth is refused and the
     message names the blocks that are missing or extra. Other flags: see infer_ac_predictor_config.
@@ -132,45 +118,71 @@ def convert_ac_predictor_state(sd: dict, *, depth: int | None = None, **flags) -
     sd = strip_wrapper_prefixes(sd)
     cfg = infer_ac_predictor_config(sd, **flags)
     if depth is not None and depth != cfg.depth:
-        have = _block_indices(sd)
         extra = sorted(k for k in sd if (m := re.match(r"predictor_blocks\.(\d+)\.", k)) and int(m.group(1)) >= depth)
-        hint = f"extra keys: {_abbrev(extra)}" if extra else f"missing blocks {list(range(len(have), depth))}"
+        hint = f"extra keys: {abbrev(extra)}" if extra else f"missing blocks {list(range(cfg.depth, depth))}"
         raise CheckpointError(f"AC predictor depth: the checkpoint has {cfg.depth} blocks, expected {depth}; {hint}")
     if not cfg.extrinsics_dim:
         sd = {k: v for k, v in sd.items() if not k.startswith("extrinsics_encoder.")}  # unused, always built
-
+    ours = {_our_name(k): v for k, v in sd.items()}
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in ActionConditionedPredictor(cfg).state_dict().items()}
-    ours = {_our_name(k): k for k in sd}
-    unexpected = sorted(ours[k] for k in ours if k not in expected)
-    missing = sorted(k for k in expected if k not in ours)
-    mismatched = sorted(
-        f"{ours[k]} {list(sd[ours[k]].shape)} (expected {list(shape)})"
-        for k, shape in expected.items()
-        if k in ours and tuple(sd[ours[k]].shape) != shape
-    )
-    if unexpected or missing or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_abbrev([_official_name(k) for k in missing])}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_abbrev(unexpected)}")
-        if mismatched:
-            parts.append(f"shape mismatches: {_abbrev(mismatched)}")
-        raise CheckpointError(
-            f"AC predictor checkpoint does not match the inferred architecture (depth {cfg.depth}, "
-            f"width {cfg.predictor_embed_dim}, {cfg.num_heads} heads): " + "; ".join(parts)
+    check_keys(expected, ours, f"V-JEPA 2-AC predictor ({cfg.depth} blocks, {cfg.predictor_embed_dim} wide, "
+                               f"{cfg.num_heads} heads)", _official_name)
+    return cfg.to_dict(), {k: ours[k].detach().clone().float().contiguous() for k in expected}
+
+
+def convert_vjepa2_ac(
+    ckpt: dict,
+    *,
+    key: str | None = None,
+    encoder_only: bool = False,
+    predictor_heads: int | None = None,
+    predictor_depth: int | None = None,
+    max_frames: int = 32,
+    use_extrinsics: bool = False,
+    **encoder_flags,
+) -> tuple[dict, dict]:
+    """Official V-JEPA 2-AC checkpoint dict -> (config dict with `encoder`, `ac_predictor` and
+    `source`; state dict with `encoder.` / `ac_predictor.` prefixes). Pure.
+
+    encoder_flags (arch, heads, img_size, patch, frames, tubelet) go to the V-JEPA 2 encoder
+    converter. The AC pipeline encodes every frame on its own, as a 2-frame tubelet of the frame
+    repeated (app/vjepa_droid, notebooks), so `frames` defaults to the tubelet: the model dir's
+    encoder input is one camera frame. The predictor takes the encoder's input size and patch.
+    """
+    from jepa_edge.checkpoints.vjepa2 import convert_vjepa2_encoder
+
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"expected a checkpoint dict, got {type(ckpt).__name__}")
+    enc_key, enc_sd = select_state(ckpt, key, ("encoder", "target_encoder"), "encoder")
+    if encoder_flags.get("frames") is None:  # one frame = one tubelet (Conv3d kernel depth)
+        w = strip_wrapper_prefixes(enc_sd).get("patch_embed.proj.weight")
+        if isinstance(w, torch.Tensor) and w.dim() == 5:
+            encoder_flags["frames"] = w.shape[2]
+    enc_cfg, enc_state, dropped = convert_vjepa2_encoder(enc_sd, **encoder_flags)
+    config = {"encoder": enc_cfg.to_dict()}
+    state = {f"encoder.{k}": v for k, v in enc_state.items()}
+    source = {"format": "vjepa2-ac", "encoder_key": enc_key}
+    if not encoder_only:
+        pred_sd = ckpt.get("predictor")
+        if not is_state_dict(pred_sd):
+            raise CheckpointError("no 'predictor' state dict in the checkpoint: not a V-JEPA 2-AC file "
+                                  "(convert the encoder alone with --encoder-only, or use --format vjepa2)")
+        pred_cfg, pred_state = convert_ac_predictor_state(
+            pred_sd, depth=predictor_depth, predictor_heads=predictor_heads, img_size=enc_cfg.img_size,
+            patch_size=enc_cfg.patch_size, max_frames=max_frames, use_extrinsics=use_extrinsics,
         )
-    state = {k: sd[ours_k].detach().clone().contiguous() for k, ours_k in ((k, ours[k]) for k in expected)}
-    return cfg.to_dict(), state
-
-
-def _official_name(ours: str) -> str:
-    inverse = {v: k for k, v in RENAMES.items()}
-    head, _, rest = ours.partition(".")
-    return f"{inverse.get(head, head)}.{rest}"
-
-
-def _abbrev(items: list[str], limit: int = 12) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+        if pred_cfg["embed_dim"] != enc_cfg.embed_dim:
+            raise CheckpointError(f"the AC predictor reads {pred_cfg['embed_dim']}-wide tokens but the encoder "
+                                  f"is {enc_cfg.embed_dim} wide: predictor_embed.weight does not fit this encoder")
+        config["ac_predictor"] = pred_cfg
+        state.update({f"ac_predictor.{k}": v for k, v in pred_state.items()})
+        if not use_extrinsics:
+            dropped += [f"ac_predictor.{k}" for k in ("extrinsics_encoder.weight", "extrinsics_encoder.bias")
+                        if any(n.endswith(k) for n in pred_sd)]
+    if dropped:
+        source["dropped_unused"] = dropped
+    if isinstance(ckpt.get("epoch"), int):
+        source["epoch"] = ckpt["epoch"]
+    config["source"] = source
+    return config, state
