@@ -18,6 +18,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("convert", "convert", "convert an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint to a model dir"),
     ("embed", "embed", "run a model dir's encoder on a .npy of inputs, write tokens .npy"),
     ("info", "info", "architecture, parameter count and GMACs of a model dir or a registered arch"),
+    ("run", "run", "the on-robot loop: camera -> encoder -> latent planner -> firmware (or --episodes N: goal reaching)"),
 )
 
 

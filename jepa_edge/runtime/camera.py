@@ -95,22 +95,32 @@ class ThreadedCamera(Camera):
         return self
 
     def _run(self) -> None:
+        backoff = 0.05
         while not self._stop.is_set():
             try:
                 image = self._grab()
-            except Exception as e:  # a device error is data for the loop, not a crash of this thread
-                image, reason = None, f"{type(e).__name__}: {e}"
-            else:
-                reason = "stream ended"
+            except Exception as e:  # device lost: report it, then keep trying (it may be replugged)
+                with self._cond:
+                    self._error = f"camera {self.name}: {type(e).__name__}: {e}"
+                    self._cond.notify_all()
+                self._stop.wait(backoff)
+                backoff = min(1.0, backoff * 2)
+                self._reopen()
+                continue
             with self._cond:
                 if image is None:
-                    self._error = f"camera {self.name}: {reason}"
+                    self._error = f"camera {self.name}: stream ended"
                     self._cond.notify_all()
                     break
+                self._error = None
+                backoff = 0.05
                 self._latest = Frame(np.ascontiguousarray(image), time.monotonic(), self._count)
                 self._count += 1
                 self._cond.notify_all()
         self._release()
+
+    def _reopen(self) -> None:
+        """Try to get the device back after an error (a replugged USB camera)."""
 
     def read(self, timeout: float = 2.0) -> Frame:
         deadline = time.monotonic() + timeout
@@ -194,6 +204,7 @@ class OpenCVCamera(ThreadedCamera):
         import cv2
 
         self._cv2 = cv2
+        self._source = source
         self._cap = cv2.VideoCapture(source)
         if not self._cap.isOpened():
             raise ConfigError(f"cannot open camera {source!r}: check the index/path and that no other process holds it")
@@ -210,6 +221,11 @@ class OpenCVCamera(ThreadedCamera):
         if not ok:
             raise OSError("device returned no frame (unplugged?)")
         return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+
+    def _reopen(self) -> None:
+        self._cap.release()
+        self._cap.open(self._source)
+        self._cap.set(self._cv2.CAP_PROP_BUFFERSIZE, 1)
 
     def _release(self) -> None:
         self._cap.release()

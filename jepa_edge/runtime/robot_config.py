@@ -140,8 +140,9 @@ class SimConfig:
     seed: int = 0
     img_size: int = 64
     physics_hz: float = 30.0  # realtime mode: world steps per second
+    task: str = "reach"  # goal-reaching task in the built-in world: "reach" or "push"
     max_steps: int = 200  # goal-reaching episode length (perception ticks)
-    success_radius: float = 0.08  # distance to the goal position that counts as reached
+    success_radius: float = 0.0  # distance to the goal that counts as reached (0 = the task's own)
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ def validate(cfg: RobotConfig) -> None:
     _choice(s.mode, ("realtime", "lockstep"), "schedule.mode")
     _choice(s.overrun_policy, ("skip", "hold", "shrink"), "schedule.overrun_policy")
     _choice(cfg.surprise.policy, ("log", "slow", "stop"), "surprise.policy")
+    _choice(cfg.sim.task, ("reach", "push"), "sim.task")
     for name in ("camera", "latent", "backend", "link", "planner"):
         _choice(getattr(cfg.safety, name), FAULT_POLICIES, f"safety.{name}")
     if len(p.action_low) != len(p.action_high) or not p.action_low:

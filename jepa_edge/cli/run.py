@@ -1,0 +1,154 @@
+"""`jepa-edge run --config ROBOT.toml`: the on-robot loop (or, with --episodes, a goal-reaching evaluation).
+
+Every field of the robot TOML is also a flag, `--section.field VALUE` (see examples/*.toml).
+Exit codes: 0 ended as asked, 3 a fault stopped the robot, 130 interrupted (Ctrl-C / SIGTERM);
+in every case the robot got a zero command and an ESTOP first, and the report is written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from jepa_edge.errors import ConfigError
+from jepa_edge.runtime.robot_config import add_config_flags, flag_overrides, load_robot_config
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--config", help="robot TOML (examples/sim_world.toml, examples/robot_ttyACM0.toml)")
+    p.add_argument("--episodes", type=int, default=0, help="goal-reaching evaluation: this many episodes per method")
+    p.add_argument("--json", help="write the run report / evaluation results here")
+    p.add_argument("--methods", default="random,student,oracle",
+                   help="evaluation methods, comma separated: random, teacher, student, oracle "
+                        "(teacher needs --teacher-encoder)")
+    p.add_argument("--teacher-encoder", default="", help="FP32 teacher encoder (model dir or bundle) for --episodes")
+    p.add_argument("--teacher-predictor", default="", help="teacher AC predictor (default: the teacher encoder's dir)")
+    p.add_argument("--first-seed", type=int, default=1000, help="episode seeds are first-seed .. first-seed+N-1")
+    add_config_flags(p)
+
+
+def run(args) -> int:
+    cfg = load_robot_config(args.config, flag_overrides(args))
+    # The bridge logs link events (ESTOP acknowledged, reconnects) as warnings: one line each.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    if args.episodes:
+        return _evaluate(cfg, args)
+    return _run_loop(cfg, args)
+
+
+def _run_loop(cfg, args) -> int:
+    from rich.console import Console
+
+    from jepa_edge.runtime.assemble import assemble
+    from jepa_edge.runtime.loop import RobotLoop
+    from jepa_edge.runtime.telemetry import LiveView, Telemetry
+    from jepa_edge.utils.files import atomic_write_json
+
+    console = Console(stderr=True)
+    asm = assemble(cfg)  # config/model/link errors surface here, before anything moves
+    telemetry = Telemetry(cfg.telemetry.out_dir or None)
+    loop = RobotLoop(cfg, asm.parts, telemetry)
+    try:
+        if cfg.telemetry.live:
+            with LiveView(telemetry):
+                report = loop.run()
+        else:
+            report = loop.run()
+    finally:
+        robot_stats = _robot_stats(asm.robot)
+        asm.close()
+        telemetry.close()
+    out = report.to_dict()
+    out["robot"] = robot_stats
+    out["config"] = cfg.to_dict()
+    if cfg.telemetry.out_dir:
+        telemetry.write_report(out)
+        if cfg.telemetry.png:
+            telemetry.write_timeline(report.faults)
+    if args.json:
+        atomic_write_json(args.json, out)
+    _print_summary(console, report)
+    if report.error:  # after the robot is stopped: the details go to the report, one line here
+        console.print(f"[red]internal error[/red] (robot stopped): {report.reason}; traceback in the report")
+    return report.exit_code
+
+
+def _robot_stats(robot) -> dict:
+    out = {"estops_sent": getattr(robot, "estops", None)}
+    for name in ("watchdog_stops", "estop_faults"):
+        if hasattr(robot, name):
+            out[f"firmware_{name}"] = getattr(robot, name)
+    link = getattr(robot, "link", None)
+    if link is not None:
+        try:
+            s = link.stats()
+            out["link"] = {k: s.to_dict()[k] for k in ("connected", "commands_sent", "commands_dropped", "rtt_p50_ms",
+                                                       "rtt_p99_ms", "disconnects", "faults", "watchdog_stops")}
+        except Exception:
+            pass
+    return out
+
+
+def _print_summary(console, report) -> None:
+    from rich.table import Table
+
+    s = report.summary
+    table = Table(title=f"jepa-edge run: {report.reason} ({report.ticks} ticks)")
+    table.add_column("what"); table.add_column("p50", justify="right"); table.add_column("p99", justify="right")
+    for stage, p in s["stages_ms"].items():
+        table.add_row(f"{stage} ms", str(p.get("p50", "-")), str(p.get("p99", "-")))
+    for key in ("frame_to_command_ms", "frame_age_ms", "plan_age_ms"):
+        table.add_row(key.replace("_ms", " ms"), str(s[key].get("p50", "-")), str(s[key].get("p99", "-")))
+    pl = s["planner"]
+    table.add_row("plan ms", str(pl["plan_ms"].get("p50", "-")), str(pl["plan_ms"].get("p99", "-")))
+    table.add_row("planner iterations", str(pl["iterations"].get("p50", "-")), str(pl["iterations"].get("p99", "-")))
+    console.print(table)
+    console.print(f"deadline misses {s['deadline_misses']} + {s['skipped_ticks']} skipped ticks "
+                  f"({100 * s['deadline_miss_rate']:.2f}%), replans {pl['replans']} at {pl['replan_rate_hz']} Hz, "
+                  f"overruns {pl['overruns']}, commands {s['commands']}")
+    for f in report.faults:
+        console.print(f"  fault t={f['t']:.2f}s tick {f['tick']}: {f['kind']} -> {f['action']}: {f['detail']}")
+    if report.surprise_events:
+        console.print(f"  surprise events: {len(report.surprise_events)} (first at tick {report.surprise_events[0]['tick']})")
+
+
+def _evaluate(cfg, args) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from jepa_edge.runtime.goal_eval import Method, evaluate
+    from jepa_edge.utils.device_info import describe
+    from jepa_edge.utils.files import atomic_write_json
+
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = set(names) - {"random", "teacher", "student", "oracle"}
+    if unknown:
+        raise ConfigError(f"--methods: unknown {sorted(unknown)}; choose from random, teacher, student, oracle")
+    if "teacher" in names and not args.teacher_encoder:
+        raise ConfigError("--methods teacher needs --teacher-encoder (the FP32 teacher's model dir or bundle)")
+    methods = [Method(n, args.teacher_encoder, args.teacher_predictor) if n == "teacher" else Method(n) for n in names]
+    console = Console(stderr=True)
+    with Progress(console=console) as progress:
+        tasks = {}
+
+        def report(name, done, total, episode):
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
+
+        results = evaluate(cfg, methods, args.episodes, args.first_seed, progress=report)
+    results["command"] = "jepa-edge " + " ".join(sys.argv[1:])
+    results["machine"] = describe()
+    table = Table(title=f"goal reaching ({results['task']}, {args.episodes} episodes, <= {results['max_steps']} steps)")
+    for col in ("method", "success", "steps to goal p50", "final distance", "plan ms / action p50"):
+        table.add_column(col, justify="right")
+    for name, r in results["methods"].items():
+        table.add_row(name, f"{100 * r['success_rate']:.0f}%", str(r["steps_to_goal"].get("p50", "-")),
+                      f"{r['final_distance_mean']:.3f}", str(r["plan_ms_per_action"].get("p50", "-")))
+    Console().print(table)
+    if args.json:
+        atomic_write_json(args.json, results)
+    else:
+        print(json.dumps({k: v["success_rate"] for k, v in results["methods"].items()}))
+    return 0

@@ -1,0 +1,179 @@
+"""Build a runnable loop from a RobotConfig: sessions, planner, robot + camera, goal latent.
+
+Models are artifact bundles (any backend, through `jepa_edge.runtime.load`) or plain model dirs
+(run eagerly through the torch session). The AC predictor is opened twice when the surprise
+monitor is on: the planner thread and the perception thread each own one session, so neither
+waits for the other and no backend has to be re-entrant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from jepa_edge.errors import ConfigError
+from jepa_edge.runtime.loop import LoopParts
+from jepa_edge.runtime.perception import LatentEncoder
+from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner
+from jepa_edge.runtime.robot_config import RobotConfig
+from jepa_edge.runtime.session import InferenceSession, TensorSpec
+
+
+def load_session(path: str | Path, part: str, threads: int = 1) -> InferenceSession:
+    """An encoder or AC-predictor session from a bundle dir (manifest.json) or a model dir (config.json)."""
+    path = Path(path)
+    if (path / "manifest.json").is_file():
+        from jepa_edge.runtime import load
+
+        session = load(path, threads=threads)
+        got = getattr(getattr(session, "manifest", None), "part", part)
+        if got != part:
+            raise ConfigError(f"{path} is a bundle of the {got}, but models.{_key(part)} needs the {part}")
+        return session
+    if (path / "config.json").is_file():
+        return _torch_from_model_dir(path, part, threads)
+    raise ConfigError(f"models.{_key(part)} = {str(path)!r} is neither an artifact bundle (manifest.json) nor a "
+                      "model dir (config.json)")
+
+
+def _key(part: str) -> str:
+    return "encoder" if part == "encoder" else "predictor"
+
+
+def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSession:
+    from jepa_edge.models.model_dir import load_model_dir
+    from jepa_edge.runtime.torch_session import TorchSession
+
+    bundle = load_model_dir(path)
+    enc = bundle.encoder_cfg
+    s, n, d = enc.img_size, enc.num_patches, enc.embed_dim
+    if part == "encoder":
+        return TorchSession(bundle.encoder, [TensorSpec("image", (1, 3, s, s))], [TensorSpec("tokens", (1, n, d))],
+                            threads=threads)
+    ac = bundle.ac_predictor
+    if ac is None:
+        raise ConfigError(f"{path} holds no action-conditioned predictor: train one with `jepa-edge train-ac` "
+                          "or point models.predictor at one")
+    c = ac.cfg
+    return TorchSession(ac, [TensorSpec("tokens", ("batch", c.tokens_per_frame, c.embed_dim)),
+                             TensorSpec("actions", ("batch", 1, c.action_dim)),
+                             TensorSpec("states", ("batch", 1, c.state_dim))],
+                        [TensorSpec("next_tokens", ("batch", c.tokens_per_frame, c.embed_dim))], threads=threads)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ConfigError(f"goal.image {path} cannot be read as an image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class Assembly:
+    parts: LoopParts
+    robot: object
+    world: object = None  # the built-in world (simulation), for success checks
+    goal: object = None  # jepa_edge.data.tasks.Goal in the built-in world
+    sessions: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for s in self.sessions:
+            try:
+                s.close()
+            except Exception:
+                pass
+        try:
+            self.robot.close()
+        except Exception:
+            pass
+
+
+def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
+    """(robot, camera, world, goal) for the configured camera source and link."""
+    realtime = cfg.schedule.mode == "realtime"
+    source = cfg.camera.source
+    if source == "world":
+        if cfg.link.url != "sim":
+            raise ConfigError("camera.source = 'world' simulates the robot too: set link.url = 'sim'")
+        from jepa_edge.data.tasks import TASK_CONFIG, start_episode
+        from jepa_edge.runtime.sim_robot import SimRobot
+
+        world_cfg = replace(TASK_CONFIG, img_size=cfg.sim.img_size)
+        seed = cfg.sim.seed if episode_seed is None else episode_seed
+        world, goal = start_episode(seed, world_cfg, kind=cfg.sim.task, size=cfg.sim.img_size)
+        if cfg.sim.success_radius > 0:
+            goal = replace(goal, radius=cfg.sim.success_radius)
+        physics_hz = cfg.sim.physics_hz if realtime else cfg.schedule.perception_hz
+        robot = SimRobot(world, img_size=cfg.sim.img_size, realtime=realtime, physics_hz=physics_hz,
+                         connect_timeout_s=cfg.link.connect_timeout_s)
+        return robot, robot.camera(cfg.camera.fps), world, goal
+    if source == "gym":
+        from jepa_edge.runtime.gym_adapter import GymRobot
+
+        robot = GymRobot(cfg.sim.world, seed=cfg.sim.seed if episode_seed is None else episode_seed,
+                         realtime=realtime, physics_hz=0.0 if realtime else cfg.schedule.perception_hz)
+        return robot, robot.camera(cfg.camera.fps), None, None
+    from jepa_edge.runtime.camera import open_camera
+    from jepa_edge.runtime.robot import LinkRobot
+
+    if cfg.link.url == "sim":
+        raise ConfigError(f"link.url = 'sim' needs a simulated camera (camera.source = 'world' or 'gym'), "
+                          f"not {source!r}: give the board's serial port, e.g. /dev/ttyACM0")
+    camera = open_camera(source, cfg.camera.fps, cfg.camera.width, cfg.camera.height, cfg.camera.loop_video)
+    robot = LinkRobot(cfg.link.url, cfg.link.baudrate, action_dim=len(cfg.planner.action_low),
+                      connect_timeout_s=cfg.link.connect_timeout_s)
+    return robot, camera, None, None
+
+
+def goal_latent(cfg: RobotConfig, encoder: LatentEncoder, robot, goal) -> np.ndarray:
+    if cfg.goal.latent:
+        path = Path(cfg.goal.latent)
+        if not path.is_file():
+            raise ConfigError(f"goal.latent {path} does not exist")
+        z = np.load(path, allow_pickle=False).astype(np.float32)
+        return z[0] if z.ndim == 3 else z
+    if cfg.goal.image:
+        return encoder.encode(read_image(cfg.goal.image))
+    if goal is not None:
+        return encoder.encode(goal.image)
+    if hasattr(robot, "goal_image"):
+        return encoder.encode(robot.goal_image())
+    raise ConfigError("no goal: set goal.image or goal.latent (only the simulations sample their own)")
+
+
+def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_session: InferenceSession | None = None,
+             predictor_sessions: tuple[InferenceSession, InferenceSession | None] | None = None,
+             random_actions: bool = False) -> Assembly:
+    """Everything `RobotLoop` needs. Sessions may be passed in (tests, evaluation reusing them)."""
+    m = cfg.models
+    sessions = []
+    if encoder_session is None:
+        if not m.encoder:
+            raise ConfigError("models.encoder is not set: give an encoder bundle or model dir")
+        encoder_session = load_session(m.encoder, "encoder", m.threads)
+        sessions.append(encoder_session)
+    if predictor_sessions is None and not random_actions:
+        path = m.predictor or m.encoder
+        planner_s = load_session(path, "ac_predictor", m.threads)
+        surprise_s = load_session(path, "ac_predictor", 1) if cfg.surprise.enabled else None
+        predictor_sessions = (planner_s, surprise_s)
+        sessions += [s for s in predictor_sessions if s is not None]
+    encoder = LatentEncoder(encoder_session, m.mean, m.std)
+    robot, camera, world, goal = make_robot(cfg, episode_seed)
+    try:
+        robot.connect()
+        z_goal = goal_latent(cfg, encoder, robot, goal)
+    except BaseException:
+        robot.close()
+        raise
+    if random_actions:
+        planner, surprise = RandomPlanner(cfg.planner), None
+    else:
+        planner = make_planner(LatentDynamics(predictor_sessions[0], cfg.planner.max_batch), cfg.planner)
+        surprise = LatentDynamics(predictor_sessions[1]) if predictor_sessions[1] is not None else None
+    parts = LoopParts(camera=camera, encoder=encoder, planner=planner, robot=robot, z_goal=z_goal,
+                      surprise_dynamics=surprise)
+    return Assembly(parts, robot, world, goal, sessions)

@@ -1,0 +1,137 @@
+"""Goal-reaching evaluation in the built-in world: success rate, steps to goal, planning time per action.
+
+Each episode is `tasks.start_episode(seed)`: a scene and a goal image (the same scene with the
+agent, or an object, somewhere else). Every method runs through the same loop, camera, encoder
+and firmware simulator, in lockstep at the world's own step (dt = 0.1 s: one action per step, as
+the AC predictor was trained), replanning every step; only the planner differs:
+
+    random   uniform random actions within the bounds (the floor)
+    teacher  CEM/MPPI over the FP32 teacher's encoder + AC predictor
+    student  the same over the student (e.g. the INT8 bundle)
+    oracle   the world's controller acting on ground-truth state (the ceiling)
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from jepa_edge.errors import ConfigError
+from jepa_edge.runtime.assemble import assemble, load_session
+from jepa_edge.runtime.loop import RobotLoop
+from jepa_edge.runtime.planner import PlanInfo
+from jepa_edge.runtime.robot_config import RobotConfig
+from jepa_edge.runtime.telemetry import Telemetry, percentiles
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # random | teacher | student | oracle
+    encoder: str = ""  # model dir or bundle (teacher/student)
+    predictor: str = ""
+    # Already-open sessions (programmatic use, tests) instead of paths.
+    encoder_session: object = None
+    predictor_session: object = None
+
+
+class GroundTruthPlanner:
+    """The oracle: the world's own controller on true state, through the same loop and firmware."""
+
+    def __init__(self, world, goal, horizon: int):
+        from jepa_edge.data.policies import OracleController
+
+        self.world, self.horizon = world, horizon
+        self.controller = OracleController(goal, world.cfg)
+        self.last_info: PlanInfo | None = None
+
+    def plan(self, z_now=None, z_goal=None, warm_start=None, state=None, budget_ms=None) -> np.ndarray:
+        import time
+
+        t = time.perf_counter()
+        a = np.asarray(self.controller(self.world.state), np.float32)
+        self.last_info = PlanInfo(0, 0, (time.perf_counter() - t) * 1e3, float("nan"), 0.0)
+        return np.repeat(a[None], self.horizon, axis=0)
+
+
+def eval_config(cfg: RobotConfig) -> RobotConfig:
+    """Lockstep at the world's step, replanning every step, no surprise slow-downs."""
+    from jepa_edge.data.tasks import TASK_CONFIG
+
+    if cfg.camera.source != "world":
+        raise ConfigError("goal-reaching evaluation runs in the built-in world: set camera.source = 'world', link.url = 'sim'")
+    hz = 1.0 / TASK_CONFIG.dt
+    return cfg.override({"schedule.mode": "lockstep", "schedule.perception_hz": hz, "schedule.planning_hz": hz,
+                         "schedule.action_hz": hz, "schedule.max_ticks": cfg.sim.max_steps, "surprise.enabled": False,
+                         "telemetry.live": False})
+
+
+def run_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, predictor_session) -> dict:
+    from jepa_edge.data.tasks import goal_distance, is_success
+
+    asm = assemble(cfg, episode_seed=seed, encoder_session=encoder_session,
+                   predictor_sessions=None if predictor_session is None else (predictor_session, None),
+                   random_actions=method.name in ("random", "oracle"))
+    if method.name == "oracle":
+        asm.parts.planner = GroundTruthPlanner(asm.world, asm.goal, cfg.planner.horizon)
+    telemetry = Telemetry()
+    reached: dict = {}
+
+    def on_tick(tick: int, rec: dict) -> bool:
+        if is_success(asm.world.state, asm.goal):
+            reached["steps"] = tick
+            return True
+        return False
+
+    try:
+        report = RobotLoop(cfg, asm.parts, telemetry, on_tick=on_tick).run()
+        distance = goal_distance(asm.world.state, asm.goal)
+    finally:
+        asm.close()
+    plans = [p["plan_ms"] for p in telemetry.plans if p.get("plan_ms") is not None]
+    return {"seed": seed, "success": "steps" in reached, "steps": reached.get("steps", report.ticks),
+            "final_distance": round(distance, 4), "plan_ms_mean": round(float(np.mean(plans)), 3) if plans else None,
+            "replans": len(plans), "reason": report.reason}
+
+
+def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed: int = 1000, progress=None) -> dict:
+    """Run every method on the same `episodes` seeds; returns per-method results."""
+    cfg = eval_config(cfg)
+    results = {}
+    for method in methods:
+        enc_path = method.encoder or cfg.models.encoder
+        if not enc_path and method.encoder_session is None:
+            raise ConfigError("evaluation needs an encoder (models.encoder) even for random/oracle: "
+                              "every method sees the world through the same perception stage")
+        own = []  # sessions opened here, closed here
+        encoder = method.encoder_session
+        if encoder is None:
+            encoder = load_session(enc_path, "encoder", cfg.models.threads)
+            own.append(encoder)
+        predictor = None
+        if method.name in ("teacher", "student"):
+            predictor = method.predictor_session
+            if predictor is None:
+                predictor = load_session(method.predictor or cfg.models.predictor or enc_path, "ac_predictor",
+                                         cfg.models.threads)
+                own.append(predictor)
+        per_episode = []
+        for k in range(episodes):
+            per_episode.append(run_episode(cfg, method, first_seed + k, encoder, predictor))
+            if progress:
+                progress(method.name, k + 1, episodes, per_episode[-1])
+        for s in own:
+            s.close()
+        wins = [e for e in per_episode if e["success"]]
+        results[method.name] = {
+            "encoder": enc_path or repr(encoder),
+            "predictor": (method.predictor or cfg.models.predictor or enc_path or repr(predictor)) if predictor is not None else None,
+            "episodes": episodes,
+            "successes": len(wins),
+            "success_rate": round(len(wins) / max(1, episodes), 4),
+            "steps_to_goal": percentiles(e["steps"] for e in wins),
+            "final_distance_mean": round(float(np.mean([e["final_distance"] for e in per_episode])), 4),
+            "plan_ms_per_action": percentiles(e["plan_ms_mean"] for e in per_episode),
+            "per_episode": per_episode,
+        }
+    return {"episodes": episodes, "first_seed": first_seed, "task": cfg.sim.task, "max_steps": cfg.sim.max_steps,
+            "planner": asdict(cfg.planner), "methods": results}
