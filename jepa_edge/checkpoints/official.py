@@ -110,14 +110,15 @@ def abbrev(items: list[str], limit: int = 12) -> str:
 
 
 def check_keys(expected: dict[str, tuple], got: dict[str, torch.Tensor], what: str, to_official=lambda k: k) -> None:
-    """Refuse any missing key, unexpected key or shape mismatch, naming them (official names)."""
-    missing = sorted(to_official(k) for k in expected if k not in got)
-    unexpected = sorted(to_official(k) for k in got if k not in expected)
-    mismatched = sorted(
+    """Refuse any missing key, unexpected key or shape mismatch, naming them (official names),
+    in model order (patch embedding, blocks 0..n, final norm) so the first ones shown say the most."""
+    missing = [to_official(k) for k in expected if k not in got]
+    unexpected = [to_official(k) for k in got if k not in expected]
+    mismatched = [
         f"{to_official(k)} {list(got[k].shape)} (expected {list(s)})"
         for k, s in expected.items()
         if k in got and tuple(got[k].shape) != tuple(s)
-    )
+    ]
     if missing or unexpected or mismatched:
         parts = []
         if missing:
