@@ -44,13 +44,15 @@ def _block_indices(sd: dict) -> list[int]:
 def _mlp_layout(sd: dict, width: int, block: int) -> dict:
     """gelu (fc1, fc2) or SwiGLU (fc1, fc2, fc3); find mlp_ratio / wide_silu that give the hidden size."""
     hidden = need(sd, f"predictor_blocks.{block}.mlp.fc1.weight", "AC predictor MLP").shape[0]
+    ratio = hidden / width if int(width * (hidden / width)) == hidden else (hidden + 0.5) / width  # int() rounds down
     if f"predictor_blocks.{block}.mlp.fc3.weight" not in sd:
-        return {"mlp": "gelu", "mlp_ratio": hidden / width}
+        return {"mlp": "gelu", "mlp_ratio": ratio}
     for wide in (True, False):  # the official predictor hard-codes mlp_ratio=4
         cfg = {"mlp": "swiglu", "mlp_ratio": 4.0, "wide_silu": wide}
-        if ACPredictorConfig(embed_dim=1, predictor_embed_dim=width, num_heads=1, use_rope=False, **cfg).mlp_hidden == hidden:
+        probe = ACPredictorConfig(embed_dim=1, predictor_embed_dim=width, num_heads=1, use_rope=False, **cfg)
+        if probe.mlp_hidden == hidden:
             return cfg
-    return {"mlp": "swiglu", "mlp_ratio": hidden / width, "wide_silu": False}
+    return {"mlp": "swiglu", "mlp_ratio": ratio, "wide_silu": False}
 
 
 def infer_ac_predictor_config(
@@ -68,15 +70,17 @@ def infer_ac_predictor_config(
     width, enc_dim = need(sd, "predictor_embed.weight", "AC predictor token input projection").shape
     action_dim = need(sd, "action_encoder.weight", "AC predictor action token").shape[1]
     state_dim = need(sd, "state_encoder.weight", "AC predictor state token").shape[1]
-    extrinsics_dim = need(sd, "extrinsics_encoder.weight", "AC predictor extrinsics token").shape[1] if use_extrinsics else 0
+    extrinsics_dim = 0
+    if use_extrinsics:
+        extrinsics_dim = need(sd, "extrinsics_encoder.weight", "AC predictor extrinsics token").shape[1]
     blocks = _block_indices(sd)
     if not blocks:
-        raise CheckpointError("not a V-JEPA 2-AC predictor: no predictor_blocks.N.* keys")  # block_count's message is generic
+        raise CheckpointError("not a V-JEPA 2-AC predictor: no predictor_blocks.N.* keys")
     if predictor_heads is None:
         if width % OFFICIAL_HEAD_DIM:
             raise ConfigError(
-                f"the AC predictor is {width} wide, not a multiple of the official {OFFICIAL_HEAD_DIM}-wide heads: "
-                "pass --predictor-heads N"
+                f"the AC predictor is {width} wide, not a multiple of the official {OFFICIAL_HEAD_DIM}-wide "
+                "heads: pass --predictor-heads N"
             )
         predictor_heads = width // OFFICIAL_HEAD_DIM
     return ACPredictorConfig(
