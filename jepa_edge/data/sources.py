@@ -71,9 +71,12 @@ def to_uint8_rgb(arr: np.ndarray, axis: int, what: str = "array") -> np.ndarray:
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     a = np.asarray(arr, dtype=np.float32)
-    if not np.all(np.isfinite(a)) or a.min() < 0 or a.max() > 1:
-        raise DataError(f"{what}: float frames must be finite and in [0, 1] "
-                        f"(got range {np.nanmin(a):.3g}..{np.nanmax(a):.3g}); or store uint8 0..255")
+    finite = np.isfinite(a)
+    if not finite.all() or a.min() < 0 or a.max() > 1:
+        got = (f"{(~finite).sum()} NaN/inf values" if not finite.all()
+               else f"range {a.min():.3g}..{a.max():.3g}")
+        raise DataError(f"{what}: float frames must be finite and in [0, 1] (got {got}); "
+                        "or store uint8 0..255")
     return (a * 255 + 0.5).astype(np.uint8)
 
 
