@@ -59,6 +59,19 @@ def test_world_clips_and_trajectories():
     assert f.shape == (3, 3, 5, 32, 32) and a.shape == (3, 5, 2) and s.shape == (3, 5, 4)
 
 
+def test_world_vo_pairs_and_truth_names():
+    from jepa_edge.data import WorldState, WorldVOPairs
+
+    ds = WorldVOPairs(n=2, kind="teleport", frames=10, size=32)
+    possible, impossible, t = ds[1]
+    assert possible.shape == impossible.shape == (3, 10, 32, 32)
+    assert torch.equal(possible[:, :t], impossible[:, :t]) and not torch.equal(possible, impossible)
+    names = WorldState.vector_names(3)
+    assert len(names) == 19 and names[:2] == ["agent_x", "agent_y"] and names[-1] == "obj2_visible"
+    with pytest.raises(ConfigError):
+        WorldVOPairs(kind="melt")
+
+
 def test_world_dataset_bad_length():
     with pytest.raises(ConfigError):
         WorldImages(n=0)
@@ -210,3 +223,5 @@ def test_normalization_config_round_trip_and_errors():
         Normalization((0, 0, 0), (1, 0, 1))
     with pytest.raises(ConfigError):
         Normalization.from_dict({"mean": [0, 0, 0], "std": [1, 1, 1], "extra": 1})
+    with pytest.raises(DataError, match="uint8"):
+        n(np.zeros((2, 2, 3), np.float32))

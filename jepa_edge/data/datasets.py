@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from jepa_edge.data.clips import make_clip
+from jepa_edge.data.clips import VIOLATIONS, make_clip, make_vo_pair
 from jepa_edge.data.policies import make_policy
 from jepa_edge.data.sources import (
     clip_indices, clip_span, clip_starts, list_images, list_videos, load_npy, read_image,
@@ -106,6 +106,31 @@ class WorldTrajectories(WorldClips):
     def __getitem__(self, i):
         c = self.clip(i)
         return (self.normalization(c.frames), torch.from_numpy(c.actions), torch.from_numpy(c.states))
+
+
+class WorldVOPairs(FrameDataset):
+    """Matched (possible [C,T,H,W], impossible [C,T,H,W], t) pairs of one violation kind, where t
+    is the first frame that differs in the underlying scene (see clips.make_vo_pair)."""
+
+    def __init__(self, n: int = 100, kind: str = "vanish", frames: int = 16, size: int = 64,
+                 cfg: WorldConfig | None = None, seed: int = 0, normalization: Normalization = IMAGENET):
+        _check_n(n)
+        if kind not in VIOLATIONS:
+            raise ConfigError(f"unknown violation {kind!r}; choose one of {VIOLATIONS}")
+        self.n, self.kind, self.frames, self.size, self.seed = n, kind, frames, size, seed
+        self.cfg, self.normalization = cfg or WorldConfig(img_size=size), normalization
+
+    def __len__(self):
+        return self.n
+
+    def pair(self, i: int):
+        _check_index(i, self.n)
+        return make_vo_pair((self.seed, i), self.kind, self.frames, self.size, self.cfg)
+
+    def __getitem__(self, i):
+        possible, impossible = self.pair(i)
+        return (self.normalization(possible.frames), self.normalization(impossible.frames),
+                impossible.violation["t"])
 
 
 # ---- real data --------------------------------------------------------------------------------------

@@ -101,6 +101,12 @@ class WorldState:
         per_obj = np.concatenate([self.obj_pos, self.obj_vel, self.obj_visible[:, None]], axis=1)
         return np.concatenate([self.proprio(), per_obj.reshape(-1).astype(np.float32)])
 
+    @staticmethod
+    def vector_names(n_objects: int) -> list[str]:
+        """Column names of vector(): agent_x, ..., obj0_x, obj0_y, obj0_vx, obj0_vy, obj0_visible, ..."""
+        obj = [f"obj{k}_{q}" for k in range(n_objects) for q in ("x", "y", "vx", "vy", "visible")]
+        return ["agent_x", "agent_y", "agent_vx", "agent_vy", *obj]
+
     def copy(self) -> "WorldState":
         return replace(self, **{f.name: np.array(getattr(self, f.name), copy=True)
                                 for f in fields(self) if f.name != "t"})
