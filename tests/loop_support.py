@@ -116,3 +116,42 @@ def save_tiny_model_dir(path, img_size: int = 32, action_dim: int = 2, state_dim
 
     encoder, ac = tiny_random_models(img_size, action_dim, state_dim, seed)
     return save_model_dir(path, ModelBundle(config={}, encoder=encoder, ac_predictor=ac))
+
+
+class PixelEncoder(InferenceSession):
+    """Sees everything, knows nothing: the frame average-pooled to a 8x8 grid of RGB tokens."""
+
+    backend = "test"
+
+    def __init__(self, img_size: int = 64, grid: int = 8):
+        super().__init__([TensorSpec("image", (1, 3, img_size, img_size))], [TensorSpec("tokens", (1, grid * grid, 3))])
+        self.grid = grid
+
+    def run(self, inputs):
+        x = inputs["image"][0]  # [3, S, S]
+        g, S = self.grid, x.shape[-1]
+        cells = x.reshape(3, g, S // g, g, S // g).mean(axis=(2, 4))  # [3, g, g]
+        return {"tokens": cells.reshape(3, g * g).T[None].astype(np.float32)}
+
+
+class FailingSession(InferenceSession):
+    """Wraps a session; raises (or hangs) from call `after` on: backend-error and stall drills."""
+
+    backend = "test"
+
+    def __init__(self, inner: InferenceSession, after: int, hang_s: float = 0.0):
+        super().__init__(inner.inputs, inner.outputs)
+        self.inner, self.after, self.hang_s = inner, after, hang_s
+        self.calls = 0
+        self.hang_ended_at = None
+
+    def run(self, inputs):
+        import time
+
+        self.calls += 1
+        if self.calls == self.after and self.hang_s:
+            time.sleep(self.hang_s)
+            self.hang_ended_at = time.monotonic()
+        elif self.calls >= self.after and not self.hang_s:
+            raise RuntimeError("device lost (injected)")
+        return self.inner.run(inputs)

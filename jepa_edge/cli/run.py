@@ -74,7 +74,7 @@ def _run_loop(cfg, args) -> int:
 
 
 def _robot_stats(robot) -> dict:
-    out = {"estops_sent": getattr(robot, "estops", None)}
+    out = {"estops_sent": getattr(robot, "estops", None), "stop_confirmed": getattr(robot, "stop_confirmed", None)}
     for name in ("watchdog_stops", "estop_faults"):
         if hasattr(robot, name):
             out[f"firmware_{name}"] = getattr(robot, name)

@@ -7,6 +7,7 @@ that cannot be reached is reported through `link_ok()`, never by an exception mi
 """
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -76,10 +77,15 @@ class LinkRobot(Robot):
         self.last_seq = -1
         self.sent = 0
         self.estops = 0
+        self.stop_confirmed = False  # the firmware reported ESTOP latched and outputs at zero
 
     def connect(self) -> None:
         self.link.open(timeout_s=self.connect_timeout_s)  # LinkError: a message the user can act on
         fw = self.link.firmware
+        if fw is not None and fw.status & 0x08:  # Status.ESTOP latched by an earlier run
+            # Starting a run is the operator's explicit "go": clear it (outputs stay at zero until
+            # the first COMMAND).
+            self.link.resume()
         if fw is not None and fw.n_actuators != self.action_dim:
             from jepa_edge.errors import ConfigError
 
@@ -99,7 +105,11 @@ class LinkRobot(Robot):
         except Exception:  # a lost link shows up in link_ok(); the firmware stops by itself
             self.last_seq = -1
 
-    def safe_stop(self, reason: str) -> None:
+    def safe_stop(self, reason: str, confirm_s: float = 0.25) -> None:
+        """Zero command, ESTOP, then wait up to `confirm_s` for a STATE showing the ESTOP latched."""
+        from jepa_edge.bridge.messages import Status
+
+        t = time.monotonic()
         try:
             self.link.send_command(np.zeros(self.action_dim), self._window(50))
         except Exception:
@@ -109,6 +119,12 @@ class LinkRobot(Robot):
         except Exception:
             pass
         self.estops += 1
+        while time.monotonic() - t < confirm_s:
+            st = self.link.latest_state()
+            if st is not None and st.received_at > t and st.status & Status.ESTOP and st.stopped:
+                self.stop_confirmed = True
+                return
+            time.sleep(0.005)
 
     def state(self) -> np.ndarray | None:
         """Positions then velocities the firmware last reported (x, y, vx, vy for a 2-axis base)."""

@@ -38,7 +38,8 @@ class Telemetry:
         self._file = None
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.out_dir / "telemetry.jsonl", "w", buffering=1 << 16)
+            # Line-buffered: `tail -f` shows every tick as it happens (one small write per tick).
+            self._file = open(self.out_dir / "telemetry.jsonl", "w", buffering=1)
         self.t0 = time.monotonic()
 
     def tick(self, rec: dict) -> None:
