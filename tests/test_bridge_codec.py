@@ -154,3 +154,11 @@ def test_command_frame_overhead_is_twelve_bytes():
     for n in (1, 2, 8):
         wire = encode_frame(CommandMsg(100, (0.25,) * n), 7)
         assert len(wire) - (3 + 4 * n) == 12
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="no C++ compiler: the Arduino sketch cannot be type-checked on this host")
+def test_arduino_sketch_compiles_against_the_core():
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "firmware_bridge"), "sketch-check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Worst-case encoded size of `n` raw bytes (without the 0x00 delimiter). */
 #define BRIDGE_COBS_MAX_ENCODED(n) ((n) + ((n) / 254u) + 1u)
 
@@ -18,5 +22,9 @@ size_t bridge_cobs_encode(const uint8_t *in, size_t len, uint8_t *out, size_t ca
  * decoded length, or -1 if the input is malformed (a 0x00 inside, or a code byte that
  * points past the end) or `out` is too small. `out` may equal `in` (decoding shrinks). */
 long bridge_cobs_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,10 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define BRIDGE_CRC32C_CHECK 0xE3069283u
 
 /* CRC of `len` bytes. To continue a running CRC pass the previous result as `crc`
  * (start with 0): bridge_crc32c(b, n, bridge_crc32c(a, m, 0)) == CRC of a||b. */
 uint32_t bridge_crc32c(const uint8_t *data, size_t len, uint32_t crc);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

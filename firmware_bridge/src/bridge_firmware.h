@@ -17,6 +17,10 @@
 #include "bridge_hal.h"
 #include "bridge_proto.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     uint8_t n_actuators;              /* 1..BRIDGE_MAX_ACTUATORS */
     uint32_t control_period_us;       /* how often the caller runs bridge_fw_tick() */
@@ -46,5 +50,9 @@ void bridge_fw_init(bridge_fw_t *fw, const bridge_fw_config_t *cfg, const bridge
                     uint32_t boot_id, uint64_t now_us);
 void bridge_fw_rx(bridge_fw_t *fw, const uint8_t *data, size_t len, uint64_t now_us);
 void bridge_fw_tick(bridge_fw_t *fw, uint64_t now_us);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     void *ctx;
     /* Send bytes to the host. Must not block for long; dropping bytes when the port is
@@ -20,5 +24,9 @@ typedef struct {
     /* Measured actuator state (same units as targets: velocity normalized, position integrated). */
     void (*actuators_read)(void *ctx, float *positions, float *velocities, uint8_t n);
 } bridge_hal_t;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Overridable only so the tests can build a "future" firmware (make sim-v2) and check that a
  * major-version mismatch is refused. Real firmware never sets these. */
 #ifndef BRIDGE_PROTO_MAJOR
@@ -153,5 +157,9 @@ typedef struct {
 
 void bridge_decoder_init(bridge_decoder_t *d);
 int bridge_decoder_push(bridge_decoder_t *d, uint8_t byte, bridge_msg_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

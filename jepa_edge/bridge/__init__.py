@@ -9,3 +9,15 @@ Modules, bottom up: crc (CRC-32C), cobs (framing), messages (layouts), codec (fr
 byte-wise decoder), transport (pyserial by URL), link (reader thread, handshake, heartbeat,
 reconnect), simulator (build and start the C firmware simulator on a pty), fuzz (corruptions).
 """
+from jepa_edge.bridge.link import Link, LinkConfig, LinkEvent, LinkStats
+from jepa_edge.bridge.messages import (
+    PROTO_MAJOR, PROTO_MINOR, CommandMsg, EstopReason, FaultCode, HelloAckMsg, NackReason, StateMsg, Status)
+from jepa_edge.bridge.simulator import SimulatorConfig, SimulatorProcess, start_simulator
+from jepa_edge.bridge.transport import LinkError, ProtocolVersionError
+
+__all__ = [
+    "Link", "LinkConfig", "LinkEvent", "LinkStats", "LinkError", "ProtocolVersionError",
+    "SimulatorConfig", "SimulatorProcess", "start_simulator",
+    "PROTO_MAJOR", "PROTO_MINOR", "CommandMsg", "StateMsg", "HelloAckMsg", "Status", "NackReason", "FaultCode",
+    "EstopReason",
+]

@@ -94,7 +94,9 @@ class Decoder:
     def __init__(self):
         self._buf = bytearray()
         self._overflow = False
-        self.counts: Counter[str] = Counter()  # "ok" and every error kind
+        # "ok" and every error kind, all present from the start (readers in other threads
+        # may iterate it while this one counts)
+        self.counts: Counter[str] = Counter(dict.fromkeys(("ok", *ERROR_KINDS), 0))
 
     def reset(self) -> None:
         self._buf.clear()

@@ -178,7 +178,7 @@ class Link:
 
     def close(self) -> None:
         """Stop now (a zero COMMAND, if connected), end the reader thread, release the port."""
-        if self.connected and self._fw is not None:
+        if self.connected and self._fw is not None and not self._estop_latched:
             self._send(CommandMsg(max(1, min(50, self._fw.max_valid_ms)), (0.0,) * self._fw.n_actuators))
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -244,7 +244,8 @@ class Link:
         if seq < 0:
             return None
         ok = ev.wait(timeout_s)
-        self._ping_waiters.pop(seq, None)
+        with self._lock:
+            self._ping_waiters.pop(seq, None)
         return time.perf_counter() - t0 if ok else None
 
     def latest_state(self, max_age_s: float | None = None) -> StateMsg | None:
@@ -291,24 +292,26 @@ class Link:
             seq = self._tx_seq
             self._tx_seq = (seq + 1) & 0xFFFF
             wire = encode_frame(msg, seq, flags)
-            if flags & FLAG_ACK_REQ:
-                if len(self._pending) > 1024:  # answers that never came: forget the oldest
-                    self._pending.pop(next(iter(self._pending)))
-                self._pending[seq] = time.perf_counter()
-                if waiter is not None:  # registered before the answer can possibly arrive
-                    self._ping_waiters[seq] = waiter
+            if flags & FLAG_ACK_REQ:  # registered before the answer can possibly arrive
+                with self._lock:
+                    if len(self._pending) > 1024:  # answers that never came: forget the oldest
+                        self._pending.pop(next(iter(self._pending)))
+                    self._pending[seq] = time.perf_counter()
+                    if waiter is not None:
+                        self._ping_waiters[seq] = waiter
             try:
                 port.write(wire)
+                ok = True
             except serial.SerialTimeoutException:
-                self._pending.pop(seq, None)
-                self._ping_waiters.pop(seq, None)
-                return -1  # port full (peer not reading): drop, as a UART would
+                ok = False  # port full (peer not reading): drop, as a UART would
             except _IO_ERRORS as e:
+                ok = False
+                self._broken = f"write failed: {e}"
+        with self._lock:
+            if not ok:
                 self._pending.pop(seq, None)
                 self._ping_waiters.pop(seq, None)
-                self._broken = f"write failed: {e}"
                 return -1
-        with self._lock:
             self._c["frames_tx"] += 1
             self._c["bytes_tx"] += len(wire)
         return seq
@@ -322,8 +325,8 @@ class Link:
         with self._lock:
             self._c[key] += n
 
-    def _event(self, kind: str, detail: str = "") -> None:
-        self._events.append(LinkEvent(kind, time.monotonic(), detail))
+    def _event(self, kind: str, detail: str = "", now: float | None = None) -> None:
+        self._events.append(LinkEvent(kind, time.monotonic() if now is None else now, detail))
         (log.warning if kind in ("disconnected", "reset", "fault", "version", "error") else log.info)(
             "bridge %s: %s %s", self.url, kind, detail)
 
@@ -441,7 +444,7 @@ class Link:
             self._count("nacks")
             self._answered(m.nacked_seq)
             self._last_nack = m.describe()
-            self._event("nack", self._last_nack)
+            self._event("nack", self._last_nack, now)
             if m.reason == NackReason.NOT_CONNECTED and self._phase == "connected":
                 self._start_handshake(now)  # the firmware does not know us: it was reset
         elif isinstance(m, FaultMsg):
@@ -453,19 +456,19 @@ class Link:
             except ValueError:
                 name = f"code {m.code}"
             self._last_fault = f"{name} (detail {m.detail})"
-            self._event("fault", self._last_fault)
+            self._event("fault", self._last_fault, now)
         elif isinstance(m, HeartbeatMsg):
             self._fw_rx = (m.rx_ok, m.rx_bad)
             if self._phase == "connected" and (m.boot_id != self._boot_id or not m.status & Status.CONNECTED):
                 self._start_handshake(now)  # a new boot id: the MCU was reset under us
 
     def _answered(self, seq: int) -> None:
-        t = self._pending.pop(seq, None)
-        if t is not None:
-            rtt = time.perf_counter() - t
-            with self._lock:
-                self._rtts.append(rtt)
-        ev = self._ping_waiters.get(seq)
+        now = time.perf_counter()
+        with self._lock:
+            t = self._pending.pop(seq, None)
+            if t is not None:
+                self._rtts.append(now - t)
+            ev = self._ping_waiters.pop(seq, None)
         if ev is not None:
             ev.set()
 
@@ -475,14 +478,14 @@ class Link:
         if self._boot_id is not None and m.boot_id != self._boot_id:
             self._count("resets")
             self._state = None  # state from the previous boot means nothing now
-            self._event("reset", f"firmware boot id {self._boot_id:08x} -> {m.boot_id:08x}")
+            self._event("reset", f"firmware boot id {self._boot_id:08x} -> {m.boot_id:08x}", now)
         self._fw, self._boot_id = m, m.boot_id
         self._rx_seq_next = None  # a new session: frames before this one are not "missing"
         self._version_error = None
         self._last_rx = self._last_hb_tx = now
         self._phase = "connected"
         self._count("connects")
-        self._event("connected", f"{m.firmware_id} boot {m.boot_id:08x}, {m.n_actuators} actuators")
+        self._event("connected", f"{m.firmware_id} boot {m.boot_id:08x}, {m.n_actuators} actuators", now)
         if self._estop_latched:  # a reset MCU forgot the ESTOP; the host did not
             self._send(EstopMsg(self._estop_reason), FLAG_ACK_REQ)
         self._opened.set()

@@ -185,6 +185,11 @@ class StateMsg:
     def stopped(self) -> bool:
         return all(v == 0.0 for v in self.velocities)
 
+    @property
+    def actuator(self) -> tuple[float, ...]:
+        """The measured actuator output (the velocities): what a simulated world should apply."""
+        return self.velocities
+
 
 @dataclass(frozen=True)
 class EstopMsg:
