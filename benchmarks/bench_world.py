@@ -9,6 +9,7 @@ would run it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/world.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    load_before = os.getloadavg()
     cfg = WorldConfig()
     world = TabletopWorld(cfg, seed=0)
     states, actions = world.record(make_policy("explore", cfg, 0), args.frames)
@@ -84,6 +86,8 @@ def main(argv=None) -> int:
         "command": "python " + " ".join(sys.argv),
         "machine": describe(),
         "threads": 1,
+        # this machine is shared: a load average above its core count means the numbers are low
+        "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "frames_per_batch": args.frames,
         "repeats": args.repeats,
         "results": results,

@@ -122,6 +122,8 @@ def test_render_any_size_and_shapes_differ():
     for size in (64, 96, 128, 224, 256):
         img = w.render(size)
         assert img.shape == (size, size, 3) and img.dtype == np.uint8
+    with pytest.raises(ConfigError, match="render size"):
+        w.render(3)
     img = w.render(128)
     area = [np.all(img == tuple(int(c) for c in w.obj_colour[k]), -1).sum() for k in range(3)]
     assert area[2] < area[0] < area[1]       # triangle < circle < square, all drawn

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from jepa_edge.errors import ConfigError
+
 SHIFT = 4                      # sub-pixel bits for OpenCV drawing
 ONE = 1 << SHIFT
 TABLE = (222, 212, 190)
@@ -29,6 +31,9 @@ class Renderer:
     def background(self, size: int) -> np.ndarray:
         bg = self._background.get(size)
         if bg is None:
+            if not (isinstance(size, (int, np.integer)) and 8 <= size <= 2048):
+                raise ConfigError(f"render size must be an integer in 8..2048 pixels, got {size!r}")
+            size = int(size)
             bg = np.empty((size, size, 3), np.uint8)
             bg[:] = WALL
             w = int(round(self.cfg.wall * size))
