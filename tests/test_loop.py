@@ -129,3 +129,25 @@ def test_gymnasium_pendulum_stands_in_for_the_robot():
     assert np.all(np.abs(applied) <= 2.0)
     assert robot.estopped  # the run ended with the safe stop
     assert report.summary["surprise"]["n"] >= 20  # predicted vs observed latent every tick
+
+
+def test_live_view_and_summary_render_from_records():
+    from rich.console import Console
+
+    from jepa_edge.runtime.telemetry import LiveView
+
+    tel = Telemetry()
+    for k in range(40):
+        tel.tick({"tick": k, "t": k / 30, "camera_ms": 0.1, "encode_ms": 5.0 + k % 3, "surprise_ms": 1.0,
+                  "command_ms": 0.2, "tick_ms": 7.0 + (k == 39) * 30, "f2c_ms": 9.0, "frame_age_ms": 3.0,
+                  "cmd": "plan", "deadline_miss": k == 39})
+    for k in range(8):
+        tel.plan({"t": k / 5, "plan_ms": 120.0, "iterations": 3, "samples": 256, "overrun": k == 7})
+    s = tel.summary()
+    assert s["deadline_misses"] == 1 and s["planner"]["overruns"] == 1
+    assert s["stages_ms"]["tick"]["p50"] == 7.0 and s["stages_ms"]["tick"]["max"] == 37.0
+    assert s["planner"]["replan_rate_hz"] == pytest.approx(5.0)
+    console = Console(record=True, width=120)
+    console.print(LiveView(tel)._render())
+    text = console.export_text()
+    assert "encode" in text and "replan 5.0 Hz" in text

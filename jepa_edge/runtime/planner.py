@@ -43,6 +43,12 @@ class LatentDynamics:
         rest = [n for n in names[1:] if n != self.action_name]
         self.state_name = rest[0] if rest else None
         specs = {s.name: s for s in session.inputs}
+        frames = specs[self.action_name].shape[1] if len(specs[self.action_name].shape) == 3 else 1
+        if isinstance(frames, int) and frames != 1:
+            from jepa_edge.errors import ConfigError
+
+            raise ConfigError(f"this AC predictor bundle takes {frames} frames per call; the planner rolls out one "
+                              "frame at a time: export it with `jepa-edge export --part ac_predictor --frames 1`")
         self.action_dim = _static(specs[self.action_name].shape, -1)
         self.state_dim = _static(specs[self.state_name].shape, -1) if self.state_name else 0
         fixed_batch = _static(specs[self.token_name].shape, 0)

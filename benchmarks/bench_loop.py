@@ -1,0 +1,120 @@
+"""The on-robot loop on this machine: perception tick latency at 30 Hz while the planner replans,
+and goal reaching in the built-in world for random / FP32 teacher / INT8 student / oracle.
+
+    python benchmarks/bench_loop.py --encoder STUDENT_INT8 --predictor STUDENT_AC_INT8 \
+        [--teacher-encoder TEACHER_DIR --teacher-predictor TEACHER_AC_DIR] \
+        [--ticks 3000] [--episodes 50] [--samples 256] [--out benchmarks/results/loop.json]
+
+Models are artifact bundles (any backend) or model dirs. Part 1 runs the real loop in realtime
+mode (simulated camera rendering the world, every command through the serial link to the C
+firmware simulator) for `--ticks` perception ticks and reports per-stage p50/p99, the tick p99,
+deadline misses, frame-to-command latency, replan rate and samples per iteration. Part 2 is
+`jepa-edge run --episodes` (lockstep, replanning every world step). The load average before and
+after is recorded: this machine is shared, and other work inflates the tails.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from jepa_edge.runtime.robot_config import load_robot_config
+from jepa_edge.utils.device_info import describe
+from jepa_edge.utils.files import atomic_write_json
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def latency_run(cfg) -> dict:
+    from jepa_edge.runtime.assemble import assemble
+    from jepa_edge.runtime.loop import RobotLoop
+    from jepa_edge.runtime.telemetry import Telemetry
+
+    asm = assemble(cfg)
+    tel = Telemetry()
+    try:
+        report = RobotLoop(cfg, asm.parts, tel).run()
+    finally:
+        asm.close()
+    s = report.summary
+    tick = s["stages_ms"]["tick"]
+    period_ms = 1e3 / cfg.schedule.perception_hz
+    return {
+        "reason": report.reason,
+        "ticks": s["ticks"],
+        "tick_ms": tick,
+        "stages_ms": s["stages_ms"],
+        "frame_to_command_ms": s["frame_to_command_ms"],
+        "frame_age_ms": s["frame_age_ms"],
+        "deadline_misses": s["deadline_misses"],
+        "skipped_ticks": s["skipped_ticks"],
+        "deadline_miss_rate": s["deadline_miss_rate"],
+        "planner": s["planner"],
+        "targets": {
+            "tick_p99_le_33ms": tick.get("p99", 1e9) <= min(33.0, period_ms),
+            "misses_le_0.5pct": s["deadline_miss_rate"] <= 0.005,
+            "replan_ge_5hz": (s["planner"]["replan_rate_hz"] or 0) >= 5.0,
+            "samples_ge_256": (s["planner"]["samples"].get("p50") or 0) >= 256,
+        },
+        "faults": report.faults,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--encoder", required=True, help="student encoder (INT8 bundle, or model dir)")
+    ap.add_argument("--predictor", default="", help="student AC predictor (default: the encoder's model dir)")
+    ap.add_argument("--teacher-encoder", default="", help="FP32 teacher encoder for the goal-reaching comparison")
+    ap.add_argument("--teacher-predictor", default="")
+    ap.add_argument("--config", default=str(REPO / "examples" / "sim_world.toml"))
+    ap.add_argument("--ticks", type=int, default=3000)
+    ap.add_argument("--samples", type=int, default=256)
+    ap.add_argument("--budget-ms", type=float, default=150.0)
+    ap.add_argument("--planner", default="cem", choices=("cem", "mppi"))
+    ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")
+    ap.add_argument("--eval-samples", type=int, default=0, help="samples per iteration in the evaluation (default: --samples)")
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "loop.json"))
+    args = ap.parse_args(argv)
+
+    overrides = {"models.encoder": args.encoder, "models.predictor": args.predictor, "planner.kind": args.planner,
+                 "planner.samples": args.samples, "planner.budget_ms": args.budget_ms,
+                 "schedule.max_ticks": args.ticks, "schedule.duration_s": 0.0, "telemetry.live": False,
+                 "telemetry.out_dir": ""}
+    cfg = load_robot_config(args.config, overrides)
+    result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+              "machine": describe(), "load_avg_before": os.getloadavg(),
+              "models": {"student_encoder": args.encoder, "student_predictor": args.predictor or args.encoder,
+                         "teacher_encoder": args.teacher_encoder or None,
+                         "teacher_predictor": args.teacher_predictor or args.teacher_encoder or None},
+              "config": cfg.to_dict()}
+    if not args.skip_latency:
+        t = time.time()
+        result["latency"] = latency_run(cfg)
+        result["latency"]["wall_s"] = round(time.time() - t, 1)
+        lat = result["latency"]
+        print(f"tick p50 {lat['tick_ms'].get('p50')} ms p99 {lat['tick_ms'].get('p99')} ms, misses "
+              f"{100 * lat['deadline_miss_rate']:.2f}%, replans {lat['planner']['replan_rate_hz']} Hz x "
+              f"{lat['planner']['samples'].get('p50')} samples, iterations p50 {lat['planner']['iterations'].get('p50')}")
+    if args.episodes:
+        from jepa_edge.runtime.goal_eval import Method, evaluate
+
+        eval_cfg = cfg.override({"planner.samples": args.eval_samples or args.samples})
+        methods = [Method("random"), Method("student"), Method("oracle")]
+        if args.teacher_encoder:
+            methods.insert(1, Method("teacher", args.teacher_encoder, args.teacher_predictor))
+        res = evaluate(eval_cfg, methods, args.episodes)
+        for m in res["methods"].values():
+            m.pop("per_episode")  # the summary is the benchmark; episodes are reproducible by seed
+        result["goal_reaching"] = res
+        print({k: v["success_rate"] for k, v in res["methods"].items()})
+    result["load_avg_after"] = os.getloadavg()
+    atomic_write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
