@@ -81,6 +81,7 @@ class LinkStats:
     fw_rx_ok: int | None  # the firmware's own counters, from its last HEARTBEAT
     fw_rx_bad: int | None
     low_latency: bool
+    estop_latched: bool
     last_nack: str | None
     last_fault: str | None
     last_error: str | None
@@ -232,9 +233,12 @@ class Link:
 
     def resume(self) -> int:
         """Clear a latched ESTOP (here and in the firmware). Actuators stay still until the
-        next COMMAND. Returns seq or -1."""
-        self._estop_latched = False
-        return self._send(ResumeMsg(), FLAG_ACK_REQ)
+        next COMMAND. Returns seq, or -1 if it could not be sent: then nothing is cleared (the
+        ESTOP stays latched here too, and is re-asserted on reconnect); call it again."""
+        seq = self._send(ResumeMsg(), FLAG_ACK_REQ) if self.connected else -1
+        if seq >= 0:
+            self._estop_latched = False
+        return seq
 
     def ping(self, timeout_s: float = 0.5) -> float | None:
         """One HEARTBEAT with ACK_REQ; the round-trip time in seconds, or None on timeout."""
@@ -280,7 +284,7 @@ class Link:
             rtt_p99_ms=pct(99), rtt_max_ms=float(rtts.max()) if rtts.size else None, connects=c["connects"],
             disconnects=c["disconnects"], resets=c["resets"],
             fw_rx_ok=self._fw_rx[0] if self._fw_rx else None, fw_rx_bad=self._fw_rx[1] if self._fw_rx else None,
-            low_latency=self._low_latency, last_nack=self._last_nack, last_fault=self._last_fault,
+            low_latency=self._low_latency, estop_latched=self._estop_latched, last_nack=self._last_nack, last_fault=self._last_fault,
             last_error=self._last_error)
 
     # ------------------------------------------------------------------ writing

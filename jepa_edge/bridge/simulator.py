@@ -131,12 +131,19 @@ class SimulatorProcess:
 
 def start_simulator(link_path: str | os.PathLike | None = None, *, config: SimulatorConfig | None = None,
                     tcp_port: int | None = None, protocol_v2: bool = False, verbose: bool = False,
-                    startup_timeout_s: float = 5.0) -> SimulatorProcess:
+                    exit_with_parent: bool = True, startup_timeout_s: float = 5.0) -> SimulatorProcess:
     """Build (if needed) and start the simulator on a new pty, or on 127.0.0.1:`tcp_port`.
     With `link_path`, a symlink there points at the pty (replaced atomically on restart), so a
-    Link opened on that path finds the new pty after the old process died."""
+    Link opened on that path finds the new pty after the old process died.
+
+    `exit_with_parent` (Linux): the simulator gets SIGTERM when the *thread* that started it
+    ends, even if this process is killed, so tests and loops never leave one behind. Start it
+    from a long-lived thread (the main thread), or pass False and call stop() yourself.
+    `protocol_v2` starts a build that claims protocol 2.0 (to see a version mismatch refused)."""
     binary = build("sim-v2" if protocol_v2 else "sim")
-    cmd = [str(binary), *(config or SimulatorConfig()).args(), "--exit-with-parent"]
+    cmd = [str(binary), *(config or SimulatorConfig()).args()]
+    if exit_with_parent:
+        cmd.append("--exit-with-parent")
     if tcp_port is not None:
         cmd += ["--tcp", str(tcp_port)]
     elif link_path is not None:
