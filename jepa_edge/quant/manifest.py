@@ -19,6 +19,7 @@ from jepa_edge.utils.files import atomic_write_json, sha256_file
 FORMAT = "jepa-edge-bundle"
 FORMAT_VERSION = 1  # bump on any change an older loader would misread
 MANIFEST = "manifest.json"
+STATUSES = ("ok", "failed_gate", "kit")
 
 
 @dataclass
@@ -50,9 +51,32 @@ class Manifest:
         # format first so a human (or an older loader) sees it before anything else
         return {"format": d.pop("format"), "format_version": d.pop("format_version"), **d}
 
+    def check_types(self) -> None:
+        """Raise TypeError naming the first field whose type is wrong (a hand-edited or foreign file)."""
+        for name in ("backend", "target", "part", "precision", "entry", "status", "layout", "created", "format"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string")
+        for name in ("scheme", "model", "tools", "files"):
+            if not isinstance(getattr(self, name), dict):
+                raise TypeError(f"{name} must be a mapping")
+        for name in ("normalization", "calibration", "gate"):
+            if not isinstance(getattr(self, name), (dict, type(None))):
+                raise TypeError(f"{name} must be a mapping or null")
+        if self.status not in STATUSES:
+            raise TypeError(f"status {self.status!r} is not one of {STATUSES}")
+        for spec in self.inputs + self.outputs:
+            if not (isinstance(spec.name, str) and isinstance(spec.dtype, str)
+                    and all(isinstance(d, (int, str)) and not isinstance(d, bool) for d in spec.shape)):
+                raise TypeError(f"bad tensor spec {spec}")
+        if not self.inputs or not self.outputs:
+            raise TypeError("inputs and outputs must be non-empty")
+
     @classmethod
     def from_dict(cls, d: dict) -> "Manifest":
         d = dict(d)
+        for key in ("inputs", "outputs"):
+            if not isinstance(d.get(key, []), list) or not all(isinstance(s, dict) for s in d.get(key, [])):
+                raise TypeError(f"{key} must be a list of tensor specs")
         d["inputs"] = [TensorSpec.from_dict(s) for s in d.get("inputs", [])]
         d["outputs"] = [TensorSpec.from_dict(s) for s in d.get("outputs", [])]
         known = set(cls.__dataclass_fields__)
@@ -108,8 +132,14 @@ def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True) -> Manifes
                           f"({FORMAT_VERSION}): upgrade jepa-edge (pip install -U jepa-edge)")
     try:
         manifest = Manifest.from_dict(raw)
-    except TypeError as e:
-        raise BundleError(f"{path} is incomplete: {e}") from e
+        manifest.check_types()
+        for rel, meta in manifest.files.items():
+            if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and isinstance(meta.get("bytes"), int)):
+                raise TypeError(f"files[{rel!r}] needs sha256 and bytes")
+            if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                raise TypeError(f"file {rel!r} points outside the bundle")
+    except (TypeError, KeyError, ValueError, AttributeError) as e:
+        raise BundleError(f"{path} is incomplete or malformed ({e}); re-export the bundle") from e
     if verify:
         verify_files(bundle_dir, manifest)
     return manifest

@@ -31,6 +31,7 @@ class OrtQuantScheme:
     per_channel: bool = True
     activations: str = "int8"                       # "int8" (S8S8) or "uint8" (U8S8)
     symmetric_activations: bool = False             # True for TensorRT (zero point 0)
+    quantize_bias: bool = True                      # int32 bias DQ (ORT); TensorRT wants float biases
     calibrate_method: str = "minmax"                # minmax | entropy | percentile
     max_samples: int = 300
 
@@ -93,6 +94,7 @@ def quantize_onnx(fp32_onnx: str | os.PathLike, out: str | os.PathLike, calib, s
         # ones); never let the quantizer rewrite a shared weight for one consumer only.
         "DedicatedQDQPair": False,
         "CalibMovingAverage": False,
+        "QuantizeBias": scheme.quantize_bias,
     }
     with tempfile.TemporaryDirectory(prefix="jepa-ortq-") as tmp:
         pre = preprocess(fp32_onnx, Path(tmp) / "pre.onnx")

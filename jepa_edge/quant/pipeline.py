@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,9 +128,13 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
         import_tensorrt()  # building here needs TensorRT: say so now, not after calibration
     cs = None
     if calib is not None:
-        from jepa_edge.quant.calibration import CalibrationSet, load_calibration_set
+        from jepa_edge.quant.calibration import CalibrationSet, SmallCalibrationWarning, load_calibration_set
 
-        cs = calib if isinstance(calib, CalibrationSet) else load_calibration_set(calib)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SmallCalibrationWarning)
+            cs = calib if isinstance(calib, CalibrationSet) else load_calibration_set(calib)
+        for w in caught:
+            say(f"warning: {w.message}")
         if frames is None and part == "ac_predictor" and "actions" in cs.manifest["inputs"]:
             frames = cs.manifest["inputs"]["actions"]["shape"][0]
     src = load_source(model)
@@ -153,9 +158,15 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
         stage = work / "bundle"
         stage.mkdir()
         fp32_onnx = work / "fp32.onnx"
-        say(f"[1/4] ONNX export ({EXPORTER}, opset {OPSET}) of the {part}")
         static = not req.target.dynamic_batch
-        export_onnx(module, io, fp32_onnx, dynamic_batch=True, max_batch=max(req.target.max_batch, 2))
+        key = (src.hash, part, tuple(tuple(s.shape) for s in io.inputs))
+        if key in _FP32_ONNX and _FP32_ONNX[key].is_file():
+            shutil.copy2(_FP32_ONNX[key], fp32_onnx)
+            say(f"[1/4] ONNX export ({EXPORTER}, opset {OPSET}) of the {part}: reused from this session")
+        else:
+            say(f"[1/4] ONNX export ({EXPORTER}, opset {OPSET}) of the {part}")
+            export_onnx(module, io, fp32_onnx, dynamic_batch=True, max_batch=MAX_EXPORT_BATCH)
+            _remember_onnx(key, fp32_onnx)
         parity_inputs = cs.arrays("heldout", limit=2) if cs is not None and cs.count("heldout") else io.example(2)
         parity = check_parity(module, fp32_onnx, parity_inputs)
         say(f"      FP32 parity vs torch: max abs {parity.max_abs:.2e}, worst token cosine {parity.cos_min:.6f}")
@@ -186,6 +197,25 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
     res = ExportResult(out, manifest, ctx.gate_result, parity, time.perf_counter() - t0, lines)
     say(f"{'OK' if res.passed else 'FAILED GATE'}: {out} ({manifest.status}, {res.seconds:.1f} s)")
     return res
+
+
+# The FP32 ONNX of a (source, part, shape) is the same for every target and precision: export it
+# once per process (the dynamo exporter is the slowest step for small models). The batch axis is
+# symbolic; MAX_EXPORT_BATCH only bounds the exporter's shape guard, profiles set their own.
+MAX_EXPORT_BATCH = 1024
+_FP32_ONNX: dict[tuple, Path] = {}
+_CACHE_DIR: list[Path] = []
+
+
+def _remember_onnx(key: tuple, path: Path) -> None:
+    if not _CACHE_DIR:
+        import atexit
+
+        _CACHE_DIR.append(Path(tempfile.mkdtemp(prefix="jepa-edge-onnx-")))
+        atexit.register(shutil.rmtree, _CACHE_DIR[0], True)
+    dst = _CACHE_DIR[0] / f"{len(_FP32_ONNX)}.onnx"
+    shutil.copy2(path, dst)
+    _FP32_ONNX[key] = dst
 
 
 @dataclass

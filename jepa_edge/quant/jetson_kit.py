@@ -1,0 +1,110 @@
+"""Jetson kit: the folder to copy to the board. Engines must be built on the device that runs
+them, so the kit carries the ONNX plus the commands to build, profile and run it there:
+
+    model.onnx                  fp32 graph, or the Q/DQ graph for int8 (already gated on the host)
+    model.strongly-typed.onnx   fp16-typed variant, only for TensorRT 11 profiles (strongly typed)
+    build_engine.sh             trtexec with the profile's shapes, precision, workspace, DLA flags
+    profile.sh                  per-layer profile to JSON (--dumpProfile --separateProfileRun --exportProfile)
+    run_engine.py               numpy + tensorrt runner (a verbatim copy of runtime/tensorrt_session.py)
+    checksums.sha256            for `sha256sum -c` on the board; manifest.json for jepa_edge.runtime.load
+The script templates live in export/jetson/*.in.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from jepa_edge.errors import ConfigError
+from jepa_edge.utils.files import sha256_file
+
+ST_ONNX = "model.strongly-typed.onnx"
+
+
+def template_dir() -> Path:
+    env = os.environ.get("JEPA_EDGE_JETSON_TEMPLATES")
+    d = Path(env) if env else Path(__file__).resolve().parents[2] / "export" / "jetson"
+    if not (d / "build_engine.sh.in").is_file():
+        raise ConfigError(f"Jetson kit templates not found in {d}: run from a jepa-edge source checkout "
+                          f"or set JEPA_EDGE_JETSON_TEMPLATES to its export/jetson folder")
+    return d
+
+
+def fill(text: str, values: dict) -> str:
+    out = text
+    for k, v in values.items():
+        out = out.replace(f"@{k}@", str(v))
+    left = sorted(set(re.findall(r"@([A-Z0-9_]+)@", out)))
+    if left:
+        raise ConfigError(f"kit template has unfilled fields {left}")
+    return out
+
+
+def _dims(shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+def trtexec_flags(io_spec, target, precision: str, dla_core: int | None) -> dict:
+    """The trtexec pieces for this profile, also recorded in the manifest."""
+    names = [s.name for s in io_spec.inputs]
+    rest = {s.name: list(s.shape[1:]) for s in io_spec.inputs}
+    shape = lambda b: ",".join(f"{n}:{_dims([b, *rest[n]])}" for n in names)  # noqa: E731
+    trt10 = {"fp32": "", "fp16": "--fp16", "int8": "--int8 --fp16"}[precision]
+    return {
+        "shapes": f"--minShapes={shape(1)} --optShapes={shape(target.opt_batch)} --maxShapes={shape(target.max_batch)}",
+        "run_shapes": f"--shapes={shape(target.opt_batch)}",
+        "trt10_flags": trt10,
+        "dla_build": f"--useDLACore={dla_core} --allowGPUFallback" if dla_core is not None else "",
+        "dla_run": f"--useDLACore={dla_core}" if dla_core is not None else "",
+    }
+
+
+def write_kit(ctx, onnx_file: Path, scheme: dict):
+    """Fill ctx.stage with the kit; returns the Manifest (status "kit")."""
+    from jepa_edge import __version__
+    from jepa_edge.quant.tensorrt_export import to_fp16_onnx
+    from jepa_edge.runtime import tensorrt_session
+
+    t, stage, precision = ctx.req.target, ctx.stage, ctx.precision
+    tdir = template_dir()
+    shutil.copy2(onnx_file, stage / "model.onnx")
+    trt_major = int((t.tensorrt or "10").split(".")[0])
+    st_onnx = "model.onnx"
+    if trt_major >= 11 and precision in ("fp16", "int8"):
+        to_fp16_onnx(onnx_file, stage / ST_ONNX)
+        st_onnx = ST_ONNX
+    flags = trtexec_flags(ctx.io, t, precision, ctx.req.dla_core)
+    values = {
+        "PROFILE": t.name, "TRT": t.tensorrt or "10.x", "TRT_MAJOR": trt_major, "PART": ctx.req.part,
+        "PRECISION": precision, "WORKSPACE": t.workspace_mb, "ST_ONNX": st_onnx, "SHAPES": flags["shapes"],
+        "RUN_SHAPES": flags["run_shapes"], "TRT10_FLAGS": flags["trt10_flags"], "DLA_BUILD": flags["dla_build"],
+        "DLA_RUN": flags["dla_run"], "ITERATIONS": 200,
+    }
+    for name in ("build_engine.sh", "profile.sh"):
+        (stage / name).write_text(fill((tdir / f"{name}.in").read_text(), values))
+        (stage / name).chmod(0o755)
+    shutil.copy2(tensorrt_session.__file__, stage / "run_engine.py")
+    fmt = lambda specs: ", ".join(f"{s.name} {list(s.shape)} {s.dtype}" for s in specs)  # noqa: E731
+    notes = []
+    if ctx.req.dla_core is not None:
+        notes.append(f"DLA core {ctx.req.dla_core} with GPU fallback: ViT attention, GELU and LayerNorm are not DLA "
+                     f"layers and run on the GPU, so expect little gain for a ViT.")
+    if precision == "int8":
+        notes.append("INT8: explicit Q/DQ (symmetric, per-channel weights); accuracy was gated on the host by running "
+                     "this graph in ONNX Runtime (see manifest.json, gate).")
+    readme = fill((tdir / "README.md.in").read_text(), {
+        "NAME": stage.name, "PART": ctx.req.part, "PROFILE": t.name, "PRECISION": precision, "VERSION": __version__,
+        "SOURCE_HASH": ctx.src.hash[:16], "TRT": t.tensorrt or "10.x", "JETPACK": t.jetpack or "?",
+        "INPUTS": fmt(ctx.io.inputs), "OUTPUTS": fmt(ctx.io.outputs),
+        "NORMALIZATION": ctx.src.config.get("normalization", "none"), "NOTES": "\n".join(notes)})
+    (stage / "README.md").write_text(readme)
+    files = sorted(p for p in stage.iterdir() if p.is_file() and p.name != "checksums.sha256")
+    (stage / "checksums.sha256").write_text("".join(f"{sha256_file(p)}  {p.name}\n" for p in files))
+    scheme = {**scheme, "engine": "model.engine", "trtexec": flags, "tensorrt_target": t.tensorrt,
+              "jetpack": t.jetpack, "strongly_typed_onnx": st_onnx if st_onnx != "model.onnx" else None}
+    return ctx.manifest("model.onnx", backend="tensorrt", scheme=scheme, status=None if _failed(ctx) else "kit")
+
+
+def _failed(ctx) -> bool:
+    return ctx.gate_result is not None and not ctx.gate_result.passed

@@ -1,0 +1,111 @@
+"""The target table and request validation: every bad request fails before any work, with a
+message that says what to do."""
+import numpy as np
+import pytest
+
+from jepa_edge.cli import main
+from jepa_edge.errors import ConfigError
+from jepa_edge.quant import pipeline
+from jepa_edge.quant.targets import all_targets, get_target, load_profile, validate_request
+
+
+def test_builtin_and_profile_targets():
+    t = all_targets()
+    assert {"onnx", "onnxruntime", "openvino", "tensorrt", "torch", "jetson-orin-nano", "jetson-agx-orin",
+            "jetson-orin-nx", "openvino-cpu"} <= set(t)
+    assert t["jetson-agx-orin"].dla_cores == 2 and t["jetson-orin-nano"].dla_cores == 0
+    assert t["jetson-agx-orin"].kit and t["jetson-agx-orin"].backend == "tensorrt"
+    assert "int8" in t["openvino"].precisions and "bf16" not in t["onnxruntime"].precisions
+
+
+def test_profile_toml_unknown_keys_are_errors(tmp_path):
+    p = tmp_path / "board.toml"
+    p.write_text('backend = "tensorrt"\nprecisions = ["fp16"]\ndla_cors = 2\n')
+    with pytest.raises(ConfigError, match="unknown keys.*dla_cors"):
+        load_profile(p)
+    p.write_text('backend = "tensorrt"\nprecisions = ["fp16", "int4"]\n')
+    with pytest.raises(ConfigError, match="precisions"):
+        load_profile(p)
+    p.write_text('backend = "tensorrt"\nprecisions = ["fp16"]\ndla_cores = 1\nkit = true\n')
+    assert get_target(str(p)).name == "board"
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(target="onnxruntime", precision="int8"), "INT8 needs calibration data"),
+    (dict(target="jetson-orin-nano", precision="fp16", dla_core=0), "has no DLA cores.*jetson-agx-orin"),
+    (dict(target="jetson-agx-orin", precision="fp16", dla_core=2), "DLA core.*0..1"),
+    (dict(target="jetson-agx-orin", precision="fp32", dla_core=0), "DLA runs only fp16 or int8"),
+    (dict(target="onnxruntime", precision="bf16"), "does not support bf16; it supports fp32, int8"),
+    (dict(target="openvino", precision="int4"), "unknown precision"),
+    (dict(target="coreml", precision="fp32"), "unknown target 'coreml'"),
+])
+def test_validate_request_errors(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        validate_request(**kw)
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the pipeline gets as far as exporting anything."""
+    def boom(*a, **k):
+        raise AssertionError("work started before the request was validated")
+
+    monkeypatch.setattr(pipeline, "export_onnx", boom)
+    monkeypatch.setattr(pipeline, "load_source", boom)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--target", "onnxruntime", "--precision", "int8"], "INT8 needs calibration data"),
+    (["--target", "jetson-orin-nano", "--precision", "int8", "--calib", "x", "--dla-core", "0"], "no DLA cores"),
+    (["--target", "openvino", "--precision", "int4"], "unknown precision"),
+    (["--target", "onnxruntime", "--precision", "fp16"], "does not support fp16"),
+    (["--target", "tensorrt", "--precision", "fp16"], r"pip install 'jepa-edge\[tensorrt\]'"),
+])
+def test_cli_bad_requests_exit_2_before_work(tmp_path, capsys, no_work, argv, match):
+    if "tensorrt" in argv and _has_tensorrt():
+        pytest.skip("TensorRT is installed here: building is possible")
+    out = tmp_path / "bundle"
+    assert main(["export", str(tmp_path / "model"), *argv, "--out", str(out)]) == 2
+    import re
+
+    assert re.search(match, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def _has_tensorrt():
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_calibration_shape_mismatch_fails_before_export(tmp_path, monkeypatch):
+    import warnings
+
+    import torch
+
+    from jepa_edge.errors import DataError
+    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+    from jepa_edge.quant.calibration import SmallCalibrationWarning, write_calibration_set
+
+    torch.manual_seed(0)
+    save_model_dir(tmp_path / "model", ModelBundle(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallCalibrationWarning)
+        write_calibration_set(tmp_path / "calib16", ({"pixels": rng.standard_normal((3, 16, 16)).astype(np.float32)}
+                                                     for _ in range(10)), count=6, held_out=2, source={})
+    monkeypatch.setattr(pipeline, "export_onnx", lambda *a, **k: (_ for _ in ()).throw(AssertionError("work started")))
+    with pytest.raises(DataError, match=r"per-sample shape \[3, 16, 16\] but the encoder expects \[3, 32, 32\]"):
+        pipeline.export(tmp_path / "model", "onnxruntime", "int8", calib=tmp_path / "calib16", out=tmp_path / "b", log=None)
+    assert main(["export", str(tmp_path / "model"), "--target", "openvino", "--precision", "int8",
+                 "--calib", str(tmp_path / "calib16"), "--out", str(tmp_path / "b")]) == 2
+    assert not (tmp_path / "b").exists()
+
+
+def test_list_targets_prints_the_table(capsys):
+    assert main(["export", "--list-targets"]) == 0
+    out = capsys.readouterr().out
+    assert "jetson-agx-orin" in out and "openvino-cpu" in out
