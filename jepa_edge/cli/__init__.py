@@ -19,8 +19,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("embed", "embed", "run a model dir's encoder on a .npy of inputs, write tokens .npy"),
     ("calibrate", "calibrate", "record an INT8 calibration set (+ held-out split) from the world, files or a camera"),
     ("export", "export", "export a model part to onnx/onnxruntime/openvino/tensorrt/Jetson kit, INT8 with accuracy gate"),
-    ("calibrate", "calibrate", "record an INT8 calibration set (+ held-out split) from the world, files or a camera"),
-    ("export", "export", "export a model part to onnx/onnxruntime/openvino/tensorrt/Jetson kit, INT8 with accuracy gate"),
     ("info", "info", "architecture, parameter count and GMACs of a model dir or a registered arch"),
     ("bench", "bench", "latency p50/p90/p99 per backend x precision, interleaved, vs the measured peak"),
     ("profile", "profile", "per-op time table of a bundle, OpenVINO IR, ONNX or a trtexec profile JSON"),
