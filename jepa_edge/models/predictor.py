@@ -32,15 +32,21 @@ class MaskTokenPredictor(nn.Module):
         )
         self.norm = nn.LayerNorm(P, eps=cfg.norm_eps)
         self.proj = nn.Linear(P, cfg.output_dim)
+        self.init_buffers()
+        init_vit_weights(self, self.blocks)
+
+    def init_buffers(self) -> None:
+        """(Re)compute the constant position buffers (see VisionTransformer.init_buffers)."""
+        cfg = self.cfg
         t, h, w = cfg.grid
         if cfg.pos == "sincos":
+            P = cfg.predictor_embed_dim
             table = sincos_3d(P, t, h, w) if cfg.is_video else sincos_2d(P, h, w)
             self.register_buffer("pos_embed", table)  # [N, P], persistent: checkpoints bring their own
         else:
             cos, sin = rope_tables(cfg.grid, cfg.head_dim)
             self.register_buffer("rope_cos", cos, persistent=False)  # [N, hd]
             self.register_buffer("rope_sin", sin, persistent=False)
-        init_vit_weights(self, self.blocks)
 
     def forward(
         self, ctx_tokens: torch.Tensor, ctx_idx: torch.Tensor, tgt_idx: torch.Tensor, mask_index: int = 0

@@ -65,6 +65,13 @@ class VisionTransformer(nn.Module):
             Block(cfg.embed_dim, cfg.num_heads, cfg.mlp_hidden, cfg.qkv_bias, cfg.norm_eps) for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.embed_dim, eps=cfg.norm_eps)
+        self.init_buffers()
+        init_vit_weights(self, self.blocks)
+
+    def init_buffers(self) -> None:
+        """(Re)compute the constant position buffers. Loading builds on the meta device and calls this
+        instead of paying for a random init that the weights overwrite anyway."""
+        cfg = self.cfg
         t, h, w = cfg.grid
         if cfg.pos == "sincos":
             # Persistent: converted checkpoints bring their own table (I-JEPA orders its 2D halves
@@ -75,7 +82,6 @@ class VisionTransformer(nn.Module):
             cos, sin = rope_tables(cfg.grid, cfg.head_dim)
             self.register_buffer("rope_cos", cos, persistent=False)  # [N, hd]
             self.register_buffer("rope_sin", sin, persistent=False)
-        init_vit_weights(self, self.blocks)
 
     # -- input checks -------------------------------------------------------------------------
     def _expected_shape(self) -> tuple[int, ...]:
