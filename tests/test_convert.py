@@ -162,3 +162,18 @@ def test_every_format_has_a_converter_module():
         if fmt == "vjepa2-ac" and importlib.util.find_spec(module) is None:
             continue  # built by the AC-predictor part; dispatched the same way
         assert callable(getattr(importlib.import_module(module), func, None)), fmt
+
+
+def test_vjepa2_1_takes_the_ema_encoder_and_falls_back_to_target_encoder():
+    from jepa_edge.checkpoints.vjepa2_1 import convert_vjepa2_1
+
+    ckpt = torch.load(DATA / "vjepa2_tiny.pth.tar", weights_only=True)
+    flags = dict(heads=2, img_size=32, frames=4, predictor_heads=2)
+    config, _ = convert_vjepa2_1(ckpt, **flags)  # the ViT-G teacher file layout: no ema_encoder
+    assert config["source"]["encoder_key"] == "target_encoder"
+    ckpt["ema_encoder"] = ckpt["encoder"]
+    config, state = convert_vjepa2_1(ckpt, **flags)
+    assert config["source"] == {**config["source"], "encoder_key": "ema_encoder", "format": "vjepa2.1"}
+    assert torch.equal(state["encoder.norm.weight"], ckpt["encoder"]["module.backbone.norm.weight"])
+    with pytest.raises(CheckpointError, match="patch embedding is 8x8"):
+        convert_vjepa2_1(ckpt, arch="vit_nano/16", **flags)

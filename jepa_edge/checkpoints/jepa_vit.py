@@ -108,6 +108,8 @@ def convert_encoder_state(sd: dict, fam: Family, *, arch=None, heads=None, img_s
         raise CheckpointError(f"the checkpoint's patch embedding is {p}x{p}; --patch {patch} does not match")
     if video and tubelet is not None and tubelet != tub:
         raise CheckpointError(f"the checkpoint's tubelet is {tub} frames; --tubelet {tubelet} does not match")
+    if arch is not None and (arch_patch := parse_arch(arch)[1]) is not None and arch_patch != p:
+        raise CheckpointError(f"the checkpoint's patch embedding is {p}x{p}; --arch {arch} says {arch_patch}")
     depth = block_count(sd, "blocks.")
     name, depth, n_heads, _ = _resolve_arch(fam, width, depth, arch, heads)
     hidden = need(sd, "blocks.0.mlp.fc1.weight", "first MLP layer").shape[0]

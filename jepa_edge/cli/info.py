@@ -26,7 +26,8 @@ def describe(config: dict) -> dict:
     enc = EncoderConfig.from_dict(config["encoder"])
     out = {"arch": f"{enc.arch}/{enc.patch_size}", "img_size": enc.img_size, "frames": enc.num_frames,
            "pos": enc.pos, "tokens": enc.num_patches, "width": enc.embed_dim, "depth": enc.depth,
-           "heads": enc.num_heads, "gmacs": encoder_macs(enc) / 1e9, "params": {}}
+           "heads": enc.num_heads, "gmacs": encoder_macs(enc) / 1e9, "gflops": 2 * encoder_macs(enc) / 1e9,
+           "params": {}}
     for part in PARTS:
         if part in config:
             cfg_cls, mod_cls = _part_classes(part)
@@ -62,5 +63,6 @@ def run(args) -> int:
     for part, n in info["params"].items():
         table.add_row(f"{part} params", f"{n / 1e6:.2f} M")
     table.add_row("encoder GMACs", f"{info['gmacs']:.2f}")
+    table.add_row("encoder GFLOPs (2 per MAC)", f"{2 * info['gmacs']:.2f}")
     Console().print(table)
     return 0
