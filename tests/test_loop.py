@@ -151,3 +151,30 @@ def test_live_view_and_summary_render_from_records():
     console.print(LiveView(tel)._render())
     text = console.export_text()
     assert "encode" in text and "replan 5.0 Hz" in text
+
+
+def test_cli_goal_reaching_evaluation_writes_json(tmp_path):
+    from jepa_edge.cli import main
+
+    model = save_tiny_model_dir(tmp_path / "model")
+    out = tmp_path / "eval.json"
+    rc = main(["run", "--config", str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "sim_world.toml"),
+               "--models.encoder", str(model), "--models.predictor", "", "--episodes", "2", "--sim.max_steps", "6",
+               "--methods", "random,teacher,student,oracle", "--teacher-encoder", str(model),
+               "--planner.samples", "16", "--planner.elites", "4", "--json", str(out)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert set(res["methods"]) == {"random", "teacher", "student", "oracle"}
+    for name, r in res["methods"].items():
+        assert r["episodes"] == 2 and len(r["per_episode"]) == 2 and 0.0 <= r["success_rate"] <= 1.0
+    assert res["methods"]["student"]["plan_ms_per_action"]["n"] == 2
+    assert res["machine"]["cores"] and res["command"].startswith("jepa-edge run")
+
+
+def test_cli_refuses_bad_flags_with_one_line(tmp_path, capsys):
+    from jepa_edge.cli import main
+
+    assert main(["run", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["run", "--planner.kind", "gradient"]) == 2
+    assert "planner.kind" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import shlex
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.robot_config import add_config_flags, flag_overrides, load_robot_config
@@ -112,6 +112,19 @@ def _print_summary(console, report) -> None:
         console.print(f"  surprise events: {len(report.surprise_events)} (first at tick {report.surprise_events[0]['tick']})")
 
 
+def _command_line(args) -> str:
+    """The command that reproduces this evaluation (from the parsed flags, not sys.argv)."""
+    parts = ["jepa-edge", "run"]
+    for flag in ("config", "episodes", "methods", "teacher_encoder", "teacher_predictor", "first_seed", "json"):
+        value = getattr(args, flag)
+        if value not in (None, ""):
+            parts += [f"--{flag.replace('_', '-')}", str(value)]
+    for key, value in flag_overrides(args).items():
+        shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+        parts.append(f"--{key}={shown}")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def _evaluate(cfg, args) -> int:
     from rich.console import Console
     from rich.progress import Progress
@@ -138,7 +151,7 @@ def _evaluate(cfg, args) -> int:
             progress.update(tasks[name], completed=done)
 
         results = evaluate(cfg, methods, args.episodes, args.first_seed, progress=report)
-    results["command"] = "jepa-edge " + " ".join(sys.argv[1:])
+    results["command"] = _command_line(args)
     results["machine"] = describe()
     table = Table(title=f"goal reaching ({results['task']}, {args.episodes} episodes, <= {results['max_steps']} steps)")
     for col in ("method", "success", "steps to goal p50", "final distance", "plan ms / action p50"):
