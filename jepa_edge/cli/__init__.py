@@ -17,12 +17,17 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("bridge", "bridge", "serial link to the firmware: run the simulator, ping, watch, jog"),
     ("convert", "convert", "convert an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint to a model dir"),
     ("embed", "embed", "run a model dir's encoder on a .npy of inputs, write tokens .npy"),
+    ("pretrain", "pretrain", "I-JEPA / V-JEPA self-supervised pretraining (DDP under torchrun)"),
+    ("distill", "distill", "distill a student from a teacher model dir (V-JEPA 2.1 recipe; --dense)"),
+    ("train-ac", "train_ac", "train the action-conditioned predictor on a frozen encoder"),
+    ("eval", "eval", "probes, intuitive physics, teacher agreement and AC rollout of a model dir"),
     ("calibrate", "calibrate", "record an INT8 calibration set (+ held-out split) from the world, files or a camera"),
     ("export", "export", "export a model part to onnx/onnxruntime/openvino/tensorrt/Jetson kit, INT8 with accuracy gate"),
     ("info", "info", "architecture, parameter count and GMACs of a model dir or a registered arch"),
     ("bench", "bench", "latency p50/p90/p99 per backend x precision, interleaved, vs the measured peak"),
     ("profile", "profile", "per-op time table of a bundle, OpenVINO IR, ONNX or a trtexec profile JSON"),
     ("run", "run", "the on-robot loop: camera -> encoder -> latent planner -> firmware (or --episodes N: goal reaching)"),
+    ("demo", "demo", "the whole pipeline on the built-in world in <= 10 min on 2 CPU cores (--quick: <= 3 min)"),
 )
 
 

@@ -1,0 +1,171 @@
+"""The numbers the demo's summary quotes, read from the files each step wrote.
+
+A `Metric` carries its value already rounded to what is printed (`display`), and `value` is parsed
+back from `display`: the summary table and summary.json can never disagree. Readers take the step's
+own JSON/JSON-lines outputs (never its terminal text), so they follow the commands' stable files.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from jepa_edge.demo.plan import Layout
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # stable id, e.g. "bench.openvino.int8.p50_ms"
+    label: str  # what the summary table prints
+    display: str  # the printed value
+    value: float | int | str | None  # `display` parsed back (numbers), for JSON readers
+    unit: str = ""
+    step: str = ""  # the step that produced it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def metric(key: str, label: str, x, unit: str = "", digits: int = 3, step: str = "") -> Metric:
+    """Round `x` to `digits` significant figures (ints stay ints); value = float(display)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return Metric(key, label, "-", None, unit, step)
+    if isinstance(x, bool) or isinstance(x, str):
+        return Metric(key, label, str(x), str(x), unit, step)
+    if isinstance(x, int):
+        return Metric(key, label, str(x), x, unit, step)
+    display = f"{float(x):.{digits}g}"
+    if "e" in display:  # keep the table readable: 0.000123 rather than 1.23e-04
+        display = f"{float(x):.{digits + 3}f}".rstrip("0").rstrip(".")
+    return Metric(key, label, display, float(display), unit, step)
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _last_loss(run_dir: Path) -> float | None:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return None
+    losses = [json.loads(line)["loss"] for line in path.read_text().splitlines()
+              if line.strip() and "loss" in json.loads(line)]
+    return losses[-1] if losses else None
+
+
+def _first_loss(run_dir: Path) -> float | None:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        if line.strip() and "loss" in (r := json.loads(line)):
+            return r["loss"]
+    return None
+
+
+# --------------------------------------------------------------------------- per step
+
+def training(run_dir: Path, prefix: str, label: str) -> list[Metric]:
+    return [metric(f"{prefix}.loss_first", f"{label} loss, first logged step", _first_loss(run_dir)),
+            metric(f"{prefix}.loss_final", f"{label} loss, last logged step", _last_loss(run_dir))]
+
+
+def _walk(d, prefix=""):
+    """Flatten nested dicts of numbers into dotted keys (what the eval JSON holds)."""
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from _walk(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(d, (int, float)) and not isinstance(d, bool):
+        yield prefix, d
+
+
+# The eval JSON's headline numbers: (dotted-key suffix to look for, label). The first key that
+# ends with the suffix wins, so the reader survives small reshuffles of the eval schema.
+EVAL_HEADLINES = (
+    ("agent_r2", "probe R², agent position"),
+    ("object_r2", "probe R², object positions"),
+    ("permanence.relative_accuracy", "surprise rel. accuracy, object permanence (vanish)"),
+    ("vanish.relative_accuracy", "surprise rel. accuracy, object permanence (vanish)"),
+    ("teleport.relative_accuracy", "surprise rel. accuracy, teleport"),
+    ("morph.relative_accuracy", "surprise rel. accuracy, shape/colour change"),
+    ("cka", "teacher/student linear CKA"),
+    ("cosine", "teacher/student cosine"),
+)
+
+
+def evaluation(eval_json: Path) -> list[Metric]:
+    flat = dict(_walk(_read_json(eval_json)))
+    out, seen_labels = [], set()
+    for suffix, label in EVAL_HEADLINES:
+        hits = [k for k in flat if k == suffix or k.endswith("." + suffix)]
+        if hits and label not in seen_labels:
+            seen_labels.add(label)
+            out.append(metric(f"eval.{hits[0]}", label, flat[hits[0]]))
+    rollout = sorted(k for k in flat if "rollout" in k and k.split(".")[-1] in ("1", "2", "4", "ratio", "model", "copy_last"))
+    for k in rollout[:6]:
+        out.append(metric(f"eval.{k}", f"AC rollout {k.split('rollout', 1)[1].strip('.')}", flat[k]))
+    return out
+
+
+def calibration(calib_dir: Path, name: str) -> list[Metric]:
+    splits = _read_json(Path(calib_dir) / "manifest.json")["splits"]
+    return [metric(f"calibration.{name}.{split}", f"{name} calibration set: {split} samples", int(s["count"]))
+            for split, s in splits.items()]
+
+
+def export(summary_json: Path, name: str) -> list[Metric]:
+    s = _read_json(summary_json)
+    out = [metric(f"export.{name}.status", f"{name}: bundle status", s.get("status"))]
+    gate = s.get("gate") or {}
+    if gate:
+        out.append(metric(f"export.{name}.cos_mean", f"{name}: INT8 token cosine to FP32, mean", gate.get("cos_mean"), digits=4))
+        out.append(metric(f"export.{name}.cos_p1", f"{name}: INT8 token cosine to FP32, 1st pct", gate.get("cos_p1"), digits=4))
+        if gate.get("kept_float"):
+            out.append(metric(f"export.{name}.kept_float", f"{name}: layers kept in float", len(gate["kept_float"])))
+    return out
+
+
+def bench(bench_json: Path) -> list[Metric]:
+    d = _read_json(bench_json)
+    out = []
+    for r in d.get("rows", []):
+        key = f"{r['backend']}/{r['precision']}"
+        if r.get("status") != "ok" or not r.get("latency"):
+            out.append(metric(f"bench.{key}.status", f"{key}: status", r.get("status")))
+            continue
+        out.append(metric(f"bench.{key}.p50_ms", f"{key}: latency p50", r["latency"]["p50_ms"], "ms"))
+        out.append(metric(f"bench.{key}.p99_ms", f"{key}: latency p99", r["latency"]["p99_ms"], "ms"))
+    return out
+
+
+def goal_reaching(loop_json: Path) -> list[Metric]:
+    d = _read_json(loop_json)
+    out = []
+    for name, r in d.get("methods", {}).items():
+        out.append(metric(f"loop.{name}.success_rate", f"goal reaching: {name} success", r["success_rate"], digits=3))
+        p50 = (r.get("plan_ms_per_action") or {}).get("p50")
+        if name not in ("random", "oracle") and p50 is not None:
+            out.append(metric(f"loop.{name}.plan_ms_p50", f"goal reaching: {name} plan time per action p50",
+                              p50, "ms"))
+    return out
+
+
+def readers(layout: Layout) -> dict[str, Callable[[], list[Metric]]]:
+    """step name -> a function that reads that step's numbers (after it succeeded)."""
+    L = layout
+    return {
+        "teacher": lambda: training(L.teacher_run, "teacher", "teacher"),
+        "student": lambda: training(L.student_run, "student", "student"),
+        "ac": lambda: training(L.ac_run, "ac", "AC predictor"),
+        "eval": lambda: evaluation(L.eval_dir / "eval.json"),
+        "calibrate": lambda: calibration(L.calib_encoder, "encoder"),
+        "calibrate-ac": lambda: calibration(L.calib_ac, "ac_predictor"),
+        "export-openvino-int8": lambda: export(L.bundles / "openvino-int8.json", "openvino-int8"),
+        "export-onnxruntime-int8": lambda: export(L.bundles / "onnxruntime-int8.json", "onnxruntime-int8"),
+        "export-ac-onnxruntime-int8": lambda: export(L.bundles / "ac-onnxruntime-int8.json", "ac-onnxruntime-int8"),
+        "export-jetson-orin-nano": lambda: export(L.bundles / "jetson-orin-nano.json", "jetson-orin-nano"),
+        "bench": lambda: bench(L.bench_dir / "bench.json"),
+        "loop": lambda: goal_reaching(L.loop_dir / "goal_reaching.json"),
+    }

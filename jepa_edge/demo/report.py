@@ -1,0 +1,138 @@
+"""The demo's report folder and its one summary table.
+
+report/
+  report.md      what ran (every command, status, wall-clock), the numbers, the plots, how to rerun
+  summary.json   the same as data: steps, metrics (value == what the table printed), machine, sizes
+  *.png          the steps' plots (loss curves, eval, bench), copied, plus step_times.png
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from jepa_edge.utils.files import atomic_write_json, atomic_write_text
+
+SCHEMA = "jepa-edge-demo"
+SCHEMA_VERSION = 1
+STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow", "not run": "dim"}
+
+
+def summary_dict(demo) -> dict:
+    from jepa_edge.demo.plan import sizes_dict
+    from jepa_edge.utils.device_info import describe
+
+    return {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "command": demo.command, "machine": describe(), "sizes": sizes_dict(demo.sizes),
+        "started": demo.started, "seconds": round(demo.seconds, 1), "ok": demo.ok, "exit_code": demo.exit_code,
+        "interrupted": demo.interrupted, "out": str(demo.out),
+        "steps": [s.to_dict() for s in demo.steps],
+        "metrics": [m.to_dict() for m in demo.metrics],
+    }
+
+
+def write_report(demo, report_dir: Path) -> Path:
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    plots = []
+    for s in demo.steps:
+        for p in s.plots:
+            dst = report_dir / f"{s.name}-{Path(p).name}"
+            shutil.copy2(p, dst)
+            plots.append((s, dst.name))
+    if any(s.seconds for s in demo.steps):
+        step_times_png(demo, report_dir / "step_times.png")
+        plots.append((None, "step_times.png"))
+    summary = summary_dict(demo)
+    summary["plots"] = [name for _, name in plots]
+    atomic_write_json(report_dir / "summary.json", summary)
+    atomic_write_text(report_dir / "report.md", report_markdown(demo, summary, plots))
+    return report_dir
+
+
+def report_markdown(demo, summary: dict, plots) -> str:
+    m = summary["machine"]
+    verdict = "all steps ok" if demo.ok else ("interrupted" if demo.interrupted else
+                                              f"FAILED: {', '.join(s.name for s in demo.failed) or 'see below'}")
+    lines = [
+        f"# jepa-edge demo ({demo.sizes.name}): {verdict}", "",
+        f"`{demo.command}` took {demo.seconds:.0f} s on {m.get('cpu')} ({m.get('cores')} cores, "
+        f"{', '.join(m.get('gpus') or []) or 'no GPU'}), started {demo.started}.", "",
+        "Every step below is a public `jepa-edge` command; run them one by one to reproduce the demo.", "",
+        "## Steps", "",
+        "| # | step | status | seconds | command |", "|---|---|---|---:|---|",
+    ]
+    for i, s in enumerate(demo.steps, 1):
+        lines.append(f"| {i} | {s.title} | {s.status} | {s.seconds:.1f} | `{s.command}` |")
+    notes = [s for s in demo.steps if s.note and s.status == "ok"]
+    if notes:
+        lines += [""] + [f"- {s.name}: {s.note}" for s in notes]
+    bad = [s for s in demo.steps if s.status in ("failed", "skipped")]
+    if bad:
+        lines += ["", "## What went wrong", ""]
+        for s in bad:
+            lines.append(f"- **{s.name}** {s.status}: {s.error}. Rerun: `{s.command}`")
+            if s.status == "failed" and s.note.startswith("Traceback"):
+                lines += ["", "```", s.note.rstrip(), "```", ""]
+    lines += ["", "## Numbers", "", "| step | what | value | unit |", "|---|---|---:|---|"]
+    for x in demo.metrics:
+        lines.append(f"| {x.step} | {x.label} | {x.display} | {x.unit} |")
+    if plots:
+        lines += ["", "## Plots", ""]
+        for s, name in plots:
+            lines += [f"### {s.title if s else 'wall-clock per step'}", "", f"![{name}]({name})", ""]
+    lines += ["", f"Machine-readable: `summary.json` (schema {SCHEMA} v{SCHEMA_VERSION}).", ""]
+    return "\n".join(lines)
+
+
+def step_times_png(demo, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = list(reversed(demo.steps))
+    colours = {"ok": "tab:green", "failed": "tab:red", "skipped": "tab:orange", "not run": "tab:gray"}
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(steps) + 1.2))
+    ax.barh([s.name for s in steps], [s.seconds for s in steps], color=[colours[s.status] for s in steps])
+    ax.set_xlabel("wall-clock seconds")
+    ax.set_title(f"jepa-edge demo ({demo.sizes.name}): {demo.seconds:.0f} s in all")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def summary_table(demo):
+    """One table: a row per step with its status, wall-clock and numbers (`label: value unit`)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"jepa-edge demo ({demo.sizes.name}): {demo.seconds:.0f} s", show_lines=True)
+    table.add_column("step", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("numbers", no_wrap=True)
+    for s in demo.steps:
+        numbers = "\n".join(f"{m.label}: {m.display}" + (f" {m.unit}" if m.unit else "") for m in s.metrics)
+        if s.status != "ok" and s.error:
+            numbers = (numbers + "\n" if numbers else "") + s.error
+        table.add_row(s.name, Text(s.status, style=STATUS_STYLE[s.status]), f"{s.seconds:.1f} s", Text(numbers))
+    return table
+
+
+def print_summary(demo, console) -> None:
+    console.print()
+    console.print(summary_table(demo))
+    console.print(f"report: {demo.report_dir / 'report.md'}  (summary.json and plots next to it)",
+                  highlight=False, soft_wrap=True)
+    for s in demo.failed:
+        console.print(f"step '{s.name}' failed: {s.error}", style="red", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  rerun it with: {s.command}", markup=False, highlight=False, soft_wrap=True)
+    if demo.ok:
+        console.print(f"[green]demo finished: all {len(demo.steps)} steps ok in {demo.seconds:.0f} s[/green]")
+    else:
+        console.print("[red]demo did not finish cleanly[/red]: exit code "
+                      f"{demo.exit_code}")

@@ -1,0 +1,254 @@
+"""Run the demo's step table: each step is `jepa_edge.cli.main(argv)`, exactly what a user would type.
+
+Before a step runs, its command line is printed; after, its wall-clock, status and numbers are
+recorded. A failed step does not stop the steps that do not depend on it; the ones that do are
+skipped, and the report names the failed step and the command that reruns it. Ctrl-C stops the
+demo after writing the report of what ran.
+
+The teacher is the expensive step, so it is cached by a hash of its pretrain flags (plus versions):
+in `--out DIR/teacher` (a rerun into the same folder) and in `$JEPA_EDGE_CACHE/demo` (default
+`~/.cache/jepa-edge/demo`), so a second demo on the same machine starts from the student.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jepa_edge.demo import metrics as M
+from jepa_edge.demo.plan import FULL, DemoSizes, Layout, Step, demo_steps
+from jepa_edge.errors import ConfigError
+from jepa_edge.utils.files import atomic_write_json
+
+MARKER = ".jepa-edge-demo"  # says "this folder is a demo's; the demo may rewrite it"
+CACHE_KEY_FILE = "demo-cache-key.json"
+# What the demo writes under --out: cleared (except a matching teacher) before a rerun.
+OWNED = ("teacher", "student", "ac", "eval", "calibration", "bundles", "bench", "loop", "report", "cache")
+
+
+@dataclass
+class StepResult:
+    name: str
+    title: str
+    command: str
+    status: str = "not run"  # ok | failed | skipped | not run
+    seconds: float = 0.0
+    exit_code: int | None = None
+    error: str = ""
+    note: str = ""  # e.g. "teacher reused from the cache"
+    plots: list[str] = field(default_factory=list)
+    metrics: list[M.Metric] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "command": self.command, "status": self.status,
+                "seconds": round(self.seconds, 1), "exit_code": self.exit_code, "error": self.error,
+                "note": self.note, "plots": self.plots, "metrics": [m.to_dict() for m in self.metrics]}
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    sizes: DemoSizes
+    command: str
+    steps: list[StepResult]
+    seconds: float = 0.0
+    started: str = ""
+    interrupted: bool = False
+    report_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(s.status == "ok" for s in self.steps)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else (130 if self.interrupted else 1)
+
+    @property
+    def metrics(self) -> list[M.Metric]:
+        return [m for s in self.steps for m in s.metrics]
+
+    @property
+    def failed(self) -> list[StepResult]:
+        return [s for s in self.steps if s.status == "failed"]
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("JEPA_EDGE_CACHE", Path.home() / ".cache" / "jepa-edge")) / "demo"
+
+
+def prepare_out(out: Path) -> None:
+    """Use an empty or missing folder, or one a previous demo wrote (its outputs are replaced)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise ConfigError(f"--out {out} is not empty and was not written by `jepa-edge demo`; "
+                          "give a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by `jepa-edge demo`; rerunning the demo here replaces its contents\n")
+
+
+def clear_outputs(out: Path, keep: set[str]) -> None:
+    for name in OWNED:
+        if name not in keep and (out / name).exists():
+            shutil.rmtree(out / name)
+
+
+# ----------------------------------------------------------------------------- teacher cache
+
+def _teacher_matches(run_dir: Path, key: str) -> bool:
+    f = run_dir / CACHE_KEY_FILE
+    try:
+        return json.loads(f.read_text())["key"] == key and (run_dir / "model" / "config.json").exists()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _copy_teacher(src: Path, dst: Path) -> None:
+    """Copy what the demo needs of a pretrain run (model dir, metrics, loss plot), not its checkpoints."""
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copytree(src / "model", tmp / "model")
+    for name in ("metrics.jsonl", "loss.png", CACHE_KEY_FILE):
+        if (src / name).exists():
+            shutil.copy2(src / name, tmp / name)
+    shutil.rmtree(dst, ignore_errors=True)
+    os.replace(tmp, dst)
+
+
+def reuse_cached_teacher(step: Step, run_dir: Path, use_cache: bool) -> str:
+    """'' when the teacher must be trained, else a note saying where it came from."""
+    if _teacher_matches(run_dir, step.cache_key):
+        return f"teacher reused from {run_dir} (same config hash {step.cache_key})"
+    cached = cache_root() / f"teacher-{step.cache_key}"
+    if use_cache and _teacher_matches(cached, step.cache_key):
+        _copy_teacher(cached, run_dir)
+        return f"teacher reused from the cache {cached} (config hash {step.cache_key})"
+    return ""
+
+
+def store_teacher(step: Step, run_dir: Path, use_cache: bool) -> None:
+    atomic_write_json(run_dir / CACHE_KEY_FILE, {"key": step.cache_key, "argv": list(step.argv)})
+    if use_cache:
+        try:
+            _copy_teacher(run_dir, cache_root() / f"teacher-{step.cache_key}")
+        except OSError as e:  # a read-only home must not fail the demo
+            print(f"note: could not cache the teacher under {cache_root()}: {e}")
+
+
+# ----------------------------------------------------------------------------- one step
+
+def call_cli(argv: tuple[str, ...]) -> int:
+    """`jepa-edge ARGV` in this process; sys.argv is what the user's shell would have given."""
+    from jepa_edge.cli import main
+
+    saved = sys.argv
+    sys.argv = ["jepa-edge", *argv]
+    try:
+        return main(list(argv))
+    except SystemExit as e:  # argparse: bad flags exit 2 after printing usage
+        return e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = saved
+
+
+def run_step(step: Step, res: StepResult, layout: Layout, use_cache: bool, console) -> None:
+    t0 = time.perf_counter()
+    try:
+        note = reuse_cached_teacher(step, layout.teacher_run, use_cache) if step.cache_key else ""
+        if note:
+            res.note = note
+            console.print(f"[green]{note}[/green] (the command above would retrain it)")
+            code = 0
+        else:
+            code = call_cli(step.argv)
+        res.exit_code = code
+        if code == 130:
+            raise KeyboardInterrupt
+        if code != 0:
+            res.status, res.error = "failed", f"exited with code {code} (its message is printed above)"
+            return
+        missing = [p for p in step.outputs if not Path(p).exists()]
+        if missing:
+            res.status, res.error = "failed", f"finished but did not write {', '.join(missing)}"
+            return
+        if step.cache_key and not note:
+            store_teacher(step, layout.teacher_run, use_cache)
+        reader = M.readers(layout).get(step.name)
+        res.metrics = [M.Metric(m.key, m.label, m.display, m.value, m.unit, step.name) for m in (reader() if reader else [])]
+        res.plots = [p for p in step.plots if Path(p).exists()]
+        res.status = "ok"
+    except KeyboardInterrupt:
+        res.status, res.error = "failed", "interrupted (Ctrl-C)"
+        raise
+    except Exception as e:  # noqa: BLE001 - a crash is this step's failure; the report keeps the traceback
+        res.status = "failed"
+        res.error = f"{type(e).__name__}: {e}"
+        res.note = traceback.format_exc()
+    finally:
+        res.seconds = time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- the demo
+
+def run_demo(out: str | Path, sizes: DemoSizes = FULL, *, teacher: str | Path | None = None, use_cache: bool = True,
+             command: str = "jepa-edge demo", console=None) -> DemoResult:
+    """Run every step, write the report folder, print the summary; returns the result (exit_code)."""
+    from rich.console import Console
+
+    from jepa_edge.demo.report import print_summary, write_report
+
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    out = Path(out)
+    if teacher is not None and not (Path(teacher) / "config.json").exists():
+        if (Path(teacher) / "model" / "config.json").exists():  # a pretrain run dir: its model/
+            teacher = Path(teacher) / "model"
+        else:
+            raise ConfigError(f"--reuse-teacher {teacher}: no config.json there (nor in {teacher}/model); "
+                              "give a model dir, e.g. runs/demo/teacher/model")
+    prepare_out(out)
+    layout = Layout(out)
+    steps = demo_steps(out, sizes, teacher)
+    keep = {"teacher"} if steps[0].cache_key and _teacher_matches(layout.teacher_run, steps[0].cache_key) else set()
+    clear_outputs(out, keep)
+
+    results = [StepResult(s.name, s.title, s.command) for s in steps]
+    demo = DemoResult(out, sizes, command, results, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    t0 = time.perf_counter()
+    console.print(f"[bold]jepa-edge demo[/bold] ({sizes.name}): {len(steps)} steps, outputs in {out}")
+    if teacher is not None:
+        console.print(f"teacher: {teacher} (--reuse-teacher; no pretraining)")
+    try:
+        by_name = {r.name: r for r in results}
+        for i, (step, res) in enumerate(zip(steps, results), 1):
+            elapsed = time.perf_counter() - t0
+            console.rule(f"[bold]step {i}/{len(steps)}[/bold]: {step.title}  [dim]({_mmss(elapsed)} elapsed)[/dim]")
+            blocked = [n for n in step.needs if by_name[n].status != "ok"]
+            if blocked:
+                res.status, res.error = "skipped", f"needs {', '.join(blocked)}, which did not succeed"
+                console.print(f"[yellow]skipped[/yellow]: {res.error}")
+                continue
+            console.print(f"$ {step.command}", markup=False, highlight=False, soft_wrap=True)
+            run_step(step, res, layout, use_cache, console)
+            if res.status == "ok":
+                console.print(f"[green]ok[/green] {step.name} in {res.seconds:.1f} s")
+            else:
+                console.print(f"[red]FAILED[/red] step '{step.name}' after {res.seconds:.1f} s: {res.error}")
+                console.print(f"rerun it with: {step.command}", markup=False, highlight=False, soft_wrap=True)
+    except KeyboardInterrupt:
+        demo.interrupted = True
+        console.print("[red]interrupted[/red]: writing the report of what ran")
+    demo.seconds = time.perf_counter() - t0
+    demo.report_dir = write_report(demo, layout.report_dir)
+    print_summary(demo, console)
+    return demo
+
+
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
