@@ -58,13 +58,13 @@ def encoder_io(cfg, batch: int | str = "batch") -> PartIO:
 
 
 def ac_predictor_io(cfg, frames: int, batch: int | str = "batch") -> PartIO:
-    """cfg: ACPredictorConfig. tokens [B, T*HW, D], actions [B, T, A], states [B, T, S] -> [B, T*HW, D]."""
+    """cfg: ACPredictorConfig. tokens [B, T*HW, D], actions [B, T, A], states [B, T, S] -> next_tokens [B, T*HW, D]."""
     n = frames * cfg.tokens_per_frame
     ins = [TensorSpec("tokens", (batch, n, cfg.embed_dim)), TensorSpec("actions", (batch, frames, cfg.action_dim)),
            TensorSpec("states", (batch, frames, cfg.state_dim))]
     if cfg.extrinsics_dim:
         ins.append(TensorSpec("extrinsics", (batch, frames, cfg.extrinsics_dim)))
-    return PartIO("ac_predictor", ins, [TensorSpec("predicted", (batch, n, cfg.embed_dim))])
+    return PartIO("ac_predictor", ins, [TensorSpec("next_tokens", (batch, n, cfg.embed_dim))])
 
 
 @contextlib.contextmanager

@@ -27,7 +27,8 @@ class NNCFScheme:
     accuracy_control: bool = False         # use nncf.quantize_with_accuracy_control
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "tool": "nncf", "model_type": "transformer", "weights": "int8 per-channel"}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {**d, "tool": "nncf", "model_type": "transformer", "weights": "int8 per-channel"}
 
     def with_(self, **kw) -> "NNCFScheme":
         return NNCFScheme(**{**asdict(self), **kw})

@@ -36,7 +36,7 @@ class OrtQuantScheme:
     max_samples: int = 300
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         d["format"] = "QDQ"
         d["weights"] = "int8"
         return d

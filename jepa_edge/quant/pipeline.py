@@ -89,7 +89,7 @@ def part_module_and_io(src: Source, part: str, frames: int | None) -> tuple[obje
         raise ConfigError(f"the model holds no {part} (it has: {have}); train or convert one first")
     if part == "encoder":
         return module, encoder_io(module.cfg)
-    return module, ac_predictor_io(module.cfg, frames or 2)
+    return module, ac_predictor_io(module.cfg, frames or 1)
 
 
 def _normalization(src: Source) -> dict | None:
