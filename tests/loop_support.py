@@ -110,12 +110,13 @@ def torch_sessions(encoder, ac, threads: int = 1):
     return enc, ac_session(), ac_session()
 
 
-def save_tiny_model_dir(path, img_size: int = 32, action_dim: int = 2, state_dim: int = 4, seed: int = 0):
+def save_tiny_model_dir(path, img_size: int = 32, action_dim: int = 2, state_dim: int = 4, seed: int = 0,
+                        config: dict | None = None):
     """A model dir (config.json + safetensors) holding a tiny random encoder and AC predictor."""
     from jepa_edge.models.model_dir import ModelBundle, save_model_dir
 
     encoder, ac = tiny_random_models(img_size, action_dim, state_dim, seed)
-    return save_model_dir(path, ModelBundle(config={}, encoder=encoder, ac_predictor=ac))
+    return save_model_dir(path, ModelBundle(config=dict(config or {}), encoder=encoder, ac_predictor=ac))
 
 
 class PixelEncoder(InferenceSession):

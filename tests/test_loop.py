@@ -178,3 +178,37 @@ def test_cli_refuses_bad_flags_with_one_line(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["run", "--planner.kind", "gradient"]) == 2
     assert "planner.kind" in capsys.readouterr().err
+
+
+def test_perception_reproduces_the_latent_recipe_the_predictor_was_trained_on(tmp_path):
+    """train-ac records {"ac": {"norm": "layer_norm"}}: runtime latents must be layer-normed too."""
+    import torch
+
+    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+    from jepa_edge.runtime.assemble import load_session, make_encoder
+
+    encoder, ac = tiny_random_models()
+    with torch.no_grad():  # a final norm with a trained-looking affine: its tokens are not unit-normed
+        encoder.norm.weight.fill_(2.0)
+        encoder.norm.bias.fill_(0.5)
+    model = save_model_dir(tmp_path / "m", ModelBundle(config={"ac": {"norm": "layer_norm"}}, encoder=encoder,
+                                                       ac_predictor=ac))
+    models = RobotConfig().override({"models.encoder": str(model)}).models
+    enc = make_encoder(load_session(model, "encoder"), models)
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    z = enc.encode(image)
+    assert z.shape == (4, 128)
+    np.testing.assert_allclose(z.mean(-1), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(-1), 1, atol=1e-2)
+    forced = make_encoder(load_session(model, "encoder"), RobotConfig().override(
+        {"models.encoder": str(model), "models.latent_norm": "none"}).models)
+    raw = forced.encode(image)
+    np.testing.assert_allclose(raw.mean(-1), 0.5, atol=1e-3)  # the encoder's own output, untouched
+
+    # A video encoder sees the frame repeated over its clip length, temporal slots averaged.
+    torch.manual_seed(0)
+    video = build_encoder("vit_nano/16", img_size=32, depth=1, num_frames=4, tubelet_size=2).eval()
+    vdir = save_model_dir(tmp_path / "v", ModelBundle(config={}, encoder=video))
+    venc = make_encoder(load_session(vdir, "encoder"), RobotConfig().override({"models.encoder": str(vdir)}).models)
+    assert venc.frames == 4 and venc.encode(image).shape == (4, 128)

@@ -49,7 +49,8 @@ def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSessi
     enc = bundle.encoder_cfg
     s, n, d = enc.img_size, enc.num_patches, enc.embed_dim
     if part == "encoder":
-        return TorchSession(bundle.encoder, [TensorSpec("image", (1, 3, s, s))], [TensorSpec("tokens", (1, n, d))],
+        shape = (1, enc.in_chans, enc.num_frames, s, s) if enc.is_video else (1, enc.in_chans, s, s)
+        return TorchSession(bundle.encoder, [TensorSpec("image", shape)], [TensorSpec("tokens", (1, n, d))],
                             threads=threads)
     ac = bundle.ac_predictor
     if ac is None:
@@ -60,6 +61,41 @@ def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSessi
                              TensorSpec("actions", ("batch", 1, c.action_dim)),
                              TensorSpec("states", ("batch", 1, c.state_dim))],
                         [TensorSpec("next_tokens", ("batch", c.tokens_per_frame, c.embed_dim))], threads=threads)
+
+
+def model_config(path: str | Path | None) -> dict:
+    """config.json of a model dir, or of the model dir a bundle was exported from ({} if unknown)."""
+    import json
+
+    if not path:
+        return {}
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return json.loads((path / "config.json").read_text())
+    if (path / "manifest.json").is_file():
+        source = json.loads((path / "manifest.json").read_text()).get("model", {})
+        if source.get("source_path") and (Path(source["source_path"]) / "config.json").is_file():
+            return json.loads((Path(source["source_path"]) / "config.json").read_text())
+        return {"encoder": source.get("config", {})} if source.get("config", {}).get("arch") else {}
+    return {}
+
+
+def make_encoder(session: InferenceSession, models, predictor_path: str = "") -> LatentEncoder:
+    """The perception stage, in the latent space the AC predictor was trained in."""
+    enc_conf = model_config(models.encoder)
+    pred_conf = model_config(predictor_path or models.encoder)
+    if models.latent_norm == "auto":
+        recipe = pred_conf.get("ac") or enc_conf.get("ac") or {}
+        layer_norm = recipe.get("norm") == "layer_norm"
+    else:
+        layer_norm = models.latent_norm == "layer_norm"
+    tokens_per_frame = None
+    enc = enc_conf.get("encoder") or {}
+    if enc.get("img_size") and enc.get("patch_size"):
+        tokens_per_frame = (enc["img_size"] // enc["patch_size"]) ** 2
+    norm = enc_conf.get("normalization") or {}
+    return LatentEncoder(session, norm.get("mean", models.mean), norm.get("std", models.std),
+                         layer_norm=layer_norm, tokens_per_frame=tokens_per_frame)
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -161,7 +197,7 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
         surprise_s = load_session(path, "ac_predictor", 1) if cfg.surprise.enabled else None
         predictor_sessions = (planner_s, surprise_s)
         sessions += [s for s in predictor_sessions if s is not None]
-    encoder = LatentEncoder(encoder_session, m.mean, m.std)
+    encoder = make_encoder(encoder_session, m, m.predictor)
     robot, camera, world, goal = make_robot(cfg, episode_seed)
     try:
         robot.connect()

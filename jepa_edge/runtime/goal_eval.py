@@ -114,9 +114,12 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
                 predictor = load_session(method.predictor or cfg.models.predictor or enc_path, "ac_predictor",
                                          cfg.models.threads)
                 own.append(predictor)
+        # Each method's own model dirs decide its latent space (normalization, latent recipe).
+        mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": method.predictor or
+                             (cfg.models.predictor if not method.encoder else "")})
         per_episode = []
         for k in range(episodes):
-            per_episode.append(run_episode(cfg, method, first_seed + k, encoder, predictor))
+            per_episode.append(run_episode(mcfg, method, first_seed + k, encoder, predictor))
             if progress:
                 progress(method.name, k + 1, episodes, per_episode[-1])
         for s in own:

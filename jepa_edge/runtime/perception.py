@@ -17,10 +17,19 @@ class NonFiniteLatent(RuntimeError):
 
 
 class LatentEncoder:
+    """`layer_norm`: normalize each token over its features (no affine), the latent space the AC
+    predictor is trained in (training/latents.py). A video encoder (input [1, C, T, H, W]) sees the
+    frame repeated T times and its temporal slots are averaged (`tokens_per_frame` = h * w)."""
+
     def __init__(self, session: InferenceSession, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-                 img_size: int | None = None):
+                 img_size: int | None = None, layer_norm: bool = False, tokens_per_frame: int | None = None):
         self.session = session
+        self.layer_norm = layer_norm
         spec = session.inputs[0]
+        self.frames = spec.shape[2] if len(spec.shape) == 5 and isinstance(spec.shape[2], int) else 1
+        self.tokens_per_frame = tokens_per_frame
+        if len(spec.shape) == 5 and not tokens_per_frame:
+            raise ValueError(f"video encoder input {spec.name}{list(spec.shape)}: pass tokens_per_frame (h * w)")
         side = spec.shape[-1] if spec.shape and isinstance(spec.shape[-1], int) else None
         self.img_size = img_size or side
         if not self.img_size:
@@ -41,12 +50,20 @@ class LatentEncoder:
             interp = cv2.INTER_AREA if s > self.img_size else cv2.INTER_LINEAR
             img = cv2.resize(img, (self.img_size, self.img_size), interpolation=interp)
         x = (img.astype(np.float32) * (1.0 / 255.0) - self.mean) / self.std  # [S, S, 3]
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[None])  # [1, 3, S, S]
+        x = x.transpose(2, 0, 1)[None]  # [1, 3, S, S]
+        if self.frames > 1:  # a static clip for a video encoder: [1, 3, T, S, S]
+            x = np.repeat(x[:, :, None], self.frames, axis=2)
+        return np.ascontiguousarray(x)
 
     def encode(self, image: np.ndarray) -> np.ndarray:
         """uint8 RGB [H, W, 3] -> latent tokens [N, D]; raises NonFiniteLatent on NaN/Inf."""
         out = self.session.run({self.input_name: self.preprocess(image)})
         z = np.asarray(next(iter(out.values())), np.float32)[0]  # [N, D]
+        if self.frames > 1:  # average the temporal slots: [t*h*w, D] -> [h*w, D]
+            z = z.reshape(-1, self.tokens_per_frame, z.shape[-1]).mean(0)
+        if self.layer_norm:
+            mu = z.mean(-1, keepdims=True)
+            z = (z - mu) / np.sqrt(((z - mu) ** 2).mean(-1, keepdims=True) + 1e-5)
         if not np.isfinite(z).all():
             bad = int((~np.isfinite(z)).sum())
             raise NonFiniteLatent(f"encoder output has {bad} NaN/Inf values of {z.size}")

@@ -51,6 +51,9 @@ class ModelsConfig:
     encoder: str = ""  # artifact bundle dir (manifest.json) or model dir (config.json)
     predictor: str = ""  # AC predictor bundle/model dir; empty = same model dir as the encoder
     threads: int = 1  # intra-op threads per session: perception and planning share 2 cores
+    # Latent space the AC predictor was trained in: "auto" reads the recipe train-ac recorded in
+    # the model dir ("ac" in config.json); "layer_norm" or "none" force it.
+    latent_norm: str = "auto"
     # Normalization used when the bundle does not record one (ImageNet defaults).
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
@@ -248,6 +251,7 @@ def validate(cfg: RobotConfig) -> None:
     _choice(s.overrun_policy, ("skip", "hold", "shrink"), "schedule.overrun_policy")
     _choice(cfg.surprise.policy, ("log", "slow", "stop"), "surprise.policy")
     _choice(cfg.sim.task, ("reach", "push"), "sim.task")
+    _choice(cfg.models.latent_norm, ("auto", "layer_norm", "none"), "models.latent_norm")
     for name in ("camera", "latent", "backend", "link", "planner"):
         _choice(getattr(cfg.safety, name), FAULT_POLICIES, f"safety.{name}")
     if len(p.action_low) != len(p.action_high) or not p.action_low:
