@@ -161,7 +161,7 @@ def mask_families(grid_thw: tuple[int, int, int], future: bool = True) -> list:
     future-frames family. The list index is the predictor's mask_index."""
     t, h, w = grid_thw
     if t == 1:
-        return [MultiBlockMasker2D((h, w), min_keep=min(10, (h - 1) * (w - 1) - 1))]
+        return [MultiBlockMasker2D((h, w), min_keep=min(10, max(2, h * w // 6)))]  # small grids keep fewer
     fams = list(vjepa_maskers(grid_thw))
     if future:
         fams.append(FutureMasker(grid_thw))

@@ -97,3 +97,21 @@ def barrier(env: DistEnv) -> None:
 def shutdown(env: DistEnv) -> None:
     if env.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def run_local_processes(world_size: int, target: str, kwargs: dict, port: int) -> None:
+    """Start `world_size` local processes (gloo on CPU) that each call `target` ("module:function")
+    with `kwargs`, as torchrun would. For tests and single-machine runs without torchrun."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_entry, args=(world_size, target, kwargs, port), nprocs=world_size, join=True)
+
+
+def _entry(rank: int, world_size: int, target: str, kwargs: dict, port: int) -> None:
+    import importlib
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    module, fn = target.split(":")
+    getattr(importlib.import_module(module), fn)(**kwargs)

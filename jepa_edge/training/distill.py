@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.config import EncoderConfig
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
-from jepa_edge.models.registry import build_predictor, encoder_config
+from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
 from jepa_edge.training.common import (
@@ -85,7 +85,10 @@ class DistillConfig:
 def student_config(cfg: DistillConfig, teacher: EncoderConfig) -> EncoderConfig:
     """The student's encoder config: same frames/tubelet as the teacher; patch and size default to
     the values that reproduce the teacher's token grid."""
-    patch = cfg.patch_size or teacher.patch_size
+    named = parse_arch(cfg.student_arch)[1]
+    if named and cfg.patch_size and named != cfg.patch_size:
+        raise ConfigError(f"--student-arch {cfg.student_arch} says patch {named} but --patch-size is {cfg.patch_size}")
+    patch = cfg.patch_size or named or teacher.patch_size
     size = cfg.img_size or teacher.grid[1] * patch
     extra = {} if cfg.student_depth is None else {"depth": cfg.student_depth}
     return encoder_config(cfg.student_arch, img_size=size, patch_size=patch, num_frames=teacher.num_frames,
@@ -140,6 +143,7 @@ def _normalization(config: dict) -> Normalization:
 def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
             env: ddp.DistEnv | None = None, crash_after_step: int | None = None) -> dict:
     out = Path(out)
+    own_env = env is None
     env = env or ddp.init_from_env(cfg.device)
     seed_everything(cfg.seed)
     teacher_bundle = load_model_dir(cfg.teacher)
@@ -210,4 +214,6 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
                              encoder=ema.encoder.cpu(), predictor=ema.predictor.cpu())
         save_model_dir(out / "model", bundle, source={"kind": "distill", "run_dir": str(out), "teacher": str(cfg.teacher)})
     ddp.barrier(env)
+    if own_env:
+        ddp.shutdown(env)
     return {**summary, "model_dir": str(out / "model")}

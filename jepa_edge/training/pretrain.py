@@ -14,7 +14,7 @@ import torch
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.model_dir import ModelBundle, save_model_dir
-from jepa_edge.models.registry import build_predictor, encoder_config
+from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
 from jepa_edge.training.common import (
@@ -31,7 +31,7 @@ class PretrainConfig:
     arch: str = "vit_small"
     depth: int | None = None  # override the arch's depth (None: the named depth)
     img_size: int = 64
-    patch_size: int = 8
+    patch_size: int | None = None  # None: the arch's "/P" suffix, else 8
     num_frames: int = 1  # 1: I-JEPA on images; > 1: V-JEPA on clips of this many frames
     tubelet_size: int = 2
     pos: str = "sincos"
@@ -72,7 +72,10 @@ class PretrainConfig:
 
     def encoder_config(self):
         extra = {} if self.depth is None else {"depth": self.depth}
-        return encoder_config(self.arch, img_size=self.img_size, patch_size=self.patch_size,
+        named = parse_arch(self.arch)[1]
+        if named and self.patch_size and named != self.patch_size:
+            raise ConfigError(f"--arch {self.arch} says patch {named} but --patch-size is {self.patch_size}")
+        return encoder_config(self.arch, img_size=self.img_size, patch_size=self.patch_size or named or 8,
                               num_frames=self.num_frames, tubelet_size=self.tubelet_size, pos=self.pos, **extra)
 
 
@@ -81,6 +84,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     """Train and write `out/model` (model dir), `out/metrics.jsonl`, `out/loss.png`,
     `out/checkpoints/`. Returns a summary dict."""
     out = Path(out)
+    own_env = env is None
     env = env or ddp.init_from_env(cfg.device)
     seed_everything(cfg.seed)
     enc_cfg = cfg.encoder_config()
@@ -124,6 +128,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
                              encoder=target.cpu(), predictor=online.predictor.cpu())
         save_model_dir(out / "model", bundle, source={"kind": "pretrain", "run_dir": str(out)})
     ddp.barrier(env)
+    if own_env:
+        ddp.shutdown(env)
     return {**summary, "model_dir": str(out / "model")}
 
 
@@ -138,6 +144,7 @@ def training_record(cfg, families, data, summary) -> dict:
         "data": getattr(data, "describe", lambda: {"source": type(data).__name__, "n": len(data)})(),
         "steps": summary["steps"],
         "seconds": round(summary["seconds"], 1),
+        "cpu_seconds": round(summary["cpu_seconds"], 1),
         "final_loss": summary["final_loss"],
     }
 

@@ -1,0 +1,1 @@
+"""Evaluation probes: position probes, intuitive physics, teacher agreement, AC rollout, reports."""

@@ -1,0 +1,97 @@
+"""Linear probes: closed-form ridge regression from frozen features to ground-truth positions.
+
+Features are the mean-pooled tokens of a slot ("pooled", D dims) or all its tokens concatenated
+("patch", h*w*D dims). Splits are by clip (no frame of a test clip is seen in training); ridge's
+lambda is picked on a validation part of the training clips from a log grid, then the probe is
+refit on all training clips. Score: R^2 on the test clips, averaged over output coordinates.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from jepa_edge.errors import DataError
+
+LAMBDAS = tuple(10.0 ** k for k in range(-3, 6))
+
+
+def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """Coefficient of determination, averaged uniformly over output columns."""
+    y, pred = np.asarray(y, np.float64).reshape(len(y), -1), np.asarray(pred, np.float64).reshape(len(y), -1)
+    ss_res = ((y - pred) ** 2).sum(0)
+    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    return float(np.mean(1.0 - ss_res / np.maximum(ss_tot, 1e-12)))
+
+
+class Ridge:
+    """Closed-form ridge for many lambdas at once via one eigendecomposition (primal when the
+    feature dim is at most the sample count, dual/kernel otherwise). Features are standardized
+    with the training mean/std; the intercept is the training target mean."""
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> "Ridge":
+        X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
+        Y = torch.as_tensor(np.asarray(Y), dtype=torch.float64).reshape(len(X), -1)
+        if X.ndim != 2 or len(X) < 2:
+            raise DataError(f"ridge needs features [n>=2, d], got {tuple(X.shape)}")
+        self.mu, self.sd = X.mean(0), X.std(0).clamp_min(1e-6)
+        self.ymu = Y.mean(0)
+        Xs, Yc = (X - self.mu) / self.sd, Y - self.ymu
+        self.primal = Xs.shape[1] <= Xs.shape[0]
+        if self.primal:
+            evals, V = torch.linalg.eigh(Xs.T @ Xs)  # [d], [d, d]
+            self._basis, self._proj = V, V.T @ (Xs.T @ Yc)  # coefficients in the eigenbasis
+        else:
+            evals, Q = torch.linalg.eigh(Xs @ Xs.T)  # [n], [n, n]
+            self._basis, self._proj, self._Xs = Q, Q.T @ Yc, Xs
+        self._evals = evals.clamp_min(0)
+        return self
+
+    def predict(self, X: np.ndarray, lam: float) -> np.ndarray:
+        Xs = (torch.as_tensor(np.asarray(X), dtype=torch.float64) - self.mu) / self.sd
+        scaled = self._proj / (self._evals + lam)[:, None]
+        if self.primal:
+            W = self._basis @ scaled  # [d, k]
+            out = Xs @ W
+        else:
+            alpha = self._basis @ scaled  # [n, k]
+            out = (Xs @ self._Xs.T) @ alpha
+        return (out + self.ymu).numpy()
+
+
+def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, test_fraction: float = 0.25,
+                seed: int = 0, lambdas=LAMBDAS) -> dict:
+    """Fit on the training groups (clips), report R^2 on the held-out groups.
+    X [n, d], Y [n, k], groups [n] (clip id of every row)."""
+    ids = np.unique(groups)
+    if len(ids) < 4:
+        raise DataError(f"a probe needs at least 4 clips, got {len(ids)}")
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(ids)
+    n_test = max(1, int(round(len(ids) * test_fraction)))
+    test_ids, train_ids = ids[:n_test], ids[n_test:]
+    n_val = max(1, len(train_ids) // 5)
+    val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
+    sel = lambda which: np.isin(groups, which)  # noqa: E731
+    # Choose lambda on a validation split of the training clips...
+    r = Ridge().fit(X[sel(fit_ids)], Y[sel(fit_ids)])
+    val_scores = {lam: r2_score(Y[sel(val_ids)], r.predict(X[sel(val_ids)], lam)) for lam in lambdas}
+    best = max(val_scores, key=val_scores.get)
+    # ... then refit on all training clips and score the held-out clips once.
+    r = Ridge().fit(X[sel(train_ids)], Y[sel(train_ids)])
+    test = r2_score(Y[sel(test_ids)], r.predict(X[sel(test_ids)], best))
+    return {"r2": test, "lambda": best, "n_train": int(sel(train_ids).sum()), "n_test": int(sel(test_ids).sum())}
+
+
+def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray,
+                    kinds: tuple[str, ...] = ("pooled", "patch"), seed: int = 0) -> dict:
+    """tokens [n_clips, S, N, D]; agent [n_clips, S, 2]; objects [n_clips, S, n_obj, 2] ->
+    {"agent": {"pooled": {...}, "patch": {...}}, "objects": {...}}."""
+    n, S, N, D = tokens.shape
+    groups = np.repeat(np.arange(n), S)
+    feats = {}
+    if "pooled" in kinds:
+        feats["pooled"] = tokens.mean(2).reshape(n * S, D).numpy()
+    if "patch" in kinds:
+        feats["patch"] = tokens.reshape(n * S, N * D).numpy()
+    targets = {"agent": agent.reshape(n * S, -1), "objects": objects.reshape(n * S, -1)}
+    return {t: {k: ridge_probe(X, Y, groups, seed=seed) for k, X in feats.items()} for t, Y in targets.items()}

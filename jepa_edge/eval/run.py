@@ -1,0 +1,125 @@
+"""`evaluate(model_dir, teacher=...)`: every probe that applies to what the model dir holds.
+
+- position probes (always): ridge from frozen features to agent / object positions, R^2;
+- intuitive physics (video encoder + mask-token predictor): surprise accuracy and AUROC; a
+  distilled student's predictor predicts teacher tokens, so it needs the teacher for targets;
+- agreement (when a teacher is given): CKA and mapped cosine on the same clips;
+- AC rollout vs copy-last (when the dir holds an ac_predictor).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from jepa_edge.errors import ConfigError
+from jepa_edge.eval.features import held_out_clips, model_normalization, slot_tokens, slot_truth
+from jepa_edge.models.model_dir import ModelBundle, load_model_dir
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    probe_clips: int = 120
+    probe_frames: int = 12  # frames per probe clip (a video model sees L // num_frames windows)
+    vo_pairs: int = 40  # matched pairs per violation type
+    vo_frames: int = 16
+    rollout_trajectories: int = 64
+    horizons: tuple[int, ...] = (1, 2, 4)
+    random_init: bool = False  # evaluate the same architecture with fresh random weights (baseline)
+    seed: int = 0
+
+
+def random_like(bundle: ModelBundle, seed: int = 0) -> ModelBundle:
+    """Same parts and configs, fresh random weights."""
+    torch.manual_seed(seed)
+    parts = {name: type(m)(m.cfg).eval() for name, m in bundle.parts().items()}
+    return ModelBundle(config=dict(bundle.config), **parts)
+
+
+def _future_mask_index(config: dict) -> int:
+    idx = (config.get("training") or {}).get("future_mask_index")
+    return int(idx) if idx is not None else 0
+
+
+def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle | None = None,
+             opts: EvalOptions = EvalOptions(), progress=lambda msg: None) -> dict:
+    torch.set_grad_enabled(False)
+    bundle = model if isinstance(model, ModelBundle) else load_model_dir(model)
+    if opts.random_init:
+        bundle = random_like(bundle, opts.seed)
+    bundle.eval()
+    t_bundle = None
+    if teacher is not None:
+        t_bundle = (teacher if isinstance(teacher, ModelBundle) else load_model_dir(teacher)).eval()
+    enc = bundle.encoder
+    norm = model_normalization(bundle.config)
+    results: dict = {"model": {"arch": enc.cfg.arch, "encoder": enc.cfg.to_dict(),
+                               "params": sum(p.numel() for p in enc.parameters()),
+                               "parts": list(bundle.parts()), "random_init": opts.random_init},
+                     "skipped": {}, "seconds": {}}
+
+    # -- position probes -------------------------------------------------------------------------
+    from jepa_edge.eval.probes import position_probes
+
+    t0 = time.perf_counter()
+    progress("position probes")
+    clips = held_out_clips(opts.probe_clips, opts.probe_frames, enc.cfg.img_size)
+    tokens = slot_tokens(enc, clips.frames, norm)
+    results["probes"] = position_probes(tokens, slot_truth(clips.agent, enc.cfg), slot_truth(clips.objects, enc.cfg),
+                                        seed=opts.seed)
+    results["seconds"]["probes"] = round(time.perf_counter() - t0, 1)
+
+    # -- agreement with the teacher ------------------------------------------------------------------
+    if t_bundle is not None:
+        from jepa_edge.eval.agreement import agreement
+
+        progress("teacher agreement")
+        t0 = time.perf_counter()
+        tc = t_bundle.encoder.cfg
+        if tc.grid != enc.cfg.grid or tc.num_frames != enc.cfg.num_frames:
+            results["skipped"]["agreement"] = f"token grids differ (teacher {tc.grid}, model {enc.cfg.grid})"
+        else:
+            t_clips = clips if tc.img_size == enc.cfg.img_size else held_out_clips(
+                opts.probe_clips, opts.probe_frames, tc.img_size)
+            t_tokens = slot_tokens(t_bundle.encoder, t_clips.frames, model_normalization(t_bundle.config))
+            results["agreement"] = agreement(tokens, t_tokens, seed=opts.seed)
+        results["seconds"]["agreement"] = round(time.perf_counter() - t0, 1)
+
+    # -- intuitive physics -----------------------------------------------------------------------------
+    space = (bundle.config.get("training") or {}).get("predictor_space", "self")
+    if bundle.predictor is None:
+        results["skipped"]["physics"] = "the model dir holds no mask-token predictor"
+    elif not enc.cfg.is_video:
+        results["skipped"]["physics"] = "image model: no future frames to predict"
+    elif space == "teacher" and t_bundle is None:
+        results["skipped"]["physics"] = "the predictor predicts teacher tokens: pass --teacher to score surprise"
+    else:
+        from jepa_edge.eval.physics import physics_eval
+
+        progress("intuitive physics")
+        t0 = time.perf_counter()
+        targets_fn = None
+        if space == "teacher":
+            from jepa_edge.training.distill import TeacherInput
+
+            to_t = TeacherInput(t_bundle.encoder.cfg, enc.cfg, model_normalization(t_bundle.config), norm)
+            targets_fn = lambda x: t_bundle.encoder(to_t(x))  # noqa: E731
+        results["physics"] = physics_eval(enc, bundle.predictor, norm, _future_mask_index(bundle.config),
+                                          targets_fn, n_pairs=opts.vo_pairs, clip_frames=opts.vo_frames)
+        results["seconds"]["physics"] = round(time.perf_counter() - t0, 1)
+
+    # -- action-conditioned rollout ---------------------------------------------------------------------
+    if bundle.ac_predictor is None:
+        results["skipped"]["rollout"] = "the model dir holds no ac_predictor"
+    else:
+        from jepa_edge.eval.rollout import rollout_errors
+
+        progress("AC rollout")
+        t0 = time.perf_counter()
+        if max(opts.horizons) + 1 > bundle.ac_predictor.cfg.max_frames:
+            raise ConfigError(f"horizon {max(opts.horizons)} exceeds the AC predictor's {bundle.ac_predictor.cfg.max_frames} frames")
+        results["rollout"] = rollout_errors(enc, bundle.ac_predictor, norm, opts.horizons, n=opts.rollout_trajectories)
+        results["seconds"]["rollout"] = round(time.perf_counter() - t0, 1)
+    return results

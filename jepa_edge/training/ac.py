@@ -1,0 +1,171 @@
+"""`train-ac`: the V-JEPA 2-AC action-conditioned predictor on top of a frozen encoder.
+
+Latents of world trajectories (per-frame, layer-normed; see latents.py) are computed once and
+cached on disk. The predictor learns z[t+1] from z[<=t], actions and states with two L1 terms, as
+V-JEPA 2-AC: teacher forcing (all frames at once, block-causal) and a short autoregressive
+rollout (its own predictions fed back for `rollout_steps` steps from the first frame).
+The result is a model dir holding the encoder (and its mask-token predictor, if any) + ac_predictor.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from jepa_edge.data.datasets import WorldTrajectories
+from jepa_edge.data.transforms import Normalization
+from jepa_edge.errors import ConfigError
+from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.training import ddp
+from jepa_edge.training.common import (
+    OptimConfig, WarmupCosine, build_optimizer, config_fingerprint, l1_loss, seed_everything,
+)
+from jepa_edge.training.jepa import autocast
+from jepa_edge.training.latents import LATENT_RECIPE, frame_latents
+from jepa_edge.training.loop import LoopSpec, run_loop
+from jepa_edge.training.teacher_cache import TeacherFeatureCache
+from jepa_edge.training.data import StepSampler
+
+
+@dataclass(frozen=True)
+class TrainACConfig:
+    encoder: str  # model dir whose encoder stays frozen (teacher or student)
+    predictor_width: int = 192
+    depth: int = 4
+    num_heads: int = 4
+    frames: int = 8  # frames per training trajectory
+    rollout_steps: int = 2
+    n_trajectories: int = 1000
+    batch_size: int = 16
+    steps: int = 600
+    lr: float = 5e-4
+    start_lr: float = 5e-5
+    final_lr: float = 1e-6
+    warmup_steps: int = 30
+    weight_decay: float = 0.04
+    grad_clip: float = 1.0
+    precision: str = "fp32"
+    seed: int = 0
+    ckpt_every: int = 100
+    log_every: int = 10
+    device: str = "auto"
+    cache_dir: str | None = None  # default: <out>/latent_cache
+
+    def __post_init__(self):
+        if self.frames < self.rollout_steps + 1 or self.frames < 2:
+            raise ConfigError(f"--frames {self.frames} must exceed --rollout-steps {self.rollout_steps}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
+
+    @property
+    def optim(self) -> OptimConfig:
+        return OptimConfig(lr=self.lr, start_lr=self.start_lr, final_lr=self.final_lr,
+                           warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
+
+
+class _ActionsMemo(torch.utils.data.Dataset):
+    """Trajectory dataset that hands out clips and remembers the (small) actions/states it saw."""
+
+    def __init__(self, data):
+        self.data, self.extras = data, {}
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        clip, actions, states = self.data[i]
+        self.extras[int(i)] = (actions, states)
+        return clip
+
+    def actions_states(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        for i in indices:
+            if int(i) not in self.extras:
+                self[int(i)]
+        a = torch.stack([self.extras[int(i)][0] for i in indices])
+        s = torch.stack([self.extras[int(i)][1] for i in indices])
+        return a, s
+
+    def describe(self):
+        return {**self.data.describe(), "n": len(self.data), "seed": self.data.seed}
+
+
+def ac_config(cfg: TrainACConfig, enc_cfg, action_dim: int, state_dim: int) -> ACPredictorConfig:
+    return ACPredictorConfig(
+        embed_dim=enc_cfg.embed_dim, predictor_embed_dim=cfg.predictor_width, depth=cfg.depth,
+        num_heads=cfg.num_heads, action_dim=action_dim, state_dim=state_dim, img_size=enc_cfg.img_size,
+        patch_size=enc_cfg.patch_size, max_frames=max(cfg.frames, 8),
+    )
+
+
+def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, rollout_steps: int):
+    """z [B, T, N, D] latents; actions [B, T, A]; states [B, T, S]."""
+    B, T, N, D = z.shape
+    pred = ac(z[:, :-1].reshape(B, (T - 1) * N, D), actions[:, :-1], states[:, :-1])  # [B, (T-1)*N, D]
+    forcing = l1_loss(pred, z[:, 1:].reshape(B, (T - 1) * N, D))
+    seq, rollout = z[:, 0], []  # [B, N, D]
+    for k in range(1, rollout_steps + 1):
+        nxt = ac(seq, actions[:, :k], states[:, :k])[:, -N:]  # prediction of frame k
+        rollout.append(l1_loss(nxt, z[:, k]))
+        seq = torch.cat([seq, nxt], dim=1)
+    roll = torch.stack(rollout).mean()
+    return forcing + roll, {"loss_forcing": float(forcing.detach()), "loss_rollout": float(roll.detach())}
+
+
+def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
+             env: ddp.DistEnv | None = None, crash_after_step: int | None = None) -> dict:
+    out = Path(out)
+    env = env or ddp.init_from_env(cfg.device)
+    seed_everything(cfg.seed)
+    source = load_model_dir(cfg.encoder)
+    encoder = source.encoder.to(env.device).eval().requires_grad_(False)
+    enc_cfg = encoder.cfg
+    norm_d = source.config.get("normalization")
+    norm = Normalization.from_dict(norm_d) if norm_d else Normalization()
+    world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000, normalization=norm)
+    data = _ActionsMemo(world)
+    a0, s0 = data.actions_states([0])
+    ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1])).to(env.device)
+    model = ddp.wrap(ac, env)
+
+    def latents(x: torch.Tensor) -> torch.Tensor:  # [B, C, T, H, W] -> [B, T*N, D]
+        with autocast(env.device, cfg.precision):
+            z = frame_latents(encoder, x.to(env.device))
+        return z.flatten(1, 2)
+
+    key = {"encoder_sha256": source.config.get("weights_sha256"), "data": data.describe(),
+           "recipe": LATENT_RECIPE, "precision": cfg.precision}
+    cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "latent_cache", key, len(data))
+    cache.build(data, latents, cfg.batch_size, env, progress)
+    sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
+    rows = ddp.local_rows(cfg.batch_size, env)
+    optimizer = build_optimizer([ac], cfg.optim)
+    schedule = WarmupCosine(optimizer, cfg.steps, cfg.optim)
+    N = enc_cfg.grid[1] * enc_cfg.grid[2]
+
+    def compute_loss(step: int):
+        idx = sampler.indices(step)[rows]
+        z = cache.get(idx).to(env.device)
+        z = z.reshape(len(idx), cfg.frames, N, -1)  # [B, T, N, D]
+        a, s = (t.to(env.device) for t in data.actions_states(idx))
+        with autocast(env.device, cfg.precision):
+            return ac_loss(model, z, a, s, cfg.rollout_steps)
+
+    fingerprint = {**config_fingerprint(cfg), "kind": "train-ac", "world_size": env.world_size}
+    summary = run_loop(LoopSpec(
+        run_dir=out, total_steps=cfg.steps, modules={"ac_predictor": ac}, trainable=[ac], optimizer=optimizer,
+        schedule=schedule, compute_loss=compute_loss, config=fingerprint, env=env, grad_clip=cfg.grad_clip,
+        ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, resume=resume, progress=progress,
+        description=f"train-ac on {enc_cfg.arch}", crash_after_step=crash_after_step,
+    ))
+    if env.is_main:
+        config = {k: v for k, v in source.config.items() if k in ("normalization", "training")}
+        config["ac"] = {**LATENT_RECIPE, "frames": cfg.frames, "rollout_steps": cfg.rollout_steps,
+                        "states": "agent x, y, vx, vy (built-in world proprio)", "actions": "agent velocity in [-1, 1]^2",
+                        "encoder_from": str(cfg.encoder), "config": asdict(cfg),
+                        "seconds": round(summary["seconds"], 1), "final_loss": summary["final_loss"]}
+        bundle = ModelBundle(config=config, encoder=encoder.cpu(), predictor=source.predictor, ac_predictor=ac.cpu())
+        save_model_dir(out / "model", bundle, source={"kind": "train-ac", "run_dir": str(out), "encoder": str(cfg.encoder)})
+    ddp.barrier(env)
+    return {**summary, "model_dir": str(out / "model")}
