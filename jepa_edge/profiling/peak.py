@@ -202,7 +202,7 @@ def measure_peak(precisions=CPU_PRECISIONS, threads: int | None = None, seconds:
             if threads:
                 torch.set_num_threads(threads)
             try:
-                best = _best(best, torch_peak(p, "cpu", seconds))
+                best = _best(best, torch_peak(p, "cpu", seconds, sizes=tuple(sorted({k for _, k, _ in shapes}))))
             finally:
                 torch.set_num_threads(old)
         if best is not None:

@@ -256,5 +256,9 @@ def profile_table(prof: OpProfile, top: int = 20, by_type: bool = False):
     return t
 
 
-def _short(name: str, width: int = 60) -> str:
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+def _short(name: str, width: int = 80) -> str:
+    """Cut long names in the middle: fused TensorRT names say most at the start, OpenVINO's at the end."""
+    if len(name) <= width:
+        return name
+    head = width // 2 - 1
+    return name[:head] + "…" + name[-(width - head - 1):]
