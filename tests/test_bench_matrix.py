@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from bench_helpers import bundle
 from jepa_edge.cli import main
