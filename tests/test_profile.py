@@ -91,6 +91,12 @@ def test_cli_profile_every_kind(tmp_path, capsys):
     assert main(["profile", str(TRT), "--by-type", "--layer-info", str(TRT_LAYERS), "--json", str(tmp_path / "p.json")]) == 0
     assert "CaskGemm" in capsys.readouterr().out
     assert json.loads((tmp_path / "p.json").read_text())["source"] == "tensorrt"
+    kit = tmp_path / "kit"  # as copied back from the Jetson: profile.sh writes both side by side
+    kit.mkdir()
+    (kit / "profile.json").write_text(TRT.read_text())
+    (kit / "layers.json").write_text(TRT_LAYERS.read_text())
+    assert main(["profile", str(kit / "profile.json"), "--by-type"]) == 0
+    assert "CaskGemm" in capsys.readouterr().out
     for backend in ("openvino", "onnxruntime"):
         assert main(["profile", str(bundle(tmp_path / backend, backend)), "--runs", "2", "--warmup", "1"]) == 0
         assert f"{backend} per-op time" in capsys.readouterr().out

@@ -49,6 +49,9 @@ def profile_target(target: Path, *, runs: int = 30, warmup: int = 5, threads: in
     if target.suffix == ".json":
         kind = P.detect_json_kind(target)
         if kind == "tensorrt":
+            sibling = target.with_name("layers.json")  # what the Jetson kit's profile.sh writes beside it
+            if layer_info is None and sibling.is_file() and sibling != target:
+                layer_info = sibling
             return P.parse_trtexec_profile(target, layer_info)
         return P.parse_onnxruntime_profile(target, skip_runs=1)
     if target.is_dir():
