@@ -55,8 +55,9 @@ class OpenVINOSession(InferenceSession):
             cfg["NUM_STREAMS"] = str(streams)
         if threads:
             cfg["INFERENCE_NUM_THREADS"] = int(threads)
+        # inference_precision="default" leaves the plugin's own choice (bf16 on AMX/AVX512-BF16 CPUs)
         want = inference_precision or PRECISION_HINTS.get(precision)
-        if want and device.startswith("CPU"):
+        if want and want != "default" and device.startswith("CPU"):
             cfg["INFERENCE_PRECISION_HINT"] = want
         if perf_counters:
             cfg["PERF_COUNT"] = True
