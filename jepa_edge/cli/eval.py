@@ -13,7 +13,8 @@ def add_arguments(p):
     p.add_argument("--probe-clips", type=int, default=120, help="held-out clips for the position probes")
     p.add_argument("--vo-pairs", type=int, default=40, help="matched possible/impossible pairs per violation type")
     p.add_argument("--rollout-trajectories", type=int, default=64)
-    p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                   help="also write the results JSON to PATH (no PATH: print JSON instead of the table)")
     p.add_argument("--threads", type=int, default=None)
 
 
@@ -28,7 +29,11 @@ def run(args) -> int:
     results = evaluate(args.model, args.teacher, opts)
     out = Path(args.out) if args.out else Path(args.model) / ("eval_random_init" if args.random_init else "eval")
     files = write_report(results, out, title=f"eval {Path(args.model).name}")
-    if args.json:
+    if args.json and args.json != "-":
+        from jepa_edge.utils.files import atomic_write_json
+
+        atomic_write_json(args.json, results)
+    if args.json == "-":
         print(json.dumps(results, indent=2))
     else:
         print_table(results, title=f"jepa-edge eval {args.model}")

@@ -1,0 +1,98 @@
+"""Evaluation probes: the maths on known answers, then `jepa-edge eval` end to end on a tiny model dir."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_edge.cli import main
+from jepa_edge.eval.agreement import linear_cka, mapped_cosine
+from jepa_edge.eval.physics import auroc, first_divergence, relative_accuracy, window
+from jepa_edge.eval.probes import Ridge, r2_score, ridge_probe
+from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+from jepa_edge.models.registry import build_encoder, build_predictor
+
+
+def test_ridge_recovers_a_linear_map_in_primal_and_dual_form():
+    rng = np.random.default_rng(0)
+    for n, d in ((200, 10), (60, 300)):  # d <= n: primal; d > n: dual (kernel) form
+        X = rng.normal(size=(n, d))
+        W = rng.normal(size=(d, 2))
+        Y = X @ W
+        r = Ridge().fit(X, Y)
+        assert r.primal == (d <= n)
+        assert r2_score(Y, r.predict(X, 1e-6)) > 0.999
+    # the dual (kernel) solution equals the primal closed form (X'X + lam I)^-1 X'y
+    X, Y = rng.normal(size=(30, 40)), rng.normal(size=(30, 3))
+    dual = Ridge().fit(X, Y)
+    Xs = (X - X.mean(0)) / X.std(0)
+    W = np.linalg.solve(Xs.T @ Xs + 3.0 * np.eye(40), Xs.T @ (Y - Y.mean(0)))
+    assert not dual.primal
+    assert np.allclose(dual.predict(X, 3.0), Xs @ W + Y.mean(0))
+
+
+def test_probe_scores_held_out_clips_only():
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(20), 5)
+    X = rng.normal(size=(100, 8))
+    y_signal = X[:, :2] * 3
+    assert ridge_probe(X, y_signal, groups)["r2"] > 0.99
+    assert ridge_probe(X, rng.normal(size=(100, 2)), groups)["r2"] < 0.2  # noise is not predictable
+
+
+def test_surprise_scores_and_cka():
+    assert relative_accuracy([1, 1, 3], [2, 1, 2]) == pytest.approx((1 + 0.5 + 0) / 3)
+    assert auroc([0.1, 0.2], [0.3, 0.4]) == 1.0 and auroc([0.3, 0.4], [0.1, 0.2]) == 0.0
+    assert auroc([1, 1], [1, 1]) == 0.5
+    a = np.zeros((6, 2, 2, 3), np.uint8)
+    b = a.copy()
+    b[4, 0, 0, 0] = 1
+    assert first_divergence(a, b) == 4 and first_divergence(a, a) == 6
+    assert window(d=5, length=16, num_frames=6, ctx_frames=4) == 1
+    assert window(d=2, length=16, num_frames=6, ctx_frames=4) == 0
+    assert window(d=15, length=16, num_frames=6, ctx_frames=4) == 10
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 16))
+    Q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    assert linear_cka(X, 2.5 * X @ Q) == pytest.approx(1.0, abs=1e-9)
+    assert linear_cka(X, rng.normal(size=(300, 16))) < 0.2
+    assert mapped_cosine(X, X @ Q) > 0.99
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    enc = build_encoder("vit_nano", depth=1, img_size=32, patch_size=8, num_frames=4)
+    pred = build_predictor(enc.cfg, predictor_embed_dim=32, depth=1, num_mask_tokens=3)
+    ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=128, predictor_embed_dim=32, depth=1, num_heads=2,
+                                                      action_dim=2, state_dim=4, img_size=32, patch_size=8, max_frames=8))
+    config = {"training": {"future_mask_index": 2}, "ac": {"norm": "layer_norm"}}
+    return save_model_dir(tmp_path_factory.mktemp("m"), ModelBundle(config=config, encoder=enc, predictor=pred, ac_predictor=ac))
+
+
+def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
+    torch.set_num_threads(1)
+    out = tmp_path / "eval"
+    rc = main(["eval", str(tiny_model_dir), "--teacher", str(tiny_model_dir), "--out", str(out), "--probe-clips", "8",
+               "--vo-pairs", "2", "--rollout-trajectories", "4", "--json", str(tmp_path / "r.json")])
+    assert rc == 0
+    res = json.loads((out / "eval.json").read_text())
+    assert json.loads((tmp_path / "r.json").read_text()) == res
+    assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch"}
+    assert set(res["physics"]) >= {"vanish", "teleport", "morph", "mean_relative_accuracy"}
+    assert 0 <= res["physics"]["vanish"]["auroc"] <= 1
+    assert res["agreement"]["cka_pooled"] == pytest.approx(1.0, abs=1e-6)  # a model agrees with itself
+    assert set(res["rollout"]) >= {"1", "2", "4", "beats_copy_last_at_every_horizon"}
+    assert (out / "eval.png").stat().st_size > 1000
+    assert "probe R²" in capsys.readouterr().out
+
+
+def test_eval_skips_what_does_not_apply_and_refuses_bad_dirs(tmp_path):
+    enc = build_encoder("vit_nano", depth=1, img_size=32, patch_size=8)  # image model, no predictor
+    d = save_model_dir(tmp_path / "img", ModelBundle(encoder=enc))
+    from jepa_edge.eval.run import EvalOptions, evaluate
+
+    res = evaluate(d, opts=EvalOptions(probe_clips=6, probe_frames=2))
+    assert "physics" in res["skipped"] and "rollout" in res["skipped"]
+    assert main(["eval", str(tmp_path / "nowhere")]) == 2  # a clear one-line error, no traceback

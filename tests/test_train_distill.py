@@ -1,0 +1,94 @@
+"""Distillation and AC training on tiny models: they learn, the teacher cache is reused, and
+mismatched teacher/student grids or bad shapes are clear errors."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_edge.errors import ConfigError, DataError
+from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.models.registry import build_encoder, build_predictor
+from jepa_edge.training.ac import TrainACConfig, train_ac
+from jepa_edge.training.common import read_metrics
+from jepa_edge.training.distill import DistillConfig, distill
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    """A random-init video teacher (2 blocks, 32 px, 4 frames): distillation only needs its features."""
+    torch.manual_seed(0)
+    enc = build_encoder("vit_nano", depth=2, img_size=32, patch_size=8, num_frames=4)
+    pred = build_predictor(enc.cfg, predictor_embed_dim=64, depth=1)
+    return save_model_dir(tmp_path_factory.mktemp("teacher"), ModelBundle(encoder=enc, predictor=pred))
+
+
+def tiny(teacher, **kw):
+    base = dict(teacher=str(teacher), student_arch="vit_nano", student_depth=1, predictor_width=64, predictor_depth=1,
+                dataset_size=16, batch_size=8, steps=8, lr=3e-3, start_lr=3e-4, warmup_steps=2, ckpt_every=4, log_every=1)
+    base.update(kw)
+    return DistillConfig(**base)
+
+
+def test_distill_learns_and_reuses_the_teacher_cache(teacher_dir, tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    cache = tmp_path / "cache"
+    out = distill(tiny(teacher_dir, dense=True, cache_dir=str(cache)), tmp_path / "a", progress=False)
+    curve = [r["loss"] for r in read_metrics(tmp_path / "a" / "metrics.jsonl")]
+    assert np.mean(curve[-2:]) < np.mean(curve[:2])
+    assert len(list(cache.glob("shard_*.safetensors"))) == 1
+    student = load_model_dir(out["model_dir"])
+    config = json.loads((tmp_path / "a" / "model" / "config.json").read_text())
+    assert config["training"]["recipe"] == "v-jepa-2.1-distill+dense"
+    assert config["training"]["predictor_space"] == "teacher"
+    assert student.predictor.cfg.output_dim == 128  # teacher width
+    assert student.encoder.cfg.grid == (2, 4, 4)
+
+    # A second run over the same data reads the shards: the teacher must never run again.
+    from jepa_edge.models.vit import VisionTransformer
+
+    calls = []
+    real = VisionTransformer.forward
+    monkeypatch.setattr(VisionTransformer, "forward", lambda self, x: calls.append(self.cfg.arch) or real(self, x))
+    distill(tiny(teacher_dir, dense=True, cache_dir=str(cache), steps=2), tmp_path / "b", progress=False)
+    assert calls == []
+
+
+def test_teacher_student_grid_mismatch_is_a_clear_error(teacher_dir, tmp_path):
+    with pytest.raises(ConfigError, match="patch grid does not match"):
+        distill(tiny(teacher_dir, img_size=64, patch_size=8), tmp_path / "x", progress=False)
+    with pytest.raises(ConfigError, match="--img-size 32"):
+        distill(tiny(teacher_dir, img_size=48), tmp_path / "y", progress=False)
+
+
+def test_student_at_lower_resolution_with_a_matching_grid(teacher_dir, tmp_path):
+    # teacher 32 px / patch 8 -> 4x4; student 16 px / patch 4 -> 4x4: allowed, the teacher sees an upsampled clip
+    out = distill(tiny(teacher_dir, patch_size=4, steps=2, teacher_cache=False), tmp_path / "z", progress=False)
+    assert load_model_dir(out["model_dir"]).encoder.cfg.img_size == 16
+
+
+def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
+    torch.set_num_threads(1)
+    cfg = TrainACConfig(encoder=str(teacher_dir), predictor_width=32, depth=1, num_heads=2, frames=4, n_trajectories=8,
+                        batch_size=4, steps=6, lr=3e-3, start_lr=3e-4, warmup_steps=1, ckpt_every=3, log_every=1)
+    out = train_ac(cfg, tmp_path / "ac", progress=False)
+    bundle = load_model_dir(out["model_dir"])
+    assert set(bundle.parts()) == {"encoder", "predictor", "ac_predictor"}
+    assert bundle.config["ac"]["norm"] == "layer_norm"
+    curve = [r["loss"] for r in read_metrics(tmp_path / "ac" / "metrics.jsonl")]
+    assert curve[-1] < curve[0] and all(np.isfinite(curve))
+    with pytest.raises(ConfigError, match="rollout"):
+        replace(cfg, frames=2, rollout_steps=2)
+
+
+def test_wrong_input_shapes_are_clear_errors(teacher_dir):
+    enc = load_model_dir(teacher_dir).encoder
+    with pytest.raises(ValueError, match=r"expects input \[B, C, T, H, W\]"):
+        enc(torch.zeros(1, 3, 32, 32))
+    from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+
+    ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=128, predictor_embed_dim=32, depth=1, num_heads=2,
+                                                      action_dim=2, state_dim=4, img_size=32, patch_size=8))
+    with pytest.raises(DataError):
+        ac(torch.zeros(1, 2 * 16, 128), torch.zeros(1, 3, 2), torch.zeros(1, 2, 4))
