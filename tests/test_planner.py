@@ -84,3 +84,32 @@ def test_random_planner_stays_in_bounds():
 def test_action_bounds_must_match_the_predictor():
     with pytest.raises(ValueError, match="action bounds"):
         make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(action_low=(-1,), action_high=(1,)))
+
+
+def test_openvino_batch1_bundle_is_recompiled_for_the_planner_batch(tmp_path):
+    """The openvino target exports batch 1; the planner gets one call per iteration anyway."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from jepa_edge.quant.manifest import Manifest, write_manifest
+    from jepa_edge.runtime.assemble import BatchedOpenVINO, load_session
+    from jepa_edge.runtime.session import TensorSpec
+
+    tok = ops.parameter([1, 4, 8], ov.Type.f32, name="tokens")
+    act = ops.parameter([1, 1, 2], ov.Type.f32, name="actions")
+    st = ops.parameter([1, 1, 4], ov.Type.f32, name="states")
+    shift = ops.reduce_sum(act, ops.constant(np.array([1, 2], np.int64)), keep_dims=True)  # [1, 1, 1]
+    out = ops.add(ops.multiply(tok, ops.constant(np.float32(2.0))), shift)
+    out.output(0).get_tensor().set_names({"next_tokens"})
+    ov.save_model(ov.Model([out], [tok, act, st], "toy_ac"), str(tmp_path / "model.xml"))
+    specs = [TensorSpec("tokens", (1, 4, 8)), TensorSpec("actions", (1, 1, 2)), TensorSpec("states", (1, 1, 4))]
+    write_manifest(tmp_path, Manifest(backend="openvino", target="openvino", part="ac_predictor", precision="fp32",
+                                      entry="model.xml", inputs=specs, outputs=[TensorSpec("next_tokens", (1, 4, 8))]))
+    one = load_session(tmp_path, "ac_predictor")
+    many = load_session(tmp_path, "ac_predictor", batch=16)
+    assert isinstance(many, BatchedOpenVINO) and many.inputs[0].shape == (16, 4, 8)
+    z = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    acts = np.random.default_rng(1).uniform(-1, 1, (40, 2, 2)).astype(np.float32)
+    d1, d16 = LatentDynamics(one), LatentDynamics(many)
+    np.testing.assert_allclose(d1.rollout(z, acts), d16.rollout(z, acts), rtol=1e-6)
+    assert d16.calls == 2 * 3 and d1.calls == 2 * 40  # ceil(40/16) calls per horizon step vs one per sample

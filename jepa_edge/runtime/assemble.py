@@ -20,8 +20,9 @@ from jepa_edge.runtime.robot_config import RobotConfig
 from jepa_edge.runtime.session import InferenceSession, TensorSpec
 
 
-def load_session(path: str | Path, part: str, threads: int = 1) -> InferenceSession:
-    """An encoder or AC-predictor session from a bundle dir (manifest.json) or a model dir (config.json)."""
+def load_session(path: str | Path, part: str, threads: int = 1, batch: int = 0) -> InferenceSession:
+    """An encoder or AC-predictor session from a bundle dir (manifest.json) or a model dir (config.json).
+    `batch`: the planner's samples per call, for bundles exported with a fixed batch of 1."""
     path = Path(path)
     if (path / "manifest.json").is_file():
         from jepa_edge.runtime import load
@@ -30,11 +31,47 @@ def load_session(path: str | Path, part: str, threads: int = 1) -> InferenceSess
         got = getattr(getattr(session, "manifest", None), "part", part)
         if got != part:
             raise ConfigError(f"{path} is a bundle of the {got}, but models.{_key(part)} needs the {part}")
+        if batch > 1 and session.backend == "openvino" and session.inputs[0].shape[0] == 1:
+            session = BatchedOpenVINO(session, batch)
         return session
     if (path / "config.json").is_file():
         return _torch_from_model_dir(path, part, threads)
     raise ConfigError(f"models.{_key(part)} = {str(path)!r} is neither an artifact bundle (manifest.json) nor a "
                       "model dir (config.json)")
+
+
+class BatchedOpenVINO(InferenceSession):
+    """An OpenVINO AC-predictor bundle recompiled for the planner's batch.
+
+    The openvino target exports batch 1 (static shapes), but a planner pushes all its samples
+    through in one call; calling a batch-1 model 256 times would cost 256 dispatches. The IR's
+    batch axis is reshaped to `batch` (the numbers are identical row by row: a batch-1 IR of a
+    transformer has no batch-dependent constants; LatentDynamics pads the last chunk)."""
+
+    backend = "openvino"
+
+    def __init__(self, base: InferenceSession, batch: int):
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(Path(base.bundle_dir) / base.manifest.entry))
+        model.reshape({s.name: [batch, *s.shape[1:]] for s in base.inputs})
+        cfg = dict(getattr(base, "config", {}) or {"PERFORMANCE_HINT": "LATENCY"})
+        self.compiled = core.compile_model(model, "CPU", cfg)
+        self._req = self.compiled.create_infer_request()
+        super().__init__([TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.inputs],
+                         [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.outputs])
+        self.precision = base.precision
+        self.manifest = base.manifest
+        self._ports = [(s.name, self.compiled.output(i)) for i, s in enumerate(self.outputs)]
+        base.close()
+
+    def run(self, inputs):
+        res = self._req.infer({s.name: np.ascontiguousarray(inputs[s.name], np.float32) for s in self.inputs})
+        return {name: np.array(res[port]) for name, port in self._ports}
+
+    def close(self) -> None:
+        self._req = self.compiled = None
 
 
 def _key(part: str) -> str:
@@ -193,7 +230,7 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
         sessions.append(encoder_session)
     if predictor_sessions is None and not random_actions:
         path = m.predictor or m.encoder
-        planner_s = load_session(path, "ac_predictor", m.threads)
+        planner_s = load_session(path, "ac_predictor", m.threads, batch=cfg.planner.max_batch or cfg.planner.samples)
         surprise_s = load_session(path, "ac_predictor", 1) if cfg.surprise.enabled else None
         predictor_sessions = (planner_s, surprise_s)
         sessions += [s for s in predictor_sessions if s is not None]

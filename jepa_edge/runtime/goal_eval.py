@@ -112,7 +112,7 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
             predictor = method.predictor_session
             if predictor is None:
                 predictor = load_session(method.predictor or cfg.models.predictor or enc_path, "ac_predictor",
-                                         cfg.models.threads)
+                                         cfg.models.threads, batch=cfg.planner.max_batch or cfg.planner.samples)
                 own.append(predictor)
         # Each method's own model dirs decide its latent space (normalization, latent recipe).
         mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": method.predictor or
