@@ -26,7 +26,7 @@ def test_ridge_recovers_a_linear_map_in_primal_and_dual_form():
     # the dual (kernel) solution equals the primal closed form (X'X + lam I)^-1 X'y
     X, Y = rng.normal(size=(30, 40)), rng.normal(size=(30, 3))
     dual = Ridge().fit(X, Y)
-    Xs = (X - X.mean(0)) / X.std(0)
+    Xs = (X - X.mean(0)) / X.std(0, ddof=1)
     W = np.linalg.solve(Xs.T @ Xs + 3.0 * np.eye(40), Xs.T @ (Y - Y.mean(0)))
     assert not dual.primal
     assert np.allclose(dual.predict(X, 3.0), Xs @ W + Y.mean(0))
