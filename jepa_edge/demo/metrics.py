@@ -28,14 +28,19 @@ class Metric:
         return asdict(self)
 
 
-def metric(key: str, label: str, x, unit: str = "", digits: int = 3, step: str = "") -> Metric:
-    """Round `x` to `digits` significant figures (ints stay ints); value = float(display)."""
+def metric(key: str, label: str, x, unit: str = "", digits: int = 3, decimals: int | None = None,
+           step: str = "") -> Metric:
+    """Round `x` to `digits` significant figures, or to `decimals` places (scores near 1 stay
+    readable: 0.9996 rather than 1); ints stay ints; value = float(display)."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return Metric(key, label, "-", None, unit, step)
     if isinstance(x, bool) or isinstance(x, str):
         return Metric(key, label, str(x), str(x), unit, step)
     if isinstance(x, int):
         return Metric(key, label, str(x), x, unit, step)
+    if decimals is not None:
+        display = f"{float(x):.{decimals}f}"
+        return Metric(key, label, display, float(display), unit, step)
     display = f"{float(x):.{digits}g}"
     if "e" in display:  # keep the table readable: 0.000123 rather than 1.23e-04
         display = f"{float(x):.{digits + 3}f}".rstrip("0").rstrip(".")
@@ -72,40 +77,35 @@ def training(run_dir: Path, prefix: str, label: str) -> list[Metric]:
             metric(f"{prefix}.loss_final", f"{label} loss, last logged step", _last_loss(run_dir))]
 
 
-def _walk(d, prefix=""):
-    """Flatten nested dicts of numbers into dotted keys (what the eval JSON holds)."""
-    if isinstance(d, dict):
-        for k, v in d.items():
-            yield from _walk(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(d, (int, float)) and not isinstance(d, bool):
-        yield prefix, d
+def _get(d: dict, dotted: str):
+    for k in dotted.split("."):
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
 
 
-# The eval JSON's headline numbers: (dotted-key suffix to look for, label). The first key that
-# ends with the suffix wins, so the reader survives small reshuffles of the eval schema.
+# The eval JSON's headline numbers (`jepa-edge eval --out DIR` writes DIR/eval.json): key, label.
 EVAL_HEADLINES = (
-    ("agent_r2", "probe R², agent position"),
-    ("object_r2", "probe R², object positions"),
-    ("permanence.relative_accuracy", "surprise rel. accuracy, object permanence (vanish)"),
-    ("vanish.relative_accuracy", "surprise rel. accuracy, object permanence (vanish)"),
-    ("teleport.relative_accuracy", "surprise rel. accuracy, teleport"),
-    ("morph.relative_accuracy", "surprise rel. accuracy, shape/colour change"),
-    ("cka", "teacher/student linear CKA"),
-    ("cosine", "teacher/student cosine"),
+    ("probes.agent.pooled.r2", "probe R², agent position (pooled)"),
+    ("probes.agent.patch.r2", "probe R², agent position (patch)"),
+    ("probes.objects.patch.r2", "probe R², object positions (patch)"),
+    ("physics.vanish.relative_accuracy", "surprise rel. accuracy, vanish"),
+    ("physics.teleport.relative_accuracy", "surprise rel. accuracy, teleport"),
+    ("physics.morph.relative_accuracy", "surprise rel. accuracy, morph"),
+    ("agreement.cka_pooled", "teacher/student linear CKA (pooled)"),
+    ("agreement.cosine_tokens", "teacher/student cosine (tokens)"),
 )
 
 
 def evaluation(eval_json: Path) -> list[Metric]:
-    flat = dict(_walk(_read_json(eval_json)))
-    out, seen_labels = [], set()
-    for suffix, label in EVAL_HEADLINES:
-        hits = [k for k in flat if k == suffix or k.endswith("." + suffix)]
-        if hits and label not in seen_labels:
-            seen_labels.add(label)
-            out.append(metric(f"eval.{hits[0]}", label, flat[hits[0]]))
-    rollout = sorted(k for k in flat if "rollout" in k and k.split(".")[-1] in ("1", "2", "4", "ratio", "model", "copy_last"))
-    for k in rollout[:6]:
-        out.append(metric(f"eval.{k}", f"AC rollout {k.split('rollout', 1)[1].strip('.')}", flat[k]))
+    d = _read_json(eval_json)
+    out = [metric(f"eval.{k}", label, _get(d, k), decimals=3) for k, label in EVAL_HEADLINES if _get(d, k) is not None]
+    for h in ("1", "2", "4"):
+        r = _get(d, f"rollout.{h}")
+        if r:
+            out.append(metric(f"eval.rollout.{h}.ac_l1", f"AC rollout L1, {h} step(s)", r["ac_l1"]))
+            out.append(metric(f"eval.rollout.{h}.copy_last_l1", f"copy-last baseline L1, {h} step(s)", r["copy_last_l1"]))
     return out
 
 
@@ -120,8 +120,8 @@ def export(summary_json: Path, name: str) -> list[Metric]:
     out = [metric(f"export.{name}.status", f"{name}: bundle status", s.get("status"))]
     gate = s.get("gate") or {}
     if gate:
-        out.append(metric(f"export.{name}.cos_mean", f"{name}: INT8 token cosine to FP32, mean", gate.get("cos_mean"), digits=4))
-        out.append(metric(f"export.{name}.cos_p1", f"{name}: INT8 token cosine to FP32, 1st pct", gate.get("cos_p1"), digits=4))
+        out.append(metric(f"export.{name}.cos_mean", f"{name}: INT8 token cosine to FP32, mean", gate.get("cos_mean"), decimals=4))
+        out.append(metric(f"export.{name}.cos_p1", f"{name}: INT8 token cosine to FP32, 1st pct", gate.get("cos_p1"), decimals=4))
         if gate.get("kept_float"):
             out.append(metric(f"export.{name}.kept_float", f"{name}: layers kept in float", len(gate["kept_float"])))
     return out
@@ -144,7 +144,10 @@ def goal_reaching(loop_json: Path) -> list[Metric]:
     d = _read_json(loop_json)
     out = []
     for name, r in d.get("methods", {}).items():
-        out.append(metric(f"loop.{name}.success_rate", f"goal reaching: {name} success", r["success_rate"], digits=3))
+        out.append(metric(f"loop.{name}.success_rate", f"goal reaching: {name} success rate", r["success_rate"],
+                          decimals=2))
+        out.append(metric(f"loop.{name}.final_distance", f"goal reaching: {name} final distance to goal",
+                          r.get("final_distance_mean")))
         p50 = (r.get("plan_ms_per_action") or {}).get("p50")
         if name not in ("random", "oracle") and p50 is not None:
             out.append(metric(f"loop.{name}.plan_ms_p50", f"goal reaching: {name} plan time per action p50",

@@ -38,6 +38,10 @@ class DemoSizes:
     ac_frames: int = 4
     ac_width: int = 192
     ac_depth: int = 4
+    # eval probes
+    eval_probe_clips: int = 120
+    eval_vo_pairs: int = 40
+    eval_rollouts: int = 64
     # INT8 calibration (held-out split feeds the accuracy gate)
     calib_count: int = 300
     calib_held_out: int = 100
@@ -58,7 +62,8 @@ FULL = DemoSizes(name="full")
 QUICK = DemoSizes(
     name="quick", teacher_arch="vit_nano", teacher_depth=2, teacher_steps=12, teacher_batch=8, dataset_size=64,
     predictor_width=64, predictor_depth=1, student_arch="vit_nano", student_depth=2, student_steps=10, student_batch=8,
-    ac_steps=10, ac_trajectories=16, ac_frames=3, ac_width=64, ac_depth=1, calib_count=32, calib_held_out=16,
+    ac_steps=10, ac_trajectories=16, ac_frames=3, ac_width=64, ac_depth=1, eval_probe_clips=16, eval_vo_pairs=4,
+    eval_rollouts=8, calib_count=32, calib_held_out=16,
     ac_calib_count=32, ac_calib_held_out=16, bench_warmup=3, bench_iters=20, episodes=1, episode_steps=12,
     planner_samples=32, planner_iterations=2,
 )
@@ -170,9 +175,10 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
         needs=("student",), outputs=(str(ac_dir / "config.json"),), plots=(str(L.ac_run / "loss.png"),)))
 
     eval_json = L.eval_dir / "eval.json"
-    steps.append(Step("eval", "probe the student: positions R², surprise on impossible clips, agreement, rollouts", (
-        "eval", str(ac_dir), "--teacher", str(teacher_dir), "--json", str(eval_json), "--out", str(L.eval_dir)),
-        needs=("ac", *teacher_needs), outputs=(str(eval_json),)))
+    steps.append(Step("eval", "probe the student: position R², teacher agreement, AC rollout vs copy-last", (
+        "eval", str(ac_dir), "--teacher", str(teacher_dir), "--probe-clips", str(s.eval_probe_clips),
+        "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_dir)),
+        needs=("ac", *teacher_needs), outputs=(str(eval_json),), plots=(str(L.eval_dir / "eval.png"),)))
 
     steps.append(Step("calibrate", "record an INT8 calibration set (+ held-out split) from the world", (
         "calibrate", str(ac_dir), "--out", str(L.calib_encoder), "--count", str(s.calib_count),
