@@ -109,7 +109,7 @@ class RobotLoop:
 
     # ---- one tick ----------------------------------------------------------------------------------
     def _sense(self, tick: int, rec: dict) -> tuple[tuple[str, str] | None, object]:
-        """Camera + encoder + surprise. Returns (fault or None, observation or None)."""
+        """Camera + encoder + surprise check. Returns (fault or None, observation or None)."""
         p = self.parts
         t = time.perf_counter()
         try:
@@ -138,28 +138,35 @@ class RobotLoop:
         state = p.robot.state()
         if state is not None:
             state = np.asarray(state, np.float32)
-        rec["surprise_ms"] = 0.0
-        if p.surprise_dynamics is not None and self.cfg.surprise.enabled:
-            t = time.perf_counter()
-            past = self._past(t_frame)
-            if past is not None:
-                _, z_prev, a_prev, s_prev = past
-                try:
-                    z_hat = p.surprise_dynamics.step(z_prev[None], a_prev[None], None if s_prev is None else s_prev[None])[0]
-                except Exception as e:
-                    return (S.BACKEND, f"predictor: {type(e).__name__}: {e}"), None
-                if np.isfinite(z_hat).all():
-                    n_events = len(self.surprise.events)
-                    rec["surprise"] = self.surprise.update(z_hat, z, tick)
-                    if len(self.surprise.events) > n_events:
-                        ev = self.surprise.events[-1]
-                        self.safety.log(S.SURPRISE, f"score {ev.score:.4g} > {ev.threshold:.4g}", tick,
-                                        action=self.cfg.surprise.policy)
-            rec["surprise_ms"] = (time.perf_counter() - t) * 1e3
+        past = self._past(t_frame)
+        if past is not None and past[4] is not None:  # what the predictor expected this frame to be
+            n_events = len(self.surprise.events)
+            rec["surprise"] = self.surprise.update(past[4], z, tick)
+            if len(self.surprise.events) > n_events:
+                ev = self.surprise.events[-1]
+                self.safety.log(S.SURPRISE, f"score {ev.score:.4g} > {ev.threshold:.4g}", tick,
+                                action=self.cfg.surprise.policy)
         return None, Observation(z, state, t_frame, tick)
 
+    def _predict(self, obs: Observation, action: np.ndarray, rec: dict) -> tuple[str, str] | None:
+        """After the command is out: predict the latent one action step ahead, for the surprise
+        check of the frame that will show it (off the frame-to-command path)."""
+        dyn = self.parts.surprise_dynamics
+        z_hat = None
+        t = time.perf_counter()
+        if dyn is not None and self.cfg.surprise.enabled:
+            try:
+                z_hat = dyn.step(obs.z[None], action[None], None if obs.state is None else obs.state[None])[0]
+            except Exception as e:
+                return S.BACKEND, f"predictor: {type(e).__name__}: {e}"
+            if not np.isfinite(z_hat).all():
+                z_hat = None
+        rec["surprise_ms"] = round((time.perf_counter() - t) * 1e3, 3)
+        self.history.append((obs.t_frame, obs.z, action, obs.state, z_hat))
+        return None
+
     def _past(self, t_frame: float):
-        """The history entry about one action step before `t_frame` (what the predictor predicts from)."""
+        """The history entry about one action step before `t_frame` (its prediction is for this frame)."""
         target = t_frame - self.action_dt
         best = None
         for entry in self.history:
@@ -233,9 +240,13 @@ class RobotLoop:
         if action is not None:
             self.parts.robot.send(action, self.valid_ms)
             self.last_sent = np.asarray(action, np.float32)
-        if obs is not None:
-            self.history.append((obs.t_frame, obs.z, self.last_sent, obs.state))
         self._record(rec, t_start, t_cmd, obs, kind, action)
+        if obs is not None:
+            fault = self._predict(obs, self.last_sent, rec)
+            if fault is not None:
+                rec["fault"] = f"{fault[0]}: {fault[1]}"
+                if self.safety.report(*fault, tick) == "stop":
+                    return False
         return True
 
     def _record(self, rec, t_start, t_cmd, obs, kind, action=None):
@@ -342,7 +353,7 @@ class RobotLoop:
                 rec = self.current
                 rec["t"] = round(scheduled - self.t0 if not lockstep else self.sim_now, 4)
                 end = time.monotonic()
-                rec["tick_ms"] = round((end - scheduled) * 1e3, 3) if not lockstep else rec.get("work_ms")
+                rec["tick_ms"] = round((end - scheduled) * 1e3, 3)  # from when the tick was due to its end
                 rec["deadline_miss"] = (not lockstep) and end > scheduled + self.period
                 if skipped:
                     rec["skipped_before"] = skipped
