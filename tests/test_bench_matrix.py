@@ -37,7 +37,13 @@ def test_bundles_good_and_bad_in_one_run(tmp_path):
     data[-1] ^= 0xFF  # same size, other bytes: only the hash can tell
     (tampered / "model.onnx").write_bytes(bytes(data))
     info = {"name": "tiny", "macs": 4 * 16 * 16}
-    cfg = _cfg(tmp_path, peak=True, peak_seconds=0.01, peak_shapes=TINY_PEAK)
+    probed = []
+
+    def probe(session):  # the export gate's probe contract: session -> metric
+        probed.append(session.backend)
+        return 0.75
+
+    cfg = _cfg(tmp_path, peak=True, peak_seconds=0.01, peak_shapes=TINY_PEAK, probe=probe)
     res = run_bench(None, cfg, [good_ov, good_ort, gated, foreign, tampered], info, log=lambda s: None)
     by = {r.bundle: r for r in res.rows}
     for b in (good_ov, good_ort):
@@ -45,6 +51,7 @@ def test_bundles_good_and_bad_in_one_run(tmp_path):
         assert r.status == "ok", r.reason
         assert r.latency.iters == FAST.iters and r.latency.p50_ms > 0
         assert r.quality["cos_mean"] > 0.999  # both compute the same function as the fp32 reference
+        assert r.quality["probe"] == 0.75
         assert r.gops > 0 and r.pct_peak is not None and r.size_mb > 0
     g = by[str(gated)]
     assert g.status == "failed_gate" and "0.91" in g.reason and g.latency is not None  # timed, flagged
@@ -55,6 +62,7 @@ def test_bundles_good_and_bad_in_one_run(tmp_path):
     assert (bad.backend, bad.status) == ("onnxruntime", "failed_build") and "sha256" in bad.reason
     assert res.peak["fp32"].gops > 0 and "rotation" in res.peak["fp32"].method
     assert res.settings["iters"] == FAST.iters and res.device["cores"]
+    assert sorted(probed) == ["onnxruntime", "openvino", "openvino"]  # every loadable row, once
 
 
 def _fake_exporter(calls):

@@ -49,6 +49,7 @@ class BenchConfig:
     peak_seconds: float = 0.3           # per shape, for the sweep that picks the peak shape
     peak_shapes: tuple = CPU_SHAPES     # (M, K, layers) tried for the peak
     hint: str = "LATENCY"               # OpenVINO performance hint
+    probe: Callable | None = None       # probe(session) -> metric, higher is better (the export gate's probe)
 
 
 @dataclass
@@ -213,7 +214,7 @@ def open_row(bundle: Path, cfg: BenchConfig, inputs: list[np.ndarray], timing_in
     row = BenchRow(m.backend, m.precision, "failed_gate" if m.status == "failed_gate" else "ok",
                    (m.gate or {}).get("reason", "") if m.status == "failed_gate" else "", str(bundle),
                    size_mb=round(_bundle_size_mb(bundle, m), 4))
-    opts = {"threads": cfg.threads} if cfg.threads else {}
+    opts = {"threads": cfg.threads} if cfg.threads and m.backend != "tensorrt" else {}
     if m.backend == "openvino":
         opts["hint"] = cfg.hint
     try:
@@ -221,6 +222,8 @@ def open_row(bundle: Path, cfg: BenchConfig, inputs: list[np.ndarray], timing_in
             session = load(bundle, allow_failed_gate=True, **opts)
             name = session.inputs[0].name
             outs = [session.run({name: x})[session.outputs[0].name] for x in inputs]
+            if cfg.probe is not None:  # before timing: a probe failure is this row's failure too
+                row.quality["probe"] = float(cfg.probe(session))
             runner = session_runner(session, {name: timing_input})
             for _ in range(max(1, cfg.timing.warmup // 4)):
                 runner()
@@ -314,7 +317,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
     for c in planned:
         if c.runner is not None and reference is not None:
             try:
-                c.row.quality = token_cosine_summary(reference, c.outputs)
+                c.row.quality = {**token_cosine_summary(reference, c.outputs), **c.row.quality}
             except ValueError as e:  # e.g. a bundle of another model: its outputs do not match
                 c.row.quality = {"error": f"cannot compare with the FP32 reference: {e}"}
 
@@ -322,10 +325,11 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
     runners = {f"{c.row.key}#{i}": c.runner for i, c in enumerate(planned) if c.runner is not None}
     peak_keys = {}
     if cfg.peak:
-        wanted = sorted({c.row.precision for c in planned if c.runner is not None})
-        log(f"measure matrix-product peak for {', '.join(wanted) or '-'}")
-        peaks = measure_peak(wanted, cfg.threads, cfg.peak_seconds, cuda=False, shapes=cfg.peak_shapes)
-        for p, (runner, ops) in peak_runners(peaks, wanted, cfg.threads).items():
+        log("measure the matrix-product peak of each precision timed")
+        cpu_rows = {c.row.precision for c in planned if c.runner is not None and c.row.backend != "tensorrt"}
+        gpu_rows = any(c.runner is not None and c.row.backend == "tensorrt" for c in planned)
+        peaks = measure_peak(sorted(cpu_rows), cfg.threads, cfg.peak_seconds, cuda=gpu_rows, shapes=cfg.peak_shapes)
+        for p, (runner, ops) in peak_runners(peaks, sorted(cpu_rows), cfg.threads).items():
             runners[f"peak/{p}"] = runner
             peak_keys[p] = ops
     log(f"time {len(runners)} configurations interleaved: {cfg.timing.warmup} warm-up + {cfg.timing.iters} runs each")
@@ -350,8 +354,8 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
         c.row.latency = out.stats
         if ops:
             c.row.gops = round(ops / (out.stats.p50_ms / 1e3) / 1e9, 4)
-            pk = peaks.get(c.row.precision)
-            if pk and pk.gops > 0 and c.row.backend != "tensorrt":
+            pk = peaks.get(("cuda:" if c.row.backend == "tensorrt" else "") + c.row.precision)
+            if pk and pk.gops > 0:
                 c.row.pct_peak = round(100 * c.row.gops / pk.gops, 3)
     for c in planned:
         if c.session is not None:

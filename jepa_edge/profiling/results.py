@@ -137,7 +137,8 @@ def _f(x, fmt="{:.2f}", none="-"):
 def _quality(q: dict) -> str:
     if not q or q.get("cos_mean") is None:
         return "-"
-    return f"{q['cos_mean']:.4f} / {q['cos_p1']:.3f}"
+    probe = f", probe {q['probe']:.3f}" if q.get("probe") is not None else ""
+    return f"{q['cos_mean']:.4f} / {q['cos_p1']:.3f}{probe}"
 
 
 def device_line(device: dict) -> str:
