@@ -4,6 +4,7 @@ import time
 import numpy as np
 import pytest
 
+from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, l1_energy, make_planner
 from jepa_edge.runtime.robot_config import PlannerConfig
 
@@ -82,7 +83,7 @@ def test_random_planner_stays_in_bounds():
 
 
 def test_action_bounds_must_match_the_predictor():
-    with pytest.raises(ValueError, match="action bounds"):
+    with pytest.raises(ConfigError, match="action bounds"):
         make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(action_low=(-1,), action_high=(1,)))
 
 

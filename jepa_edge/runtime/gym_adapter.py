@@ -7,6 +7,7 @@ validity window is enforced here the way the firmware enforces it: a command old
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -26,6 +27,10 @@ GOAL_STATES = {
 
 class GymRobot(Robot):
     def __init__(self, env_id: str, seed: int = 0, realtime: bool = True, physics_hz: float = 0.0):
+        # Robots run headless: classic-control envs draw with pygame/SDL, which needs no display
+        # or sound card for rgb_array rendering.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         try:
             import gymnasium as gym
         except ImportError as e:

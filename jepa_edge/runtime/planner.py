@@ -37,7 +37,9 @@ class LatentDynamics:
         self.session = session
         names = [s.name for s in session.inputs]
         if len(names) not in (2, 3):
-            raise ValueError(f"AC predictor session must take (tokens, actions[, states]), got inputs {names}")
+            from jepa_edge.errors import ConfigError
+
+            raise ConfigError(f"AC predictor session must take (tokens, actions[, states]), got inputs {names}")
         self.token_name = names[0]
         self.action_name = next((n for n in names[1:] if "action" in n.lower()), names[1])
         rest = [n for n in names[1:] if n != self.action_name]
@@ -116,7 +118,10 @@ class Planner(ABC):
         self.low = np.asarray(cfg.action_low, np.float32)
         self.high = np.asarray(cfg.action_high, np.float32)
         if dynamics.action_dim and dynamics.action_dim != len(self.low):
-            raise ValueError(f"planner action bounds have {len(self.low)} dims, the predictor takes {dynamics.action_dim}")
+            from jepa_edge.errors import ConfigError
+
+            raise ConfigError(f"planner action bounds have {len(self.low)} dims, the predictor takes "
+                              f"{dynamics.action_dim}: set planner.action_low/action_high to {dynamics.action_dim} values")
         self.rng = np.random.default_rng(cfg.seed)
         self.scale = 1.0  # <1 when the overrun policy shrinks the budget
         self.last_info: PlanInfo | None = None
