@@ -43,7 +43,7 @@ def test_cross_field_validation_names_the_key():
     with pytest.raises(ConfigError, match="schedule.overrun_policy"):
         RobotConfig().override({"schedule.overrun_policy": "panic"})
     with pytest.raises(ConfigError, match="planner.elites"):
-        RobotConfig().override({"planner.elites": 1000})
+        RobotConfig().override({"planner.elites": 0})
     with pytest.raises(ConfigError, match="action_low must be below"):
         RobotConfig().override({"planner.action_low": (1.0, 1.0)})
     with pytest.raises(ConfigError, match="safety.camera"):

@@ -73,7 +73,7 @@ class PlannerConfig:
     samples: int = 256  # action sequences per iteration, all through the predictor in one call
     iterations: int = 4  # upper bound; budget_ms usually ends planning first
     budget_ms: float = 150.0  # wall-clock planning budget per replan
-    elites: int = 32  # CEM: top-k kept per iteration
+    elites: int = 32  # CEM: top-k kept per iteration (capped at the samples drawn)
     init_std: float = 0.5  # initial sampling std, in action units
     min_std: float = 0.02
     momentum: float = 0.1  # CEM: mean/std smoothing across iterations
@@ -261,8 +261,8 @@ def validate(cfg: RobotConfig) -> None:
     for key, v in (("planner.horizon", p.horizon), ("planner.samples", p.samples), ("planner.iterations", p.iterations)):
         if v < 1:
             raise ConfigError(f"{key} must be >= 1, got {v}")
-    if not 1 <= p.elites <= p.samples:
-        raise ConfigError(f"planner.elites must be in [1, planner.samples={p.samples}], got {p.elites}")
+    if p.elites < 1:  # more elites than samples just means all of them
+        raise ConfigError(f"planner.elites must be >= 1, got {p.elites}")
     for key, v in (("schedule.perception_hz", s.perception_hz), ("schedule.planning_hz", s.planning_hz),
                    ("schedule.command_valid_ms", s.command_valid_ms), ("planner.budget_ms", p.budget_ms),
                    ("camera.max_age_ms", cfg.camera.max_age_ms), ("planner.temperature", p.temperature)):
