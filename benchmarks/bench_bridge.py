@@ -62,14 +62,17 @@ class RawClient:
                     return (time.perf_counter() - t0) * 1e3
 
 
-def command_rtt_ms(link: Link) -> float | None:
-    """COMMAND with ACK_REQ through the Link; its RTT as the reader thread recorded it."""
-    n = len(link._rtts)  # noqa: SLF001 (the benchmark reads the Link's own samples)
-    seq = link.send_command([0.1, -0.1], valid_ms=200)
-    end = time.monotonic() + 0.5
-    while seq >= 0 and len(link._rtts) == n and time.monotonic() < end:  # noqa: SLF001
-        time.sleep(0)
-    return link._rtts[-1] * 1e3 if len(link._rtts) > n else None  # noqa: SLF001
+def command_rtts_ms(link: Link, n: int, period_s: float = 0.002) -> list[float]:
+    """n COMMANDs with ACK_REQ, paced like a control loop (it does not wait for the ACK); the
+    RTTs are the ones the Link's reader thread recorded when each ACK arrived."""
+    with link._lock:  # noqa: SLF001 (the benchmark reads the Link's own samples)
+        link._rtts.clear()  # noqa: SLF001
+    for _ in range(n):
+        link.send_command([0.1, -0.1], valid_ms=200)
+        time.sleep(period_s)
+    time.sleep(0.05)
+    with link._lock:  # noqa: SLF001
+        return [r * 1e3 for r in link._rtts]  # noqa: SLF001
 
 
 def rtts(n: int) -> dict:
@@ -80,12 +83,12 @@ def rtts(n: int) -> dict:
         client = RawClient(sim_a.path)
         with Link(sim_b.path) as link:
             for _ in range(100):  # warm-up
-                client.rtt_ms(), link.ping(), command_rtt_ms(link)
-            link._rtts.clear()  # noqa: SLF001
+                client.rtt_ms(), link.ping()
+            command_rtts_ms(link, 100)
             while len(raw) < n:
                 raw += [client.rtt_ms() for _ in range(50)]
                 ping += [r * 1e3 for r in (link.ping() for _ in range(50)) if r is not None]
-                cmd += [r for r in (command_rtt_ms(link) for _ in range(50)) if r is not None]
+                cmd += command_rtts_ms(link, 50)
             stats = link.stats().to_dict()
         client.ser.close()
     return {"raw_pyserial_one_thread": summary(raw), "link_ping": summary(ping),
