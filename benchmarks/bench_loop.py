@@ -62,9 +62,49 @@ def latency_run(cfg) -> dict:
     }
 
 
+def make_random_student(out: Path, arch: str, img_size: int) -> tuple[str, str]:
+    """Latency-only stand-in before trained models exist: a randomly initialised student (encoder +
+    AC predictor, the train-ac defaults) quantized to INT8 for OpenVINO with the public commands.
+    Its goal-reaching numbers mean nothing; its timings are those of a trained model of that shape."""
+    import subprocess
+
+    import torch
+
+    from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+
+    model = out / "model"
+    if not (model / "config.json").exists():
+        torch.manual_seed(0)
+        enc = build_encoder(arch, img_size=img_size).eval()
+        ac = ActionConditionedPredictor(ACPredictorConfig(
+            embed_dim=enc.cfg.embed_dim, predictor_embed_dim=192, depth=4, num_heads=4, action_dim=2, state_dim=4,
+            img_size=img_size, patch_size=enc.cfg.patch_size, max_frames=8)).eval()
+        save_model_dir(model, ModelBundle(config={"ac": {"norm": "layer_norm"}}, encoder=enc, ac_predictor=ac),
+                       source={"kind": "random-init", "note": "latency benchmark stand-in"})
+    cli = [sys.executable, "-m", "jepa_edge"]
+    steps = [
+        ("calib-enc", ["calibrate", str(model), "--out", str(out / "calib-enc"), "--count", "64", "--held-out", "16"]),
+        ("calib-ac", ["calibrate", str(model), "--part", "ac_predictor", "--out", str(out / "calib-ac"),
+                      "--count", "64", "--held-out", "16"]),
+        # Random weights: the accuracy gate has nothing to protect, so it is opened.
+        ("enc-int8", ["export", str(model), "--target", "openvino", "--precision", "int8", "--calib",
+                      str(out / "calib-enc"), "--out", str(out / "enc-int8"), "--subset-size", "64",
+                      "--min-cos-mean", "0", "--min-cos-p1", "-1", "--no-retry"]),
+        ("ac-int8", ["export", str(model), "--part", "ac_predictor", "--frames", "1", "--target", "openvino",
+                     "--precision", "int8", "--calib", str(out / "calib-ac"), "--out", str(out / "ac-int8"),
+                     "--subset-size", "64", "--min-cos-mean", "0", "--min-cos-p1", "-1", "--no-retry"]),
+    ]
+    for name, argv in steps:
+        if not (out / name / "manifest.json").exists():
+            subprocess.run(cli + argv, check=True)
+    return str(out / "enc-int8"), str(out / "ac-int8")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--encoder", required=True, help="student encoder (INT8 bundle, or model dir)")
+    ap.add_argument("--encoder", default="", help="student encoder (INT8 bundle, or model dir)")
     ap.add_argument("--predictor", default="", help="student AC predictor (default: the encoder's model dir)")
     ap.add_argument("--teacher-encoder", default="", help="FP32 teacher encoder for the goal-reaching comparison")
     ap.add_argument("--teacher-predictor", default="")
@@ -73,20 +113,34 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--budget-ms", type=float, default=150.0)
     ap.add_argument("--planner", default="cem", choices=("cem", "mppi"))
+    ap.add_argument("--horizon", type=int, default=1,
+                    help="actions per sequence; each step is one batched predictor call per iteration")
+    ap.add_argument("--action-hz", type=float, default=0.0, help="plan step rate (0 = the replan rate)")
     ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")
     ap.add_argument("--eval-samples", type=int, default=0, help="samples per iteration in the evaluation (default: --samples)")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--random-student", default="", metavar="DIR",
+                    help="no trained student yet: build a random-init one in DIR and quantize it (latency only)")
+    ap.add_argument("--random-arch", default="vit_tiny/16")
+    ap.add_argument("--random-img-size", type=int, default=64)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "loop.json"))
     args = ap.parse_args(argv)
+    if args.random_student:
+        args.encoder, args.predictor = make_random_student(Path(args.random_student), args.random_arch,
+                                                           args.random_img_size)
+        args.episodes = 0  # random weights: goal reaching would measure nothing
+    if not args.encoder:
+        ap.error("give --encoder (a trained student) or --random-student DIR")
 
     overrides = {"models.encoder": args.encoder, "models.predictor": args.predictor, "planner.kind": args.planner,
                  "planner.samples": args.samples, "planner.budget_ms": args.budget_ms,
+                 "planner.horizon": args.horizon, "schedule.action_hz": args.action_hz,
                  "schedule.max_ticks": args.ticks, "schedule.duration_s": 0.0, "telemetry.live": False,
                  "telemetry.out_dir": ""}
     cfg = load_robot_config(args.config, overrides)
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
               "machine": describe(), "load_avg_before": os.getloadavg(),
-              "models": {"student_encoder": args.encoder, "student_predictor": args.predictor or args.encoder,
+              "models": {"random_init": bool(args.random_student), "student_encoder": args.encoder, "student_predictor": args.predictor or args.encoder,
                          "teacher_encoder": args.teacher_encoder or None,
                          "teacher_predictor": args.teacher_predictor or args.teacher_encoder or None},
               "config": cfg.to_dict()}
