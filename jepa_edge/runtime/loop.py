@@ -379,7 +379,10 @@ class RobotLoop:
                 self.safety.report(S.INTERNAL, f"{type(e).__name__}: {e}", tick)
         finally:
             stop_reason = "end of run" if code == EXIT_OK else reason
-            self.parts.robot.safe_stop(stop_reason)  # first, before anything else can fail
+            try:
+                self.parts.robot.safe_stop(stop_reason)  # first, before anything else can fail
+            except Exception as e:  # a Robot that breaks its contract: the firmware window still stops it
+                error = (error or "") + f"safe_stop raised {type(e).__name__}: {e}\n"
             for closer in (lambda: planner_thread and planner_thread.close(),
                            lambda: watchdog and watchdog.stop(),
                            self.parts.camera.close):

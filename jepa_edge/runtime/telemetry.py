@@ -62,7 +62,8 @@ class Telemetry:
     def summary(self, last: int | None = None) -> dict:
         with self._lock:
             ticks = self.ticks[-last:] if last else list(self.ticks)
-            plans = self.plans[-max(1, last // 6):] if last else list(self.plans)
+            since = ticks[0]["t"] if (last and ticks) else float("-inf")
+            plans = [p for p in self.plans if p.get("t", 0.0) >= since]  # the plans of the same window
         stages = {s: percentiles(t.get(f"{s}_ms") for t in ticks) for s in TICK_STAGES}
         misses = sum(1 for t in ticks if t.get("deadline_miss"))
         skipped = sum(t.get("skipped_before", 0) for t in ticks)
