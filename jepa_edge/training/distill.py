@@ -60,6 +60,8 @@ class DistillConfig:
     warmup_steps: int = 50
     weight_decay: float = 0.04
     grad_clip: float = 1.0
+    var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
+    cov_weight: float = 0.0  # VICReg covariance term
     ema_start: float = 0.99  # EMA of the student (the result), not a target
     ema_end: float = 0.999
     teacher_cache: bool = True  # features of the fixed data set on disk (needs a finite data set)
@@ -189,7 +191,8 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
         masks = [_to(m, env.device) for m in masks_for_step(families, cfg.batch_size, cfg.seed, step, rows)]
         targets = cache.get(idx).to(env.device) if cache is not None else teacher_features(x)
         with autocast(env.device, cfg.precision):
-            return jepa_loss(model, x, masks, targets, dense_weight=cfg.dense_weight)
+            return jepa_loss(model, x, masks, targets, dense_weight=cfg.dense_weight, var_weight=cfg.var_weight,
+                             cov_weight=cfg.cov_weight)
 
     def after_step(step: int):
         m = ema_momentum(step + 1, cfg.steps, cfg.ema_start, cfg.ema_end)

@@ -49,6 +49,8 @@ class PretrainConfig:
     warmup_steps: int = 50
     weight_decay: float = 0.04
     grad_clip: float = 1.0
+    var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
+    cov_weight: float = 0.0  # VICReg covariance term
     ema_start: float = 0.996
     ema_end: float = 1.0
     precision: str = "fp32"  # or "bf16" (autocast)
@@ -108,7 +110,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         with torch.no_grad(), autocast(env.device, cfg.precision):
             targets = layer_norm_features(target(x).float())  # [B, N, D]
         with autocast(env.device, cfg.precision):
-            return jepa_loss(model, x, masks, targets)
+            return jepa_loss(model, x, masks, targets, var_weight=cfg.var_weight, cov_weight=cfg.cov_weight)
 
     def after_step(step: int):
         m = ema_momentum(step + 1, cfg.steps, cfg.ema_start, cfg.ema_end)
