@@ -8,7 +8,6 @@ import argparse
 import random
 import shutil
 import socket
-import struct
 import threading
 import time
 
@@ -158,7 +157,7 @@ class GarbageProxy:
 
 def test_garbage_on_the_line_is_dropped_and_never_accepted():
     port = free_port()
-    with start_simulator(tcp_port=port, config=SimulatorConfig(state_ms=5)) as sim:
+    with start_simulator(tcp_port=port, config=SimulatorConfig(state_ms=5)):
         proxy = GarbageProxy(port, seed=11)
         link = Link(f"socket://127.0.0.1:{proxy.port}", config=LinkConfig(open_timeout_s=5.0)).open()
         try:

@@ -12,9 +12,9 @@ import pytest
 import serial
 
 from jepa_edge.bridge.codec import Decoder, Frame, encode_frame, encode_raw
-from jepa_edge.bridge.link import Link, LinkConfig
+from jepa_edge.bridge.link import Link
 from jepa_edge.bridge.messages import (
-    FLAG_ACK_REQ, AckMsg, CommandMsg, FaultCode, FaultMsg, HeartbeatMsg, HelloAckMsg, HelloMsg, MsgType, NackMsg,
+    FLAG_ACK_REQ, AckMsg, CommandMsg, HeartbeatMsg, HelloAckMsg, HelloMsg, MsgType, NackMsg,
     NackReason, StateMsg, Status)
 from jepa_edge.bridge.simulator import SimulatorConfig, start_simulator
 
