@@ -170,7 +170,7 @@ class SimRobot(LinkRobot):
 
     def advance(self) -> None:
         """Lockstep: wait (briefly) until the firmware applied the last COMMAND, then step once."""
-        deadline = time.monotonic() + 0.1
+        deadline = time.monotonic() + 0.5  # normally a few ms (STATE every 5 ms); generous under load
         if self.last_seq >= 0:
             with self._state_event:
                 while self.actuator_seq != self.last_seq and time.monotonic() < deadline:
