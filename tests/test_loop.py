@@ -212,3 +212,27 @@ def test_perception_reproduces_the_latent_recipe_the_predictor_was_trained_on(tm
     vdir = save_model_dir(tmp_path / "v", ModelBundle(config={}, encoder=video))
     venc = make_encoder(load_session(vdir, "encoder"), RobotConfig().override({"models.encoder": str(vdir)}).models)
     assert venc.frames == 4 and venc.encode(image).shape == (4, 128)
+
+
+def test_goal_from_an_image_file_or_a_latent_file(tmp_path):
+    import cv2
+
+    from jepa_edge.data.tasks import sample_goal
+    from jepa_edge.errors import ConfigError
+
+    goal = sample_goal(11, size=64)
+    cv2.imwrite(str(tmp_path / "goal.png"), cv2.cvtColor(goal.image, cv2.COLOR_RGB2BGR))
+    enc = AgentPositionEncoder(64)
+    cfg = sim_cfg(**{"schedule.mode": "lockstep", "goal.image": str(tmp_path / "goal.png")})
+    asm = assemble(cfg, episode_seed=3, encoder_session=enc, predictor_sessions=(LinearDynamics(0.05), None))
+    asm.close()
+    expected = (enc.W @ np.asarray(goal.state.agent_pos, np.float32)).reshape(4, 8)
+    np.testing.assert_allclose(asm.parts.z_goal, expected, atol=0.05)  # the image's agent, not episode 3's
+    np.save(tmp_path / "goal.npy", expected[None])  # [1, N, D] as `jepa-edge embed` writes it
+    cfg = sim_cfg(**{"schedule.mode": "lockstep", "goal.latent": str(tmp_path / "goal.npy")})
+    asm = assemble(cfg, episode_seed=3, encoder_session=enc, predictor_sessions=(LinearDynamics(0.05), None))
+    asm.close()
+    np.testing.assert_array_equal(asm.parts.z_goal, expected)
+    with pytest.raises(ConfigError, match="goal.image"):
+        assemble(sim_cfg(**{"goal.image": str(tmp_path / "missing.png")}), encoder_session=enc,
+                 predictor_sessions=(LinearDynamics(0.05), None))
