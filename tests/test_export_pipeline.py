@@ -14,6 +14,9 @@ from jepa_edge.errors import BundleError
 from jepa_edge.quant.calibration import SmallCalibrationWarning, load_calibration_set
 from jepa_edge.quant.gate import GateConfig
 from jepa_edge.quant.onnx_export import token_cosine
+from jepa_edge.quant.openvino_export import NNCFScheme
+
+SMALL_NNCF = NNCFScheme(subset_size=8)  # test speed: statistics from 8 samples
 from jepa_edge.quant.pipeline import export
 from jepa_edge.runtime import load
 
@@ -39,6 +42,12 @@ def work(tmp_path_factory):
         warnings.simplefilter("ignore", SmallCalibrationWarning)
         return {"dir": d, "model": d / "model", "calib": load_calibration_set(d / "calib" / "world"),
                 "ac_calib": load_calibration_set(d / "calib" / "ac"), "encoder": enc}
+
+
+def fake_quantizers(xml) -> int:
+    import openvino as ov
+
+    return sum(op.get_type_name() == "FakeQuantize" for op in ov.Core().read_model(str(xml)).get_ordered_ops())
 
 
 def torch_tokens(work, x):
@@ -67,19 +76,18 @@ def test_ort_int8_bundle_passes_the_gate_and_runs(work):
 
 
 def test_openvino_int8_and_bf16(work):
-    import openvino as ov
-
     d = work["dir"]
     x = work["calib"].arrays("heldout")["pixels"][:1]
     ref = torch_tokens(work, x)
     for precision in ("bf16", "int8"):
-        res = export(work["model"], "openvino-cpu", precision, calib=work["calib"], out=d / f"ov-{precision}", log=None)
+        res = export(work["model"], "openvino-cpu", precision, calib=work["calib"], out=d / f"ov-{precision}", log=None,
+                     nncf_scheme=SMALL_NNCF)
         assert res.passed, res.gate and res.gate.reason
         sess = load(res.path)
         assert sess.inputs[0].shape == (1, 3, 64, 64)  # the robot-loop profile is static batch 1
         assert token_cosine(sess(x), ref).mean() > 0.99
-    ir = ov.Core().read_model(str(d / "ov-int8" / "model.xml"))
-    assert sum(op.get_type_name() == "FakeQuantize" for op in ir.get_ordered_ops()) > 0
+    work["ov_int8_fq"] = fake_quantizers(d / "ov-int8" / "model.xml")
+    assert work["ov_int8_fq"] > 0
     assert json.loads((d / "ov-int8" / "manifest.json").read_text())["scheme"]["model_type"] == "transformer"
     assert "bf16" in str(load(d / "ov-bf16").effective_config()["INFERENCE_PRECISION_HINT"]).replace("bfloat16", "bf16")
 
@@ -101,6 +109,20 @@ def test_failed_gate_retries_keeps_layers_in_float_and_marks_the_bundle(work, ca
     rc = main(["export", str(work["model"]), "--target", "onnxruntime", "--precision", "int8", "--calib",
                str(work["calib"].path), "--out", str(work["dir"] / "fail-cli"), "--max-drop", "0", "--no-retry"])
     assert rc == 1 and "accuracy gate FAILED" in capsys.readouterr().out
+
+
+def test_openvino_retry_keeps_the_most_sensitive_layer_in_float(work):
+    if "ov_int8_fq" not in work:
+        test_openvino_int8_and_bf16(work)
+    gate = GateConfig(min_cos_mean=1.01, max_float_fraction=0.05)  # fails; budget: one layer
+    res = export(work["model"], "openvino", "int8", calib=work["calib"], out=work["dir"] / "ov-fail", gate=gate,
+                 log=None, nncf_scheme=SMALL_NNCF)
+    g = res.manifest.gate
+    assert res.manifest.status == "failed_gate" and len(g["attempts"]) == 2 and len(g["kept_float"]) == 1
+    kept = g["kept_float"][0]
+    assert kept["module"].startswith(("blocks.", "patch_embed")) and res.manifest.scheme["ignored_names"] == [kept["node"]]
+    # the name reached NNCF: the written IR has fewer quantizers than the unconstrained one
+    assert fake_quantizers(res.path / "model.xml") < work["ov_int8_fq"]
 
 
 def test_jetson_kit_int8_with_dla(work):

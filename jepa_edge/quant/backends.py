@@ -102,7 +102,7 @@ def build_openvino(ctx):
         return session(path, "int8")
 
     def rank():
-        return layer_sensitivity(ctx.fp32_onnx, ctx.calib)
+        return ovx.map_to_ir(layer_sensitivity(ctx.fp32_onnx, ctx.calib), ctx.fp32_onnx, ovx.convert(ctx.fp32_onnx))
 
     result, _ = ctx.gated(quantize, rank)
     path, nn = tries[-1]

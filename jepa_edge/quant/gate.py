@@ -131,23 +131,28 @@ def _weight_qdq(w: np.ndarray, axis: int) -> np.ndarray:
     return _fake_quant(w, scale)
 
 
-def module_names(fp32_onnx) -> dict[str, str]:
-    """ONNX node name -> torch module path (from the dynamo exporter's metadata), '' if unknown."""
+def node_scopes(fp32_onnx) -> dict[str, list[str]]:
+    """ONNX node name -> the dynamo exporter's name scopes, outermost first, e.g.
+    ['', 'blocks.3', 'blocks.3.mlp', 'blocks.3.mlp.fc2', 'linear_15'] ([] when absent)."""
+    import ast
+
     import onnx
 
     model = onnx.load(str(fp32_onnx), load_external_data=False)
     out = {}
     for n in model.graph.node:
-        meta = {p.key: p.value for p in n.metadata_props}
-        scopes = meta.get("pkg.torch.onnx.name_scopes", "")
+        raw = {p.key: p.value for p in n.metadata_props}.get("pkg.torch.onnx.name_scopes", "")
         try:
-            import ast
-
-            parts = [s for s in ast.literal_eval(scopes) if s][:-1] if scopes else []
+            scopes = list(ast.literal_eval(raw)) if raw else []
         except (ValueError, SyntaxError):
-            parts = []
-        out[n.name] = ".".join(parts)
+            scopes = []
+        out[n.name] = [str(x) for x in scopes]
     return out
+
+
+def module_names(fp32_onnx) -> dict[str, str]:
+    """ONNX node name -> torch module path it came from ('' if unknown)."""
+    return {k: (v[-2] if len(v) >= 2 else "") for k, v in node_scopes(fp32_onnx).items()}
 
 
 def layer_sensitivity(fp32_onnx, calib, candidates: list[str] | None = None, *, n_samples: int = 8,

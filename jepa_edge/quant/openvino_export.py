@@ -105,5 +105,35 @@ def quantize(model, calib, scheme: NNCFScheme = NNCFScheme(), validation=None):
     return nncf.quantize(model, dataset, advanced_parameters=_advanced(nncf, scheme), **common)
 
 
+def map_to_ir(ranking: list[dict], fp32_onnx, model) -> list[dict]:
+    """Translate a sensitivity ranking of ONNX nodes to names in the OpenVINO model.
+
+    Conversion keeps ONNX node names, except where it fuses: the two MatMuls of an attention
+    become one ScaledDotProductAttention named after the exporter's SDPA node. A node whose name
+    is gone is mapped to the surviving node of the same exporter scope; duplicates are merged.
+    """
+    from jepa_edge.quant.gate import node_scopes
+
+    kinds = ("MatMul", "Convolution", "ScaledDotProductAttention")
+    present = {op.get_friendly_name().rsplit("/WithoutBiases", 1)[0] for op in model.get_ordered_ops()
+               if op.get_type_name() in kinds}
+    scopes = node_scopes(fp32_onnx)
+    by_scope: dict[str, list[str]] = {}
+    for name, sc in scopes.items():
+        if sc:
+            by_scope.setdefault(sc[-1], []).append(name)
+    out, seen = [], set()
+    for r in ranking:
+        name = r["node"]
+        if name not in present:
+            group = by_scope.get((scopes.get(name) or [""])[-1], [])
+            name = next((n for n in group if n in present), None)
+        if name is None or name in seen:
+            continue
+        seen.add(name)
+        out.append({**r, "node": name, "onnx_node": r["node"]})
+    return out
+
+
 def count_fake_quantize(model) -> int:
     return sum(op.get_type_name() == "FakeQuantize" for op in model.get_ordered_ops())
