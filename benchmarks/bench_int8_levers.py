@@ -10,6 +10,8 @@ IR variants (built with the export helper's own functions, cached):
   perf-preset  NNCF preset "performance": symmetric int8 activations (no zero-point math)
   no-sq        SmoothQuant off
   torch-direct ov.convert_model straight from torch (SDPA stays one op), then the same NNCF
+  float-attention       the export route with q@k^T and attn@v left in float (NNCF ignored scope)
+  float-attention-perf  the same with the performance preset
 Compile settings (on the export IR): threads 1, CPU pinning off, TBB static partitioner.
 
     python benchmarks/bench_int8_levers.py [--iters 100] [--variants export,perf-preset] [--profile]
@@ -31,7 +33,21 @@ sys.path.insert(0, str(ROOT))
 from jepa_edge.utils.device_info import describe  # noqa: E402
 from jepa_edge.utils.files import atomic_write_json  # noqa: E402
 
-IR_VARIANTS = ("export", "perf-preset", "no-sq", "torch-direct")
+IR_VARIANTS = ("export", "perf-preset", "no-sq", "torch-direct", "float-attention", "float-attention-perf")
+
+
+def attention_matmuls(model) -> list[str]:
+    """Names of the attention ops NNCF would quantize: OpenVINO ScaledDotProductAttention nodes and
+    MatMuls whose inputs are both activations (q @ k^T, attn @ v)."""
+    def is_const(port):
+        node = port.get_source_output().get_node()
+        while node.get_type_name() in ("Convert", "Reshape", "Transpose") and node.get_input_size():
+            node = node.input(0).get_source_output().get_node()
+        return node.get_type_name() == "Constant"
+
+    return [op.get_friendly_name() for op in model.get_ordered_ops()
+            if op.get_type_name() == "ScaledDotProductAttention"  # the frontend re-fuses decomposed SDPA
+            or op.get_type_name() == "MatMul" and not any(is_const(op.input(i)) for i in range(2))]
 COMPILE_VARIANTS = {  # name -> extra compile config, applied to the export IR
     "threads=1": {"INFERENCE_NUM_THREADS": 1},
     "no-pinning": {"ENABLE_CPU_PINNING": False},
@@ -64,8 +80,11 @@ def build_ir(name: str, model_dir: Path, calib: str, cache: Path, subset: int) -
         onnx_path = out.parent / "fp32.onnx"
         export_onnx(enc, io, onnx_path, dynamic_batch=True)
         fp32 = ovx.convert(onnx_path, static)
+        attn = tuple(attention_matmuls(fp32))
         scheme = {"export": scheme, "perf-preset": scheme.with_(preset="performance"),
-                  "no-sq": scheme.with_(smooth_quant_alpha=-1.0)}[name]
+                  "no-sq": scheme.with_(smooth_quant_alpha=-1.0),
+                  "float-attention": scheme.with_(ignored_names=attn),
+                  "float-attention-perf": scheme.with_(ignored_names=attn, preset="performance")}[name]
     q = ovx.quantize(fp32, load_calibration_set(calib), scheme)
     ovx.save_ir(q, out, "int8")
     return out
@@ -80,6 +99,9 @@ def main() -> int:
     ap.add_argument("--subset", type=int, default=64, help="NNCF calibration samples per IR (ranges do not change speed)")
     ap.add_argument("--variants", default=",".join(IR_VARIANTS + tuple(COMPILE_VARIANTS)))
     ap.add_argument("--profile", action="store_true", help="also record a per-type op profile of each IR")
+    ap.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS for every configuration and the peak")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu (with --threads 1): CPU ms per run, for A/B while other jobs load the machine")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_int8_levers.json")
     args = ap.parse_args()
 
@@ -109,15 +131,19 @@ def main() -> int:
 
     core = ov.Core()
     x = np.random.default_rng(0).standard_normal((1, 3, args.img_size, args.img_size)).astype(np.float32)
+    if args.clock == "cpu" and args.threads != 1:
+        ap.error("--clock cpu needs --threads 1")
     base = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}  # what OpenVINOSession sets for int8
+    if args.threads:
+        base["INFERENCE_NUM_THREADS"] = args.threads
     configs = {n: (irs[n], base) for n in wanted if n in IR_VARIANTS}
     configs.update({n: (irs["export"], {**base, **COMPILE_VARIANTS[n]}) for n in wanted if n in COMPILE_VARIANTS})
     runners = {n: openvino_runner(core.compile_model(str(xml), "CPU", c), [x]) for n, (xml, c) in configs.items()}
-    peaks = measure_peak(("int8",), seconds=0.3, cuda=False)
-    runner, peak_ops = peak_runners(peaks, ("int8",), None)["int8"]
+    peaks = measure_peak(("int8",), args.threads, seconds=0.3, cuda=False)
+    runner, peak_ops = peak_runners(peaks, ("int8",), args.threads)["int8"]
     runners["peak/int8"] = runner
     print(f"timing {len(runners)} configurations interleaved, {args.iters} rounds", flush=True)
-    outcome = time_interleaved(runners, TimingConfig(args.warmup, args.iters, keep_samples=False))
+    outcome = time_interleaved(runners, TimingConfig(args.warmup, args.iters, keep_samples=False, clock=args.clock))
     pst = outcome["peak/int8"].stats
     peak_gops = peak_ops / (pst.p50_ms / 1e3) / 1e9
     rows = {}
@@ -130,7 +156,7 @@ def main() -> int:
         rows[n] = {"ir": str(xml), "config": {k: str(v) for k, v in c.items()}, "p50_ms": st.p50_ms, "p99_ms": st.p99_ms,
                    "gops": gops, "pct_peak": 100 * gops / peak_gops}
         if args.profile and n in IR_VARIANTS:
-            prof = profile_openvino(str(xml), [x], runs=20, warmup=3, config={"NUM_STREAMS": 1})
+            prof = profile_openvino(str(xml), [x], runs=20, warmup=3, config={k: v for k, v in c.items() if k != "PERFORMANCE_HINT"})
             rows[n]["profile_by_type"] = [{"type": o.op_type, "kernel": o.kernel, "ms": round(o.ms, 3), "n": o.calls}
                                           for o in prof.by_type()[:8]]
     for n, r in rows.items():
@@ -148,7 +174,7 @@ def main() -> int:
         "what": "INT8 OpenVINO levers for a ViT: IR variants and compile settings, interleaved with the peak kernel",
         "command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "device": describe(), "model": {"arch": args.arch, "img_size": args.img_size, "ops": ops},
-        "iters": args.iters, "warmup": args.warmup, "loadavg_after": load,
+        "iters": args.iters, "warmup": args.warmup, "threads": args.threads, "clock": args.clock, "loadavg_after": load,
         "peak_int8": {"gops": peak_gops, "p50_ms": pst.p50_ms, "kernel": peaks["int8"].kernel, "shape": peaks["int8"].shape,
                       "sweep": peaks["int8"].tried},
         "rows": rows,

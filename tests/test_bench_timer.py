@@ -99,3 +99,16 @@ def test_memory_watch_sees_an_allocation():
         block = np.ones(64 * 2**20 // 8)  # 64 MB, touched
     assert m.added_mb > 40
     del block
+
+
+def test_cpu_clock_counts_work_not_sleep():
+    import time
+
+    def sleepy():
+        time.sleep(0.02)
+
+    wall = time_one(sleepy, TimingConfig(warmup=0, iters=3))
+    cpu = time_one(sleepy, TimingConfig(warmup=0, iters=3, clock="cpu"))
+    assert wall.p50_ms >= 19 and cpu.p50_ms < 10 and cpu.clock == "cpu"
+    with pytest.raises(ValueError):
+        TimingConfig(clock="sundial")

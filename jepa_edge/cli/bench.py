@@ -23,6 +23,8 @@ def add_arguments(p):
     p.add_argument("--threads", type=int, help="threads per backend (default: the backend's own)")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--iters", type=int, default=200)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: CPU time per run, for A/B on a busy machine with --threads 1 (not a latency to quote)")
     p.add_argument("--calib", help="calibration set for INT8 exports; its held-out split feeds the quality column")
     p.add_argument("--quality-samples", type=int, default=8)
     p.add_argument("--cache", type=Path, help="export cache (default ~/.cache/jepa-edge/bench or $JEPA_EDGE_CACHE)")
@@ -59,8 +61,10 @@ def run(args) -> int:
         raise ConfigError("nothing to bench: give MODEL_DIR, --arch NAME (e.g. vit_small/16) or --bundle DIR")
     if args.iters < 1 or args.warmup < 0:
         raise ConfigError("--iters must be >= 1 and --warmup >= 0")
+    if args.clock == "cpu" and args.threads != 1:
+        raise ConfigError("--clock cpu only means something with one inference thread: add --threads 1")
     cfg = BenchConfig(backends=args.backends, precisions=args.precisions, threads=args.threads,
-                      timing=TimingConfig(args.warmup, args.iters), calib=args.calib,
+                      timing=TimingConfig(args.warmup, args.iters, clock=args.clock), calib=args.calib,
                       cache_dir=args.cache or default_cache_dir(), quality_samples=args.quality_samples,
                       peak=not args.no_peak, hint=args.hint)
     model_dir = Path(args.model_dir) if args.model_dir else None

@@ -362,7 +362,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
             c.session.close()
     if ops:
         model_info["ops"] = ops
-    settings = {"warmup": cfg.timing.warmup, "iters": cfg.timing.iters, "batch": cfg.timing.batch,
+    settings = {"warmup": cfg.timing.warmup, "iters": cfg.timing.iters, "batch": cfg.timing.batch, "clock": cfg.timing.clock,
                 "threads": cfg.threads, "hint": cfg.hint, "order": "round-robin, start rotated each round",
                 "calibration": calib_note,
                 "quality_inputs": "calibration held-out split" if cfg.calib else "seeded standard normal",

@@ -159,6 +159,8 @@ def result_table(result: BenchResult):
     s = result.settings
     title = (f"{result.model.get('name', 'model')}: {s.get('iters', '?')} runs after {s.get('warmup', '?')} "
              f"warm-up, interleaved, threads={s.get('threads') or 'auto'}")
+    if s.get("clock", "wall") != "wall":
+        title += f" [{s['clock']} clock: CPU ms per run, not latency]"
     t = Table(title=title, caption=escape(device_line(result.device)))
     for col, just in (("backend", "left"), ("prec", "left"), ("status", "left"), ("MB", "right"),
                       ("cos mean/p1", "right"), ("p50 ms", "right"), ("p90", "right"), ("p99", "right"),
