@@ -70,7 +70,8 @@ def test_student_at_lower_resolution_with_a_matching_grid(teacher_dir, tmp_path)
 
 def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
     torch.set_num_threads(1)
-    cfg = TrainACConfig(encoder=str(teacher_dir), predictor_width=32, depth=1, num_heads=2, frames=4, n_trajectories=8,
+    cfg = TrainACConfig(encoder=str(teacher_dir), predictor_width=128, depth=1, num_heads=2, frames=4, n_trajectories=8,
+                        identity_init=False,
                         batch_size=4, steps=6, lr=3e-3, start_lr=3e-4, warmup_steps=1, ckpt_every=3, log_every=1)
     out = train_ac(cfg, tmp_path / "ac", progress=False)
     bundle = load_model_dir(out["model_dir"])
@@ -80,6 +81,22 @@ def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
     assert curve[-1] < curve[0] and all(np.isfinite(curve))
     with pytest.raises(ConfigError, match="rollout"):
         replace(cfg, frames=2, rollout_steps=2)
+    with pytest.raises(ConfigError, match="identity"):
+        train_ac(replace(cfg, predictor_width=32, identity_init=True), tmp_path / "ac2", progress=False)
+
+
+def test_identity_init_makes_the_untrained_ac_predictor_copy_the_last_latent():
+    from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+    from jepa_edge.training.ac import identity_init_
+    from jepa_edge.training.common import layer_norm_features
+
+    torch.manual_seed(0)
+    ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=64, predictor_embed_dim=64, depth=1, num_heads=2,
+                                                      action_dim=2, state_dim=4, img_size=16, patch_size=8))
+    assert identity_init_(ac)
+    z = layer_norm_features(torch.randn(2, 3 * 4, 64))
+    out = ac(z, torch.randn(2, 3, 2), torch.randn(2, 3, 4))
+    assert (out - z).abs().mean() < 0.1 * z.abs().mean()
 
 
 def test_wrong_input_shapes_are_clear_errors(teacher_dir):

@@ -37,6 +37,7 @@ class TrainACConfig:
     num_heads: int = 4
     frames: int = 8  # frames per training trajectory
     rollout_steps: int = 2
+    identity_init: bool = True  # start as "copy the last latent" (needs predictor_width == encoder width)
     n_trajectories: int = 1000
     batch_size: int = 16
     steps: int = 600
@@ -99,6 +100,21 @@ def ac_config(cfg: TrainACConfig, enc_cfg, action_dim: int, state_dim: int) -> A
     )
 
 
+def identity_init_(ac: ActionConditionedPredictor) -> bool:
+    """Make the untrained predictor output its input latents: the token embedding and the output
+    projection start as identities (the blocks start near zero, and LayerNorm of layer-normed
+    latents is the identity). Training then learns the change a frame brings, not the whole frame."""
+    D, P = ac.cfg.embed_dim, ac.cfg.predictor_embed_dim
+    if D != P:
+        return False
+    with torch.no_grad():
+        ac.embed.weight.copy_(torch.eye(D))
+        ac.embed.bias.zero_()
+        ac.proj.weight.copy_(torch.eye(D))
+        ac.proj.bias.zero_()
+    return True
+
+
 def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, rollout_steps: int):
     """z [B, T, N, D] latents; actions [B, T, A]; states [B, T, S]."""
     B, T, N, D = z.shape
@@ -126,7 +142,11 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000, normalization=norm)
     data = _ActionsMemo(world)
     a0, s0 = data.actions_states([0])
-    ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1])).to(env.device)
+    ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1]))
+    if cfg.identity_init and not identity_init_(ac):
+        raise ConfigError(f"--identity-init needs --predictor-width equal to the encoder width {enc_cfg.embed_dim} "
+                          f"(got {cfg.predictor_width}); pass --no-identity-init or that width")
+    ac = ac.to(env.device)
     model = ddp.wrap(ac, env)
 
     def latents(x: torch.Tensor) -> torch.Tensor:  # [B, C, T, H, W] -> [B, T*N, D]
