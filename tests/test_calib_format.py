@@ -113,3 +113,31 @@ def test_existing_set_is_not_overwritten(tmp_path):
     record(tmp_path / "s")
     with pytest.raises(DataError, match="already holds"):
         record(tmp_path / "s")
+
+
+def test_calibrate_cli_from_an_image_folder(tmp_path, capsys):
+    import cv2
+    import torch
+
+    from jepa_edge.cli import main
+    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+
+    torch.manual_seed(0)
+    save_model_dir(tmp_path / "model", ModelBundle(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    for i in range(7):
+        cv2.imwrite(str(tmp_path / "imgs" / f"{i}.png"), rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    assert main(["calibrate", str(tmp_path / "model"), "--source", str(tmp_path / "imgs"), "--out",
+                 str(tmp_path / "set"), "--count", "5", "--held-out", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "below the recommended 300" in out and "5 calibration + 2 held-out" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallCalibrationWarning)
+        cs = load_calibration_set(tmp_path / "set")
+    assert cs.specs[0].shape == (3, 32, 32) and cs.manifest["normalization"]["mean"][0] == 0.485
+    # asking for more samples than the folder holds is a clear error, not a partial set
+    assert main(["calibrate", str(tmp_path / "model"), "--source", str(tmp_path / "imgs"), "--out",
+                 str(tmp_path / "set2"), "--count", "9", "--held-out", "2"]) == 2
+    assert "ran out after 7 samples" in capsys.readouterr().err and not (tmp_path / "set2" / "manifest.json").exists()

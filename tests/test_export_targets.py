@@ -109,3 +109,24 @@ def test_list_targets_prints_the_table(capsys):
     assert main(["export", "--list-targets"]) == 0
     out = capsys.readouterr().out
     assert "jetson-agx-orin" in out and "openvino-cpu" in out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(target=st.sampled_from(sorted(all_targets()) + ["nope", ""]),
+       precision=st.sampled_from(["fp32", "fp16", "bf16", "int8", "INT8", "fp8", ""]),
+       part=st.sampled_from(["encoder", "ac_predictor", "predictor"]),
+       calib=st.sampled_from([None, "", "world"]), dla=st.one_of(st.none(), st.integers(-2, 3)),
+       batch=st.integers(-1, 10))
+def test_validate_request_accepts_exactly_what_the_table_allows(target, precision, part, calib, dla, batch):
+    try:
+        req = validate_request(target, precision, part=part, calib=calib, dla_core=dla, batch=batch)
+    except ConfigError:
+        return
+    t = all_targets()[target]
+    assert req.precision in t.precisions and part in t.parts and 1 <= batch <= t.max_batch
+    assert req.precision != "int8" or calib
+    assert dla is None or (0 <= dla < t.dla_cores and req.precision in ("fp16", "int8"))
