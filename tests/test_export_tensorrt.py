@@ -124,3 +124,140 @@ def test_engine_builds_and_matches_onnxruntime(tmp_path):
     with TensorRTSession(tmp_path / "q.engine") as sess:
         got = sess.run({"x": x})["mm"]
     np.testing.assert_allclose(got, ref, rtol=0.05, atol=0.05)
+
+
+# ---------------------------------------------------------------- builder logic with a stand-in
+# Not a TensorRT run (that is the GPU test above): a recording stand-in for the few API calls the
+# builder makes, so the TensorRT 10 / 11 branches (flags, strongly typed fp16 ONNX, DLA + GPU
+# fallback, timing cache, FP16 fallback) are exercised on every CPU machine.
+
+class _Rec:
+    def __init__(self, log, name):
+        self._log, self._name = log, name
+
+    def __getattr__(self, attr):
+        def call(*a, **k):
+            self._log.append((self._name, attr, a))
+            return _Rec(self._log, f"{self._name}.{attr}")
+        return call
+
+
+def fake_trt(version, fail_int8=False):
+    import types
+
+    log = []
+    trt = types.SimpleNamespace(__version__=version, log=log)
+    trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level=2: None})
+    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5, EXPLICIT_BATCH=0)
+    trt.BuilderFlag = types.SimpleNamespace(FP16="FP16", INT8="INT8", GPU_FALLBACK="GPU_FALLBACK")
+    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
+    trt.DeviceType = types.SimpleNamespace(DLA="DLA", GPU="GPU")
+    trt.ProfilingVerbosity = types.SimpleNamespace(DETAILED="DETAILED")
+
+    class Config:
+        def __init__(self):
+            self.flags = set()
+
+        def set_memory_pool_limit(self, pool, size):
+            log.append(("workspace", size))
+
+        def set_flag(self, f):
+            self.flags.add(f)
+
+        def create_timing_cache(self, blob):
+            log.append(("timing_cache_in", len(blob)))
+            return "cache"
+
+        def set_timing_cache(self, cache, ignore_mismatch):
+            pass
+
+        def add_optimization_profile(self, p):
+            pass
+
+        def get_timing_cache(self):
+            return types.SimpleNamespace(serialize=lambda: b"cache-bytes")
+
+    class Builder:
+        def __init__(self, logger):
+            pass
+
+        def create_network(self, flags):
+            log.append(("network_flags", flags))
+            return "network"
+
+        def create_builder_config(self):
+            self.config = Config()
+            return self.config
+
+        def create_optimization_profile(self):
+            return types.SimpleNamespace(set_shape=lambda *a: log.append(("shape",) + a))
+
+        def build_serialized_network(self, network, config):
+            log.append(("build", sorted(config.flags), getattr(config, "default_device_type", "GPU"),
+                        getattr(config, "DLA_core", None)))
+            if fail_int8 and "INT8" in config.flags:
+                return None
+            return b"engine-bytes"
+
+    class OnnxParser:
+        def __init__(self, network, logger):
+            pass
+
+        def parse_from_file(self, path):
+            log.append(("parse", str(path).rsplit("/", 1)[-1]))
+            return True
+
+    trt.Builder, trt.OnnxParser = Builder, OnnxParser
+    return trt
+
+
+def _fp32_graph(path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 4, 6])
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], "g", [x], [y],
+                          [numpy_helper.from_array(RNG.standard_normal((8, 6)).astype(np.float32), "W")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+
+
+@pytest.mark.parametrize("version", ["10.3.0", "11.0.0"])
+def test_builder_branches_for_tensorrt_10_and_11(tmp_path, monkeypatch, version):
+    import sys
+
+    from jepa_edge.quant import tensorrt_export as tx
+
+    trt = fake_trt(version)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    _fp32_graph(tmp_path / "m.onnx")
+    (tmp_path / "t.cache").write_bytes(b"old")
+    spec = tx.EngineSpec("fp16", {"x": ([1, 4, 8], [1, 4, 8], [4, 4, 8])}, 512, dla_core=1,
+                         timing_cache=str(tmp_path / "t.cache"))
+    info = tx.build_engine(tmp_path / "m.onnx", tmp_path / "m.engine", spec, log=None)
+    log = trt.log
+    build = next(e for e in log if e[0] == "build")
+    assert ("timing_cache_in", 3) in log and (tmp_path / "t.cache").read_bytes() == b"cache-bytes"
+    assert ("workspace", 512 << 20) in log and build[2:] == ("DLA", 1) and "GPU_FALLBACK" in build[1]
+    if version.startswith("10"):
+        assert ("network_flags", 0) in log and "FP16" in build[1] and not info["strongly_typed"]
+        assert ("parse", "m.onnx") in log
+    else:  # strongly typed: no precision flags; the graph itself is fp16 (inputs stay fp32)
+        assert ("network_flags", 1 << 5) in log and "FP16" not in build[1] and info["strongly_typed"]
+        parsed = next(e[1] for e in log if e[0] == "parse")
+        half = onnx.load(str(tmp_path / parsed))
+        assert half.graph.initializer[0].data_type == TensorProto.FLOAT16
+        assert half.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+
+
+def test_int8_build_failure_falls_back_to_fp16(tmp_path, monkeypatch):
+    import sys
+
+    from jepa_edge.quant import tensorrt_export as tx
+
+    trt = fake_trt("10.3.0", fail_int8=True)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    onnx.save(graph(), str(tmp_path / "q.onnx"))
+    _fp32_graph(tmp_path / "fp32.onnx")
+    info = tx.build_engine(tmp_path / "q.onnx", tmp_path / "e.engine", tx.EngineSpec("int8", {"x": ([1, 4, 8],) * 3}),
+                           fallback_onnx=tmp_path / "fp32.onnx", log=None)
+    assert info["precision"] == "fp16" and info["fell_back_from"] == "int8"
+    assert [e[1] for e in trt.log if e[0] == "parse"] == ["q.onnx", "fp32.onnx"]
+    assert (tmp_path / "e.engine").read_bytes() == b"engine-bytes"

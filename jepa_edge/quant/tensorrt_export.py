@@ -205,6 +205,7 @@ def build_engine(onnx_path, engine_path, spec: EngineSpec, fallback_onnx=None, l
     """Build and serialize an engine; returns what was built (precision actually used, TRT version).
 
     fallback_onnx: the fp32 graph to build in fp16 if the INT8 (Q/DQ) build fails."""
+    log = log or (lambda *_: None)
     trt = import_tensorrt()
     major = trt_major(trt)
     logger = trt.Logger(trt.Logger.WARNING)
