@@ -145,8 +145,12 @@ class _Rec:
 def fake_trt(version, fail_int8=False):
     import types
 
+    import importlib.machinery
+
     log = []
-    trt = types.SimpleNamespace(__version__=version, log=log)
+    trt = types.ModuleType("tensorrt")  # a module with a spec: torch's tracer looks tensorrt up by name
+    trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
+    trt.__version__, trt.log = version, log
     trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level=2: None})
     trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5, EXPLICIT_BATCH=0)
     trt.BuilderFlag = types.SimpleNamespace(FP16="FP16", INT8="INT8", GPU_FALLBACK="GPU_FALLBACK")
@@ -261,3 +265,134 @@ def test_int8_build_failure_falls_back_to_fp16(tmp_path, monkeypatch):
     assert info["precision"] == "fp16" and info["fell_back_from"] == "int8"
     assert [e[1] for e in trt.log if e[0] == "parse"] == ["q.onnx", "fp32.onnx"]
     assert (tmp_path / "e.engine").read_bytes() == b"engine-bytes"
+
+
+class _HostCuda:
+    """Stand-in for the ctypes CUDA runtime: 'device' buffers are host buffers, copies are memmoves."""
+
+    H2D, D2H = 1, 2
+
+    def __init__(self):
+        import ctypes
+
+        self.ctypes, self.bufs, self.lib = ctypes, {}, None
+
+    def malloc(self, n):
+        b = self.ctypes.create_string_buffer(int(n))
+        self.bufs[self.ctypes.addressof(b)] = b
+        return self.ctypes.addressof(b)
+
+    def free(self, p):
+        self.bufs.pop(p, None)
+
+    def stream(self):
+        return 0
+
+    def copy(self, dst, src, n, kind, stream):
+        self.ctypes.memmove(dst, src, n)
+
+    def sync(self, stream):
+        pass
+
+
+def add_fake_runtime(trt, weight):
+    """An 'engine' computing y = x @ weight, with TensorRT 10's named-tensor API."""
+    import ctypes
+    import types
+
+    trt.TensorIOMode = types.SimpleNamespace(INPUT="in", OUTPUT="out")
+    trt.nptype = lambda dt: np.float32
+
+    class Context:
+        def __init__(self):
+            self.shapes, self.addr = {}, {}
+
+        def set_input_shape(self, name, shape):
+            self.shapes[name] = tuple(shape)
+
+        def get_tensor_shape(self, name):
+            return (*self.shapes["x"][:-1], weight.shape[1])
+
+        def set_tensor_address(self, name, ptr):
+            self.addr[name] = ptr
+
+        def execute_async_v3(self, stream):
+            shape = self.shapes["x"]
+            n = int(np.prod(shape))
+            x = np.frombuffer((ctypes.c_float * n).from_address(self.addr["x"]), np.float32).reshape(shape)
+            y = (x @ weight).astype(np.float32)
+            ctypes.memmove(self.addr["y"], y.ctypes.data, y.nbytes)
+            return True
+
+    class Engine:
+        num_io_tensors = 2
+
+        def get_tensor_name(self, i):
+            return ["x", "y"][i]
+
+        def get_tensor_mode(self, n):
+            return "in" if n == "x" else "out"
+
+        def get_tensor_dtype(self, n):
+            return "float"
+
+        def get_tensor_shape(self, n):
+            return (-1, 4, 8) if n == "x" else (-1, 4, weight.shape[1])
+
+        def create_execution_context(self):
+            return Context()
+
+    class Runtime:
+        def __init__(self, logger):
+            pass
+
+        def deserialize_cuda_engine(self, blob):
+            return Engine() if blob == b"engine-bytes" else None
+
+    trt.Runtime = Runtime
+    trt.Logger.VERBOSE = 0
+    return trt
+
+
+def test_tensorrt_session_binds_named_tensors_and_refuses_foreign_engines(tmp_path, monkeypatch):
+    import sys
+
+    from jepa_edge.errors import BundleError
+    from jepa_edge.runtime import tensorrt_session as ts
+
+    w = RNG.standard_normal((8, 6)).astype(np.float32)
+    monkeypatch.setitem(sys.modules, "tensorrt", add_fake_runtime(fake_trt("10.3.0"), w))
+    monkeypatch.setattr(ts, "CudaRuntime", _HostCuda)
+    (tmp_path / "e.engine").write_bytes(b"engine-bytes")
+    with ts.TensorRTSession(tmp_path / "e.engine") as sess:
+        assert [s.name for s in sess.inputs] == ["x"] and sess.inputs[0].shape == ("dyn", 4, 8)
+        for b in (1, 3, 2):  # buffers grow and are reused across batch sizes
+            x = RNG.standard_normal((b, 4, 8)).astype(np.float32)
+            np.testing.assert_allclose(sess(x), x @ w, rtol=1e-5, atol=1e-5)
+    (tmp_path / "other.engine").write_bytes(b"built elsewhere")
+    with pytest.raises(BundleError, match="rebuild it here"):
+        ts.TensorRTSession(tmp_path / "other.engine")
+
+
+def test_export_to_the_desk_tensorrt_target_with_stand_ins(tmp_path, monkeypatch):
+    """The `tensorrt` target (engine built here) end to end: export -> manifest -> runtime.load."""
+    import sys
+
+    import torch
+
+    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+    from jepa_edge.quant.pipeline import export
+    from jepa_edge.runtime import load
+    from jepa_edge.runtime import tensorrt_session as ts
+
+    w = RNG.standard_normal((8, 6)).astype(np.float32)
+    monkeypatch.setitem(sys.modules, "tensorrt", add_fake_runtime(fake_trt("10.3.0"), w))
+    monkeypatch.setattr(ts, "CudaRuntime", _HostCuda)
+    torch.manual_seed(0)
+    save_model_dir(tmp_path / "model", ModelBundle(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
+    res = export(tmp_path / "model", "tensorrt", "fp32", out=tmp_path / "trt", log=None)
+    m = res.manifest
+    assert m.entry == "model.engine" and m.status == "ok" and m.scheme["tensorrt"] == "10.3.0"
+    assert (tmp_path / "trt" / "model.engine").read_bytes() == b"engine-bytes"
+    assert isinstance(load(res.path), ts.TensorRTSession)
