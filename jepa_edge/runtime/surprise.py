@@ -3,8 +3,8 @@
 Every tick the loop predicts this frame's latent from the previous frame's latent and the action
 it sent, and compares it with what the encoder actually sees: surprise = mean L1 between the
 two (the violation-of-expectation signal of the intuitive-physics eval). A tick is surprising
-when the score exceeds the absolute `threshold` (if set) or `ratio` x the running median of
-recent unsurprising scores (armed after `warmup_ticks`). The policy then slows the robot down
+when the score exceeds the absolute `threshold` (if set) or `ratio` x the running median (or
+mean, if larger) of recent unsurprising scores (armed after `warmup_ticks`). The policy then slows the robot down
 or stops it for `hold_ticks`, or only logs.
 """
 from __future__ import annotations
@@ -40,8 +40,14 @@ class SurpriseMonitor:
         if self.cfg.threshold > 0:
             thresholds.append(self.cfg.threshold)
         if self.cfg.ratio > 0 and self.ticks_seen >= self.cfg.warmup_ticks and self.recent:
-            thresholds.append(self.cfg.ratio * float(np.median(self.recent)))
+            thresholds.append(self.cfg.ratio * self.baseline())
         return min(thresholds) if thresholds else float("inf")
+
+    def baseline(self) -> float:
+        """Typical unsurprising score: the median, or the mean when most scores are exactly zero
+        (a still scene), so a ratio threshold never collapses to 0."""
+        recent = np.asarray(self.recent, np.float64)
+        return float(max(np.median(recent), recent.mean()))
 
     def update(self, z_pred: np.ndarray, z_obs: np.ndarray, tick: int) -> float:
         """Score this tick; returns the score (also decides slow/stop)."""

@@ -1,0 +1,69 @@
+"""Scheduling pieces: the plan's action for 'now', warm starts shifted by elapsed time, late ticks skipped."""
+import threading
+import time
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jepa_edge.runtime.scheduler import Plan, PlanSlot, RateTimer
+from jepa_edge.runtime.surprise import SurpriseMonitor
+from jepa_edge.runtime.robot_config import SurpriseConfig
+
+
+def plan(actions, t0=10.0):
+    return Plan(np.asarray(actions, np.float32), t0=t0, t_obs=t0, seq=1)
+
+
+def test_action_at_walks_the_plan_then_holds_its_last_action():
+    p = plan([[0.1, 0.0], [0.2, 0.0], [0.3, 0.0]])
+    assert p.action_at(10.0, 0.1)[0][0] == np.float32(0.1) and not p.action_at(10.0, 0.1)[1]
+    assert p.action_at(10.15, 0.1)[0][0] == np.float32(0.2)
+    a, beyond = p.action_at(10.5, 0.1)
+    assert a[0] == np.float32(0.3) and beyond
+    assert p.action_at(9.0, 0.1)[0][0] == np.float32(0.1)  # clock before t0 (lockstep rounding): first action
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 6), st.floats(0.0, 1.0))
+def test_shifted_warm_start_keeps_the_shape_and_drops_executed_steps(horizon, elapsed):
+    actions = np.arange(horizon * 2, dtype=np.float32).reshape(horizon, 2)
+    warm = plan(actions).shifted(10.0 + elapsed, 0.1)
+    k = min(int(elapsed / 0.1), horizon)
+    assert warm.shape == (horizon, 2)
+    np.testing.assert_array_equal(warm[: horizon - k], actions[k:])
+    assert (warm[horizon - k:] == actions[-1]).all()  # padded with the last action
+
+
+def test_rate_timer_skips_missed_ticks_instead_of_bunching_them():
+    timer = RateTimer(100.0)
+    timer.wait()
+    time.sleep(0.055)  # five and a half periods late
+    scheduled, skipped = timer.wait()
+    assert skipped >= 4
+    t2, skipped2 = timer.wait()
+    assert skipped2 == 0 and abs((t2 - scheduled) - 0.01) < 1e-9  # back on the absolute grid
+
+
+def test_plan_slot_hands_the_planner_only_newer_observations():
+    from jepa_edge.runtime.scheduler import Observation
+
+    slot = PlanSlot()
+    assert slot.get_obs(-1, timeout=0.01) is None
+    threading.Timer(0.02, lambda: slot.put_obs(Observation(np.zeros((1, 1)), None, 0.0, 5))).start()
+    assert slot.get_obs(-1, timeout=1.0).tick == 5
+    assert slot.get_obs(5, timeout=0.01) is None  # the same observation is never planned on twice
+
+
+def test_surprise_threshold_is_relative_to_recent_unsurprising_scores():
+    m = SurpriseMonitor(SurpriseConfig(ratio=4.0, warmup_ticks=5, hold_ticks=3, policy="stop"))
+    z = np.zeros((2, 2), np.float32)
+    for k in range(10):
+        m.update(z + 0.01 * (k % 2), z, k)  # scores 0 / 0.01
+    assert not m.events and m.command_scale() == 1.0
+    m.update(z + 1.0, z, 10)
+    assert len(m.events) == 1 and abs(m.events[0].threshold - 4 * 0.005) < 1e-6  # 4 x mean(0, 0.01, ...)
+    assert m.command_scale() == 0.0
+    for k in range(11, 14):
+        m.update(z, z, k)
+    assert m.command_scale() == 1.0  # hold_ticks later, back to normal
