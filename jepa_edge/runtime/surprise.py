@@ -1,11 +1,11 @@
 """Surprise monitor: did the world do what the predictor expected?
 
-Every tick the loop predicts this frame's latent from the previous frame's latent and the action
-it sent, and compares it with what the encoder actually sees: surprise = mean L1 between the
-two (the violation-of-expectation signal of the intuitive-physics eval). A tick is surprising
-when the score exceeds the absolute `threshold` (if set) or `ratio` x the running median (or
-mean, if larger) of recent unsurprising scores (armed after `warmup_ticks`). The policy then slows the robot down
-or stops it for `hold_ticks`, or only logs.
+Every tick the loop compares the latent the predictor expected for this frame (made one action
+step earlier from that frame's latent and the action sent) with what the encoder actually sees:
+surprise = mean L1 between the two (the violation-of-expectation signal of the intuitive-physics
+eval). A tick is surprising when the score exceeds the absolute `threshold` (if set) or `ratio` x
+the typical recent unsurprising score (armed after `warmup_ticks`). The policy then slows the
+robot down or stops it for `hold_ticks`, or only logs.
 """
 from __future__ import annotations
 
