@@ -4,14 +4,13 @@ vit_small/16 at 224 (seeded random init), INT8 IR variants x compile settings, a
 interleaved rotation together with the INT8 matrix-product peak kernel, so every row's
 "% of peak" = model ops / p50 / peak p50-throughput is measured under the same conditions.
 
-IR variants (built with the export helper's own functions, cached):
+IR variants (built with the export helper's own functions, cached; see IR_VARIANTS):
   export       what `jepa-edge export --target openvino --precision int8` produces today
                (dynamo ONNX opset 18 -> OpenVINO, static shape -> NNCF transformer, mixed preset)
   perf-preset  NNCF preset "performance": symmetric int8 activations (no zero-point math)
   no-sq        SmoothQuant off
-  torch-direct ov.convert_model straight from torch (SDPA stays one op), then the same NNCF
-  float-attention       the export route with q@k^T and attn@v left in float (NNCF ignored scope)
-  float-attention-perf  the same with the performance preset
+  float-attention(-perf)  attention (ScaledDotProductAttention) kept in float by NNCF ignored scope
+  torch-direct(-fap)      ov.convert_model straight from torch instead of the ONNX file
 Compile settings (on the export IR): threads 1, CPU pinning off, TBB static partitioner.
 
     python benchmarks/bench_int8_levers.py [--iters 100] [--variants export,perf-preset] [--profile]
@@ -33,12 +32,22 @@ sys.path.insert(0, str(ROOT))
 from jepa_edge.utils.device_info import describe  # noqa: E402
 from jepa_edge.utils.files import atomic_write_json  # noqa: E402
 
-IR_VARIANTS = ("export", "perf-preset", "no-sq", "torch-direct", "float-attention", "float-attention-perf")
+# name -> how the IR is made: route (the export's ONNX path, or ov.convert_model straight from
+# torch), NNCF preset, SmoothQuant on/off, attention (OpenVINO's ScaledDotProductAttention) left in float
+IR_VARIANTS = {
+    "export": dict(route="onnx", preset="mixed", sq=True, float_attention=False),
+    "perf-preset": dict(route="onnx", preset="performance", sq=True, float_attention=False),
+    "no-sq": dict(route="onnx", preset="mixed", sq=False, float_attention=False),
+    "float-attention": dict(route="onnx", preset="mixed", sq=True, float_attention=True),
+    "float-attention-perf": dict(route="onnx", preset="performance", sq=True, float_attention=True),
+    "torch-direct": dict(route="torch", preset="mixed", sq=True, float_attention=False),
+    "torch-direct-fap": dict(route="torch", preset="performance", sq=True, float_attention=True),
+}
 
 
-def attention_matmuls(model) -> list[str]:
-    """Names of the attention ops NNCF would quantize: OpenVINO ScaledDotProductAttention nodes and
-    MatMuls whose inputs are both activations (q @ k^T, attn @ v)."""
+def attention_ops(model) -> list[str]:
+    """Names of the attention ops NNCF would quantize: OpenVINO ScaledDotProductAttention nodes (the
+    frontends re-fuse a decomposed SDPA) and MatMuls whose inputs are both activations."""
     def is_const(port):
         node = port.get_source_output().get_node()
         while node.get_type_name() in ("Convert", "Reshape", "Transpose") and node.get_input_size():
@@ -46,8 +55,10 @@ def attention_matmuls(model) -> list[str]:
         return node.get_type_name() == "Constant"
 
     return [op.get_friendly_name() for op in model.get_ordered_ops()
-            if op.get_type_name() == "ScaledDotProductAttention"  # the frontend re-fuses decomposed SDPA
+            if op.get_type_name() == "ScaledDotProductAttention"
             or op.get_type_name() == "MatMul" and not any(is_const(op.input(i)) for i in range(2))]
+
+
 COMPILE_VARIANTS = {  # name -> extra compile config, applied to the export IR
     "threads=1": {"INFERENCE_NUM_THREADS": 1},
     "no-pinning": {"ENABLE_CPU_PINNING": False},
@@ -70,8 +81,8 @@ def build_ir(name: str, model_dir: Path, calib: str, cache: Path, subset: int) -
     enc = load_model_dir(model_dir).encoder.eval()
     io = encoder_io(enc.cfg)
     static = {io.inputs[0].name: [1, *io.inputs[0].shape[1:]]}
-    scheme = ovx.NNCFScheme(subset_size=subset)
-    if name == "torch-direct":
+    v = IR_VARIANTS[name]
+    if v["route"] == "torch":
         import torch
 
         fp32 = ov.convert_model(enc, example_input=torch.zeros(static["pixels"]), input=[static["pixels"]])
@@ -80,11 +91,8 @@ def build_ir(name: str, model_dir: Path, calib: str, cache: Path, subset: int) -
         onnx_path = out.parent / "fp32.onnx"
         export_onnx(enc, io, onnx_path, dynamic_batch=True)
         fp32 = ovx.convert(onnx_path, static)
-        attn = tuple(attention_matmuls(fp32))
-        scheme = {"export": scheme, "perf-preset": scheme.with_(preset="performance"),
-                  "no-sq": scheme.with_(smooth_quant_alpha=-1.0),
-                  "float-attention": scheme.with_(ignored_names=attn),
-                  "float-attention-perf": scheme.with_(ignored_names=attn, preset="performance")}[name]
+    scheme = ovx.NNCFScheme(subset_size=subset, preset=v["preset"], smooth_quant_alpha=None if v["sq"] else -1.0,
+                            ignored_names=tuple(attention_ops(fp32)) if v["float_attention"] else ())
     q = ovx.quantize(fp32, load_calibration_set(calib), scheme)
     ovx.save_ir(q, out, "int8")
     return out
@@ -97,7 +105,7 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--subset", type=int, default=64, help="NNCF calibration samples per IR (ranges do not change speed)")
-    ap.add_argument("--variants", default=",".join(IR_VARIANTS + tuple(COMPILE_VARIANTS)))
+    ap.add_argument("--variants", default=",".join([*IR_VARIANTS, *COMPILE_VARIANTS]))
     ap.add_argument("--profile", action="store_true", help="also record a per-type op profile of each IR")
     ap.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS for every configuration and the peak")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",

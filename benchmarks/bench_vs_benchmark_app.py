@@ -40,7 +40,7 @@ def default_bundle(arch: str, img_size: int) -> Path:
     return cached_export(model, "openvino", "int8", BenchConfig(cache_dir=cache, calib=calib))
 
 
-def benchmark_app(xml: Path, seconds: float, threads: int | None) -> dict:
+def benchmark_app(xml: Path, seconds: int, threads: int | None) -> dict:
     exe = shutil.which("benchmark_app") or str(Path(sys.executable).parent / "benchmark_app")
     cmd = [exe, "-m", str(xml), "-d", "CPU", "-hint", "latency", "-t", str(seconds)]
     if threads:
@@ -70,8 +70,8 @@ def main() -> int:
     ap.add_argument("--bundle", type=Path, help="OpenVINO bundle (default: vit_small/16@224 INT8, exported)")
     ap.add_argument("--arch", default="vit_small/16")
     ap.add_argument("--img-size", type=int, default=224)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=8.0, help="benchmark_app -t per round")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=6, help="benchmark_app -t per round")
     ap.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS for both (default: the plugin's)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_vs_benchmark_app.json")
     args = ap.parse_args()
