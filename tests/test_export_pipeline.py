@@ -56,8 +56,14 @@ def torch_tokens(work, x):
 
 
 def test_ort_int8_bundle_passes_the_gate_and_runs(work):
-    res = export(work["model"], "onnxruntime", "int8", calib=work["calib"], out=work["dir"] / "ort-int8", log=None)
+    from jepa_edge.quant.probes import make_probe
+
+    probe = make_probe("world-position", work["encoder"].cfg, {})
+    res = export(work["model"], "onnxruntime", "int8", calib=work["calib"], out=work["dir"] / "ort-int8", log=None,
+                 probe=probe, gate=GateConfig(max_drop=0.5))
     m = res.manifest
+    assert m.gate["probe_metric"].startswith("world agent-position") and m.gate["probe_drop"] is not None
+    assert abs(m.gate["probe_drop"]) <= 0.5 and m.gate["thresholds"]["max_drop"] == 0.5
     assert res.passed and m.status == "ok" and m.backend == "onnxruntime"
     assert res.gate.metrics.cos_mean >= 0.99 and res.gate.metrics.cos_p1 >= 0.95
     assert m.gate["split"] == "heldout" and m.gate["n_samples"] == 8

@@ -18,6 +18,9 @@ def add_arguments(p):
     p.add_argument("--dla-core", type=int, help="Jetson DLA core (profiles with DLA), GPU fallback on")
     p.add_argument("--max-drop", type=float, help="fail if the probe metric (or, without a probe, the mean token "
                    "cosine) drops by more than this")
+    p.add_argument("--probe", choices=("world-position",),
+                   help="probe metric the gate also checks (drop bounded by --max-drop): world-position = "
+                        "linear probe of the agent position on held-out world clips (encoder only)")
     p.add_argument("--min-cos-mean", type=float, default=0.99)
     p.add_argument("--min-cos-p1", type=float, default=0.95)
     p.add_argument("--no-retry", action="store_true", help="do not keep sensitive layers in float and retry")
@@ -55,7 +58,17 @@ def run(args) -> int:
 
     gate = GateConfig(min_cos_mean=args.min_cos_mean, min_cos_p1=args.min_cos_p1, max_drop=args.max_drop,
                       retry=not args.no_retry)
+    probe = None
+    if args.probe:
+        if args.part != "encoder":
+            raise ConfigError("--probe applies to the encoder")
+        from jepa_edge.models.model_dir import load_model_dir
+        from jepa_edge.quant.probes import make_probe
+
+        b = load_model_dir(args.model)
+        probe = make_probe(args.probe, b.encoder_cfg, b.config)
     res = export(args.model, args.target, args.precision, out=args.out, part=args.part, calib=args.calib, gate=gate,
+                 probe=probe,
                  dla_core=args.dla_core, frames=args.frames, overwrite=args.overwrite,
                  ort_scheme=OrtQuantScheme(max_samples=args.subset_size),
                  nncf_scheme=NNCFScheme(subset_size=args.subset_size, accuracy_control=args.accuracy_control))

@@ -45,6 +45,7 @@ class GateMetrics:
     n_tokens: int
     probe_fp32: float | None = None
     probe_quant: float | None = None
+    probe_metric: str | None = None
 
     @property
     def probe_drop(self) -> float | None:
@@ -91,6 +92,7 @@ def measure(session, heldout: dict[str, np.ndarray], reference: np.ndarray, *, p
     m = GateMetrics(float(cos.mean()), float(np.percentile(cos, 1)), float(cos.min()), len(reference), int(cos.size))
     if probe is not None:
         m.probe_fp32, m.probe_quant = float(probe_fp32), float(probe(session))
+        m.probe_metric = getattr(probe, "metric", getattr(probe, "__name__", "probe"))
     return m
 
 
