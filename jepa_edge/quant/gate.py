@@ -265,4 +265,4 @@ def run_gate(quantize: Callable, reference: np.ndarray, heldout: dict[str, np.nd
     if why and cfg.retry and rank is not None:
         why += ("; post-training quantization could not meet the gate with up to "
                 f"{len(kept)} layers in float: try more calibration data, or quantization-aware training")
-    return GateResult(not why, m, cfg, why, kept if not why or kept else [], attempts), sess
+    return GateResult(not why, m, cfg, why, kept, attempts), sess
