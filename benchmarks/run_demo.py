@@ -64,10 +64,11 @@ def main() -> int:
         "budget_s": 180 if args.quick else 600,
         "process_wall_s": round(wall, 1),
         "demo_seconds": summary["seconds"],
+        "demo_cpu_seconds": summary["cpu_seconds"],
         "exit_code": proc.returncode,
         "ok": summary["ok"],
         "sizes": summary["sizes"],
-        "steps": [{k: s[k] for k in ("name", "status", "seconds", "command", "error")} for s in summary["steps"]],
+        "steps": [{k: s[k] for k in ("name", "status", "seconds", "cpu_seconds", "command", "error")} for s in summary["steps"]],
         "metrics": {m["key"]: {"value": m["value"], "unit": m["unit"], "label": m["label"]} for m in summary["metrics"]},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -17,31 +17,31 @@ from pathlib import Path
 @dataclass(frozen=True)
 class DemoSizes:
     name: str
-    # teacher: I-JEPA on world images
-    teacher_arch: str = "vit_small"
-    teacher_depth: int | None = None  # None: the arch's own depth
+    # teacher: I-JEPA on world images (64 px, patch 8: an 8x8 token grid)
+    teacher_arch: str = "vit_tiny"
+    teacher_depth: int | None = 6  # None: the arch's own depth
     img_size: int = 64
     patch_size: int = 8
-    teacher_steps: int = 300
+    teacher_steps: int = 150
     teacher_batch: int = 32
-    dataset_size: int = 2000
-    predictor_width: int = 192
-    predictor_depth: int = 4
+    dataset_size: int = 1000  # world images the teacher trains on
+    predictor_width: int = 128
+    predictor_depth: int = 3
     # student: V-JEPA 2.1 distillation from the frozen teacher
-    student_arch: str = "vit_tiny"
-    student_depth: int | None = None
-    student_steps: int = 200
+    student_arch: str = "vit_nano"
+    student_depth: int | None = 6
+    student_steps: int = 150
     student_batch: int = 32
+    distill_dataset_size: int = 500  # teacher features of these are computed once and cached
     # action-conditioned predictor on the frozen student
-    ac_steps: int = 200
+    ac_steps: int = 150
     ac_trajectories: int = 200
-    ac_frames: int = 4
-    ac_width: int = 192
-    ac_depth: int = 4
+    ac_frames: int = 4  # the predictor's width is the student's (train-ac starts it as "copy the last latent")
+    ac_depth: int = 2
     # eval probes
-    eval_probe_clips: int = 120
-    eval_vo_pairs: int = 40
-    eval_rollouts: int = 64
+    eval_probe_clips: int = 80
+    eval_vo_pairs: int = 20
+    eval_rollouts: int = 48
     # INT8 calibration (held-out split feeds the accuracy gate)
     calib_count: int = 300
     calib_held_out: int = 100
@@ -53,6 +53,7 @@ class DemoSizes:
     episodes: int = 3
     episode_steps: int = 60
     planner_samples: int = 128
+    planner_elites: int = 16
     planner_iterations: int = 3
 
 
@@ -61,11 +62,11 @@ FULL = DemoSizes(name="full")
 # Small everything: the point is that every command runs end to end, not the numbers.
 QUICK = DemoSizes(
     name="quick", teacher_arch="vit_nano", teacher_depth=2, teacher_steps=12, teacher_batch=8, dataset_size=64,
-    predictor_width=64, predictor_depth=1, student_arch="vit_nano", student_depth=2, student_steps=10, student_batch=8,
-    ac_steps=10, ac_trajectories=16, ac_frames=3, ac_width=64, ac_depth=1, eval_probe_clips=16, eval_vo_pairs=4,
-    eval_rollouts=8, calib_count=32, calib_held_out=16,
-    ac_calib_count=32, ac_calib_held_out=16, bench_warmup=3, bench_iters=20, episodes=1, episode_steps=12,
-    planner_samples=32, planner_iterations=2,
+    predictor_width=64, predictor_depth=1, student_arch="vit_nano", student_depth=1, student_steps=10, student_batch=8,
+    distill_dataset_size=64, ac_steps=10, ac_trajectories=16, ac_frames=3, ac_depth=1, eval_probe_clips=16,
+    eval_vo_pairs=4, eval_rollouts=8, calib_count=32, calib_held_out=16, ac_calib_count=32, ac_calib_held_out=16,
+    bench_warmup=3, bench_iters=20, episodes=1, episode_steps=12, planner_samples=32, planner_elites=8,
+    planner_iterations=2,
 )
 
 
@@ -117,6 +118,12 @@ class Layout:
         return self.bundles / name
 
 
+def encoder_width(arch: str) -> int:
+    from jepa_edge.models.registry import ARCHS
+
+    return ARCHS[arch.split("/")[0]][0]
+
+
 def teacher_argv(sizes: DemoSizes, out: Path) -> list[str]:
     argv = ["pretrain", "--arch", sizes.teacher_arch, "--img-size", str(sizes.img_size),
             "--patch-size", str(sizes.patch_size), "--steps", str(sizes.teacher_steps),
@@ -158,7 +165,7 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
     student_dir = L.student_run / "model"
     argv = ["distill", "--teacher", str(teacher_dir), "--student-arch", s.student_arch,
             "--steps", str(s.student_steps), "--batch-size", str(s.student_batch),
-            "--dataset-size", str(s.dataset_size), "--predictor-width", str(s.predictor_width),
+            "--dataset-size", str(s.distill_dataset_size), "--predictor-width", str(s.predictor_width),
             "--predictor-depth", str(s.predictor_depth)]
     if s.student_depth is not None:
         argv += ["--student-depth", str(s.student_depth)]
@@ -171,7 +178,7 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
     steps.append(Step("ac", "train the action-conditioned predictor on the frozen student", (
         "train-ac", "--encoder", str(student_dir), "--steps", str(s.ac_steps),
         "--n-trajectories", str(s.ac_trajectories), "--frames", str(s.ac_frames),
-        "--predictor-width", str(s.ac_width), "--depth", str(s.ac_depth), "--out", str(L.ac_run)),
+        "--predictor-width", str(encoder_width(s.student_arch)), "--depth", str(s.ac_depth), "--out", str(L.ac_run)),
         needs=("student",), outputs=(str(ac_dir / "config.json"),), plots=(str(L.ac_run / "loss.png"),)))
 
     eval_json = L.eval_dir / "eval.json"
@@ -223,7 +230,8 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
         "run", "--episodes", str(s.episodes), "--methods", "random,student,oracle",
         "--models.encoder", str(L.bundle("openvino-int8")), "--models.predictor", str(L.bundle("ac-onnxruntime-int8")),
         "--sim.img_size", str(s.img_size), "--sim.max_steps", str(s.episode_steps),
-        "--planner.samples", str(s.planner_samples), "--planner.iterations", str(s.planner_iterations),
+        "--planner.samples", str(s.planner_samples), "--planner.elites", str(s.planner_elites),
+        "--planner.iterations", str(s.planner_iterations),
         "--json", str(loop_json)),
         needs=("export-openvino-int8", "export-ac-onnxruntime-int8"), outputs=(str(loop_json),)))
     return steps

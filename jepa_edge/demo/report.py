@@ -24,7 +24,8 @@ def summary_dict(demo) -> dict:
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "command": demo.command, "machine": describe(), "sizes": sizes_dict(demo.sizes),
-        "started": demo.started, "seconds": round(demo.seconds, 1), "ok": demo.ok, "exit_code": demo.exit_code,
+        "started": demo.started, "seconds": round(demo.seconds, 1),
+        "cpu_seconds": round(sum(s.cpu_seconds for s in demo.steps), 1), "ok": demo.ok, "exit_code": demo.exit_code,
         "interrupted": demo.interrupted, "out": str(demo.out),
         "steps": [s.to_dict() for s in demo.steps],
         "metrics": [m.to_dict() for m in demo.metrics],
@@ -58,12 +59,13 @@ def report_markdown(demo, summary: dict, plots) -> str:
         f"# jepa-edge demo ({demo.sizes.name}): {verdict}", "",
         f"`{demo.command}` took {demo.seconds:.0f} s on {m.get('cpu')} ({m.get('cores')} cores, "
         f"{', '.join(m.get('gpus') or []) or 'no GPU'}), started {demo.started}.", "",
+        "CPU s is this process's CPU time (all threads): on a busy machine wall-clock grows, CPU time much less.", "",
         "Every step below is a public `jepa-edge` command; run them one by one to reproduce the demo.", "",
         "## Steps", "",
-        "| # | step | status | seconds | command |", "|---|---|---|---:|---|",
+        "| # | step | status | seconds | CPU s | command |", "|---|---|---|---:|---:|---|",
     ]
     for i, s in enumerate(demo.steps, 1):
-        lines.append(f"| {i} | {s.title} | {s.status} | {s.seconds:.1f} | `{s.command}` |")
+        lines.append(f"| {i} | {s.title} | {s.status} | {s.seconds:.1f} | {s.cpu_seconds:.1f} | `{s.command}` |")
     notes = [s for s in demo.steps if s.note and s.status == "ok"]
     if notes:
         lines += [""] + [f"- {s.name}: {s.note}" for s in notes]

@@ -38,6 +38,7 @@ class StepResult:
     command: str
     status: str = "not run"  # ok | failed | skipped | not run
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads) during the step
     exit_code: int | None = None
     error: str = ""
     note: str = ""  # e.g. "teacher reused from the cache"
@@ -46,7 +47,7 @@ class StepResult:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "command": self.command, "status": self.status,
-                "seconds": round(self.seconds, 1), "exit_code": self.exit_code, "error": self.error,
+                "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1), "exit_code": self.exit_code, "error": self.error,
                 "note": self.note, "plots": self.plots, "metrics": [m.to_dict() for m in self.metrics]}
 
 
@@ -159,7 +160,7 @@ def call_cli(argv: tuple[str, ...]) -> int:
 
 
 def run_step(step: Step, res: StepResult, layout: Layout, use_cache: bool, console) -> None:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         note = reuse_cached_teacher(step, layout.teacher_run, use_cache) if step.cache_key else ""
         if note:
@@ -192,7 +193,7 @@ def run_step(step: Step, res: StepResult, layout: Layout, use_cache: bool, conso
         res.error = f"{type(e).__name__}: {e}"
         res.note = traceback.format_exc()
     finally:
-        res.seconds = time.perf_counter() - t0
+        res.seconds, res.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
 
 
 # ----------------------------------------------------------------------------- the demo
