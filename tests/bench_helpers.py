@@ -56,7 +56,8 @@ def onnx_model(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def bundle(root: Path, backend: str, precision: str = "fp32", seed: int = 0, status: str = "ok") -> Path:
+def bundle(root: Path, backend: str, precision: str = "fp32", seed: int = 0, status: str = "ok",
+           model: dict | None = None) -> Path:
     """A real bundle dir: openvino (model.xml/.bin), onnxruntime (model.onnx) or a tensorrt one
     whose engine is junk (as an engine built for another GPU is, to this machine)."""
     root = Path(root)
@@ -74,5 +75,5 @@ def bundle(root: Path, backend: str, precision: str = "fp32", seed: int = 0, sta
         raise ValueError(backend)
     gate = {"reason": "mean cosine 0.91 < 0.99"} if status == "failed_gate" else None
     write_manifest(root, Manifest(backend, backend, "encoder", precision, entry, INPUTS, OUTPUTS,
-                                  scheme={"hint": "LATENCY"}, status=status, gate=gate))
+                                  scheme={"hint": "LATENCY"}, status=status, gate=gate, model=model or {}))
     return root

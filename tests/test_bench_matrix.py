@@ -149,3 +149,18 @@ def test_cli_bench_json_compare_and_errors(tmp_path, capsys):
     assert main(["bench"]) == 2
     assert "nothing to bench" in capsys.readouterr().err
     assert main(["bench", "--compare", str(out), str(tmp_path / "missing.json")]) == 2
+
+
+def test_model_info_from_a_bundle_manifest(tmp_path):
+    """A bundle alone still gets ops (for % of peak) and its source model dir (for the reference)."""
+    from jepa_edge.models.registry import encoder_config
+    from jepa_edge.profiling.bench import model_info_from_bundle
+
+    cfg = encoder_config("vit_small/16")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text("{}")
+    b = bundle(tmp_path / "b", "openvino", "int8", model={"config": cfg.to_dict(), "source_path": str(src)})
+    info = model_info_from_bundle(b)
+    assert info["macs"] > 4.5e9 and info["input_shape"] == [1, 3, 224, 224] and info["model_dir"] == str(src)
+    assert model_info_from_bundle(bundle(tmp_path / "c", "openvino")) == {}

@@ -313,7 +313,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
         log(f"load {path.name}")
         planned.append(open_row(path, cfg, inputs, timing_input))
 
-    reference = _reference_outputs(model_dir, inputs, planned)
+    reference = _reference_outputs(model_dir or model_info.get("model_dir"), inputs, planned)
     for c in planned:
         if c.runner is not None and reference is not None:
             try:
@@ -394,10 +394,11 @@ def _input_shape(model_info: dict, bundles: list[Path]) -> tuple | None:
 
 
 def _reference_outputs(model_dir, inputs, planned: list[Candidate]):
-    """FP32 reference: the torch model from the model dir; else an fp32 row among the bundles."""
+    """FP32 reference: the torch model from the model dir (or the bundles' source model dir); else
+    an fp32 row among the bundles."""
     if not inputs:
         return None
-    if model_dir is not None:
+    if model_dir is not None and Path(model_dir, "config.json").is_file():
         import torch
 
         from jepa_edge.models.model_dir import load_model_dir
@@ -440,10 +441,15 @@ def model_info_from_bundle(bundle: Path) -> dict:
 
     try:
         m = read_manifest(bundle, verify=False)
-        enc = (m.model.get("config") or {}).get("encoder")
-        return model_info_from_config(EncoderConfig.from_dict(enc)) if enc else {}
-    except (JepaEdgeError, TypeError, KeyError):
+        cfg = m.model.get("config") or {}
+        enc = cfg.get("encoder", cfg) if m.part == "encoder" else None  # the part's own config
+        info = model_info_from_config(EncoderConfig.from_dict(enc)) if enc else {}
+    except (JepaEdgeError, TypeError, KeyError, ValueError):
         return {}
+    src = m.model.get("source_path")
+    if src and (Path(src) / "config.json").is_file():
+        info["model_dir"] = src  # the FP32 reference for the quality column
+    return info
 
 
 def random_model_dir(arch: str, img_size: int, cache_dir: Path, seed: int = 0) -> Path:
