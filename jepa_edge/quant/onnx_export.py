@@ -91,6 +91,7 @@ def export_onnx(module, io_spec: PartIO, path: str | os.PathLike, *, dynamic_bat
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_size(module, io_spec.part)
     module = module.eval().float().cpu()
     example = {k: torch.from_numpy(v) for k, v in io_spec.example(example_batch).items()}
     args = tuple(example[s.name] for s in io_spec.inputs)
@@ -102,12 +103,24 @@ def export_onnx(module, io_spec: PartIO, path: str | os.PathLike, *, dynamic_bat
         program = torch.onnx.export(
             module, args, None, dynamo=True, opset_version=OPSET, input_names=[s.name for s in io_spec.inputs],
             output_names=[s.name for s in io_spec.outputs], dynamic_shapes=dyn, optimize=True, verbose=False)
-    model = program.model_proto
-    big = model.ByteSize() > 1_800_000_000  # protobuf's 2 GB limit: large teachers need external data
     with _quiet_exporter():
-        program.save(str(path), external_data=big)
+        program.save(str(path), external_data=False)
     onnx.checker.check_model(str(path))
     return path
+
+
+MAX_WEIGHT_BYTES = 1_900_000_000  # protobuf's 2 GB limit for a single-file ONNX
+
+
+def check_size(module, part: str) -> None:
+    """Refuse, before exporting, a part whose fp32 weights do not fit a single-file ONNX (every
+    backend here copies, quantizes and hashes one file). Distilled students are far below it."""
+    from jepa_edge.errors import ConfigError
+
+    n = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())
+    if 4 * n > MAX_WEIGHT_BYTES:
+        raise ConfigError(f"the {part} has {n / 1e6:.0f}M parameters ({4 * n / 2**30:.1f} GiB in fp32): bundles are "
+                          f"single-file ONNX (< 2 GB); export a distilled student instead")
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from jepa_edge.errors import ConfigError, DataError
 from jepa_edge.quant import targets as T
 from jepa_edge.quant.gate import GateConfig, GateResult, judge, measure, reference_outputs, run_gate
 from jepa_edge.quant.manifest import Manifest, write_manifest
-from jepa_edge.quant.onnx_export import (EXPORTER, OPSET, Parity, PartIO, ac_predictor_io, check_parity, encoder_io,
-                                         export_onnx)
+from jepa_edge.quant.onnx_export import (EXPORTER, OPSET, Parity, PartIO, ac_predictor_io, check_parity, check_size,
+                                         encoder_io, export_onnx)
 from jepa_edge.utils.files import sha256_bytes
 
 
@@ -139,6 +139,7 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
             frames = cs.manifest["inputs"]["actions"]["shape"][0]
     src = load_source(model)
     module, io = part_module_and_io(src, part, frames)
+    check_size(module, part)
     if cs is not None:
         cs.check_matches(io.inputs, what=f"the {part}")
         norm, cnorm = _normalization(src), cs.manifest.get("normalization")
