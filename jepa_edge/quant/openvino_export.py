@@ -24,6 +24,7 @@ class NNCFScheme:
     smooth_quant_alpha: float | None = None  # None: NNCF's transformer default
     fast_bias_correction: bool = True
     ignored_names: tuple[str, ...] = ()
+    ignored_types: tuple[str, ...] = ()    # e.g. ("ScaledDotProductAttention",): attention left in float
     accuracy_control: bool = False         # use nncf.quantize_with_accuracy_control
 
     def to_dict(self) -> dict:
@@ -61,12 +62,12 @@ def save_ir(model, out_xml: str | os.PathLike, precision: str) -> Path:
     return out_xml
 
 
-def _ignored_scope(nncf, names):
-    if not names:
+def _ignored_scope(nncf, names, types=()):
+    if not names and not types:
         return None
     # ONNX node names survive conversion; a Conv with bias becomes "<name>/WithoutBiases" + an Add.
     expanded = sorted({x for n in names for x in (n, f"{n}/WithoutBiases")})
-    return nncf.IgnoredScope(names=expanded, validate=False)
+    return nncf.IgnoredScope(names=expanded, types=list(types), validate=False)
 
 
 def _advanced(nncf, scheme: NNCFScheme):
@@ -94,7 +95,7 @@ def quantize(model, calib, scheme: NNCFScheme = NNCFScheme(), validation=None):
     dataset = nncf.Dataset(items, to_feed)
     preset = {"mixed": nncf.QuantizationPreset.MIXED, "performance": nncf.QuantizationPreset.PERFORMANCE}[scheme.preset]
     common = dict(preset=preset, subset_size=min(scheme.subset_size, len(items)), model_type=nncf.ModelType.TRANSFORMER,
-                  fast_bias_correction=scheme.fast_bias_correction, ignored_scope=_ignored_scope(nncf, scheme.ignored_names))
+                  fast_bias_correction=scheme.fast_bias_correction, ignored_scope=_ignored_scope(nncf, scheme.ignored_names, scheme.ignored_types))
     if scheme.accuracy_control:
         if validation is None:
             raise ValueError("accuracy control needs held-out data and a metric")
