@@ -1,7 +1,6 @@
 """`jepa-edge export`: one model part -> a verified artifact bundle for a target (see --list-targets)."""
 from __future__ import annotations
 
-import json
 
 from jepa_edge.errors import ConfigError
 

@@ -32,10 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa_edge.errors import JepaEdgeError, MissingExtraError  # noqa: F401  (re-exported for callers)
+from jepa_edge.errors import JepaEdgeError
 from jepa_edge.runtime.tensorrt_session import import_tensorrt, trt_major
 
-TRT_EXTRA_HINT = "pip install 'jepa-edge[tensorrt]'"
 
 
 class QDQPlacementError(JepaEdgeError):
