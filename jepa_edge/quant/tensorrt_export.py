@@ -36,7 +36,6 @@ from jepa_edge.errors import JepaEdgeError
 from jepa_edge.runtime.tensorrt_session import import_tensorrt, trt_major
 
 
-
 class QDQPlacementError(JepaEdgeError):
     """The Q/DQ ONNX breaks a TensorRT explicit-quantization rule."""
 
