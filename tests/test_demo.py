@@ -133,3 +133,19 @@ def test_out_must_be_new_empty_or_a_previous_demo(tmp_path):
 def test_reuse_teacher_must_be_a_model_dir(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "d"), "--reuse-teacher", str(tmp_path)]) == 2
     assert "--reuse-teacher" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sizes", [FULL, QUICK], ids=["full", "quick"])
+def test_the_models_each_size_asks_for_can_be_built(sizes):
+    """Widths, heads and grids that fit together (a bad combination fails only minutes into the demo)."""
+    from jepa_edge.models.registry import build_predictor, encoder_config
+
+    def enc(arch, depth):
+        return encoder_config(arch, img_size=sizes.img_size, patch_size=sizes.patch_size,
+                              **({} if depth is None else {"depth": depth}))
+
+    teacher, student = enc(sizes.teacher_arch, sizes.teacher_depth), enc(sizes.student_arch, sizes.student_depth)
+    assert teacher.grid == student.grid  # distillation compares tokens position by position
+    assert student.embed_dim < teacher.embed_dim or sizes is QUICK
+    for cfg in (teacher, student):
+        build_predictor(cfg, predictor_embed_dim=sizes.predictor_width, depth=sizes.predictor_depth)

@@ -25,7 +25,7 @@ class DemoSizes:
     teacher_steps: int = 150
     teacher_batch: int = 32
     dataset_size: int = 1000  # world images the teacher trains on
-    predictor_width: int = 128
+    predictor_width: int = 96  # divisible by the encoders' heads (3 and 2): the predictor uses theirs
     predictor_depth: int = 3
     # student: V-JEPA 2.1 distillation from the frozen teacher
     student_arch: str = "vit_nano"
