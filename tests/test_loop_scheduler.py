@@ -29,7 +29,7 @@ def test_action_at_walks_the_plan_then_holds_its_last_action():
 def test_shifted_warm_start_keeps_the_shape_and_drops_executed_steps(horizon, elapsed):
     actions = np.arange(horizon * 2, dtype=np.float32).reshape(horizon, 2)
     warm = plan(actions).shifted(10.0 + elapsed, 0.1)
-    k = min(int(elapsed / 0.1), horizon)
+    k = min(int(elapsed / 0.1 + 1e-6), horizon)
     assert warm.shape == (horizon, 2)
     np.testing.assert_array_equal(warm[: horizon - k], actions[k:])
     assert (warm[horizon - k:] == actions[-1]).all()  # padded with the last action
@@ -67,3 +67,33 @@ def test_surprise_threshold_is_relative_to_recent_unsurprising_scores():
     for k in range(11, 14):
         m.update(z, z, k)
     assert m.command_scale() == 1.0  # hold_ticks later, back to normal
+
+
+def test_planner_thread_runs_niced_and_publishes_warm_started_plans():
+    import os
+
+    from jepa_edge.runtime.scheduler import Observation, PlannerThread
+
+    class Echo:
+        scale, last_info = 1.0, None
+
+        def __init__(self):
+            self.warm = []
+
+        def plan(self, z, goal, warm, state=None):
+            self.warm.append(warm)
+            return np.full((2, 2), 0.5, np.float32)
+
+    slot, planner, records = PlanSlot(), Echo(), []
+    th = PlannerThread(planner, np.zeros((1, 1)), slot, hz=50.0, action_dt=0.02, overrun_policy="hold",
+                       on_plan=records.append, on_error=records.append, nice=3).start()
+    try:
+        for k in range(6):
+            slot.put_obs(Observation(np.zeros((1, 1)), None, time.monotonic(), k))
+            time.sleep(0.03)
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, th._thread.native_id) == min(19, base + 3)
+    finally:
+        th.close()
+    assert slot.plan is not None and len(records) >= 2
+    assert planner.warm[0] is None and all(w is not None and w.shape == (2, 2) for w in planner.warm[1:])

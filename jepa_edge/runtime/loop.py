@@ -319,7 +319,7 @@ class RobotLoop:
             if not lockstep:
                 planner_thread = PlannerThread(self.parts.planner, self.parts.z_goal, self.slot, sch.planning_hz,
                                                self.action_dt, sch.overrun_policy, self.telemetry.plan,
-                                               self.planner_errors.put)
+                                               self.planner_errors.put, nice=sch.planner_nice)
                 planner_thread.t_start = self.t0
                 planner_thread.start()
             watchdog = LoopWatchdog(stall_s, self._on_stall).start()

@@ -96,6 +96,9 @@ class ScheduleConfig:
     # the planner's sample/iteration budget until it fits again).
     overrun_policy: str = "hold"
     plan_timeout_ms: float = 1000.0  # a plan older than this is no plan: safe command + fault
+    # Niceness added to the planner thread (Linux): when the cores are oversubscribed the kernel
+    # runs the perception tick first; planning absorbs the delay (its budget is in ms anyway).
+    planner_nice: int = 5
     duration_s: float = 0.0  # stop after this long (0 = until Ctrl-C or the episode ends)
     max_ticks: int = 0  # stop after this many perception ticks (0 = no limit)
 

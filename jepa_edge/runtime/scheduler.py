@@ -16,6 +16,7 @@ A plan older than `plan_timeout_ms` is no plan at all: the loop sends a safe com
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -58,16 +59,19 @@ class Plan:
     plan_ms: float = 0.0
     energy: float = float("nan")
 
+    def step_index(self, now: float, action_dt: float) -> int:
+        """Which action step `now` falls in (a boundary counts as the next step despite rounding)."""
+        return int((now - self.t0) / action_dt + 1e-6)
+
     def action_at(self, now: float, action_dt: float) -> tuple[np.ndarray, bool]:
         """The action for `now` and whether it is beyond the plan (held last action)."""
-        k = int((now - self.t0) / action_dt)
-        k = max(k, 0)
+        k = max(self.step_index(now, action_dt), 0)
         beyond = k >= len(self.actions)
         return self.actions[min(k, len(self.actions) - 1)], beyond
 
     def shifted(self, now: float, action_dt: float) -> np.ndarray:
         """Warm start: the actions not yet executed, padded with the last one."""
-        k = min(max(int((now - self.t0) / action_dt), 0), len(self.actions))
+        k = min(max(self.step_index(now, action_dt), 0), len(self.actions))
         rest = self.actions[k:]
         pad = np.repeat(self.actions[-1:], len(self.actions) - len(rest), axis=0)
         return np.concatenate([rest, pad]) if len(rest) else pad
@@ -111,11 +115,13 @@ class PlannerThread:
     """Replans at `hz` on the newest observation; publishes to `slot`; never raises."""
 
     def __init__(self, planner, z_goal: np.ndarray, slot: PlanSlot, hz: float, action_dt: float,
-                 overrun_policy: str, on_plan: Callable[[dict], None], on_error: Callable[[str], None]):
+                 overrun_policy: str, on_plan: Callable[[dict], None], on_error: Callable[[str], None],
+                 nice: int = 0):
         self.planner, self.z_goal, self.slot = planner, z_goal, slot
         self.period, self.action_dt = 1.0 / hz, action_dt
         self.policy = overrun_policy
         self.on_plan, self.on_error = on_plan, on_error
+        self.nice = nice
         self.stop = threading.Event()
         self.seq = 0
         self.t_start = time.monotonic()
@@ -126,6 +132,11 @@ class PlannerThread:
         return self
 
     def _run(self) -> None:
+        if self.nice:
+            try:  # per-thread on Linux (a thread is a task with its own id); elsewhere a no-op
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            except (AttributeError, OSError):
+                pass
         timer = RateTimer(1.0 / self.period, self.stop)
         last_tick = -1
         while not self.stop.is_set():
