@@ -39,15 +39,15 @@ from jepa_edge.utils.files import atomic_write_json  # noqa: E402
 
 # The default budget. Grid: 64 px, patch 16 -> 4x4 tokens per slot; 6 frames / tubelet 2 -> 3 slots.
 TEACHER = PretrainConfig(arch="vit_small", img_size=64, patch_size=16, num_frames=6, tubelet_size=2,
-                         predictor_width=192, predictor_depth=6, dataset_size=4000, batch_size=16, steps=600,
-                         lr=2e-4, start_lr=2e-5, warmup_steps=40, ema_start=0.996, ema_end=1.0,
+                         predictor_width=192, predictor_depth=6, dataset_size=4000, batch_size=12, steps=800,
+                         lr=4e-4, start_lr=4e-5, warmup_steps=40, ema_start=0.996, ema_end=1.0,
                          var_weight=1.0, cov_weight=0.04, ckpt_every=50, log_every=5)
 STUDENT = dict(student_arch="vit_tiny", predictor_width=192, predictor_depth=6, dataset_size=4000, batch_size=16,
-               steps=600, lr=5e-4, start_lr=5e-5, warmup_steps=40, ema_start=0.99, ema_end=0.999, dense=True,
+               steps=800, lr=5e-4, start_lr=5e-5, warmup_steps=40, ema_start=0.99, ema_end=0.999, dense=True,
                ckpt_every=50, log_every=5)
 AC = dict(predictor_width=192, depth=4, num_heads=4, frames=8, rollout_steps=2, n_trajectories=1000, batch_size=16,
-          steps=600, lr=5e-4, ckpt_every=100, log_every=10)
-EVAL = EvalOptions(probe_clips=120, vo_pairs=40, rollout_trajectories=64)
+          steps=600, lr=3e-4, ckpt_every=100, log_every=10)
+EVAL = EvalOptions(probe_clips=300, vo_pairs=40, rollout_trajectories=64)
 
 QUICK_TEACHER = replace(TEACHER, depth=2, dataset_size=64, steps=10, warmup_steps=2, ckpt_every=5)
 QUICK_STUDENT = {**STUDENT, "student_depth": 2, "dataset_size": 64, "steps": 10, "warmup_steps": 2, "ckpt_every": 5}

@@ -33,7 +33,10 @@ class Ridge:
         Y = torch.as_tensor(np.asarray(Y), dtype=torch.float64).reshape(len(X), -1)
         if X.ndim != 2 or len(X) < 2:
             raise DataError(f"ridge needs features [n>=2, d], got {tuple(X.shape)}")
-        self.mu, self.sd = X.mean(0), X.std(0).clamp_min(1e-6)
+        sd = X.std(0)
+        # A feature constant over the training rows gets weight 0; scale 1 keeps it from exploding
+        # on test rows where it varies (e.g. a pixel the agent never covered in training).
+        self.mu, self.sd = X.mean(0), torch.where(sd > 1e-6, sd, torch.ones_like(sd))
         self.ymu = Y.mean(0)
         Xs, Yc = (X - self.mu) / self.sd, Y - self.ymu
         self.primal = Xs.shape[1] <= Xs.shape[0]
