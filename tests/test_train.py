@@ -16,8 +16,8 @@ from jepa_edge.training.loop import SimulatedCrash
 from jepa_edge.training.pretrain import PretrainConfig, pretrain
 
 TINY = PretrainConfig(arch="vit_nano", depth=2, img_size=32, patch_size=8, num_frames=4, predictor_width=64,
-                      predictor_depth=1, dataset_size=32, batch_size=8, steps=12, lr=2e-3, start_lr=2e-4,
-                      warmup_steps=3, ckpt_every=4, log_every=1)
+                      predictor_depth=1, dataset_size=24, batch_size=8, steps=8, lr=2e-3, start_lr=2e-4,
+                      warmup_steps=2, ckpt_every=3, log_every=1)
 
 
 @pytest.fixture(autouse=True)
@@ -33,25 +33,25 @@ def losses(run_dir):
 
 
 def test_loss_goes_down_on_a_tiny_run(tmp_path):
-    cfg = replace(TINY, num_frames=1, steps=30, warmup_steps=5)  # I-JEPA on images
+    cfg = replace(TINY, num_frames=1, steps=20, warmup_steps=4)  # I-JEPA on images
     out = pretrain(cfg, tmp_path, progress=False)
     curve = losses(tmp_path)
-    assert len(curve) == 30
+    assert len(curve) == 20
     assert np.mean(curve[-5:]) < 0.8 * np.mean(curve[:5]), curve
     assert (tmp_path / "loss.png").stat().st_size > 1000
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["training"]["recipe"] == "i-jepa" and config["parts"] == ["encoder", "predictor"]
-    assert out["steps"] == 30
+    assert out["steps"] == 20
 
 
 def test_kill_and_resume_reproduces_the_uninterrupted_run_exactly(tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
     pretrain(TINY, full, progress=False)
-    with pytest.raises(SimulatedCrash):  # dies after step 6; the newest checkpoint is step 4
-        pretrain(TINY, killed, progress=False, crash_after_step=6)
-    assert json.loads((killed / "checkpoints" / "latest.json").read_text())["step"] == 4
+    with pytest.raises(SimulatedCrash):  # dies after step 5; the newest checkpoint is step 3
+        pretrain(TINY, killed, progress=False, crash_after_step=5)
+    assert json.loads((killed / "checkpoints" / "latest.json").read_text())["step"] == 3
     result = pretrain(TINY, killed, progress=False, resume=True)
-    assert result["resumed_from"] == 4
+    assert result["resumed_from"] == 3
     assert losses(killed) == losses(full)  # bit-exact, every step
     a = load_file(str(full / "model" / "model.safetensors"))
     b = load_file(str(killed / "model" / "model.safetensors"))
