@@ -1,9 +1,10 @@
 """Linear probes: closed-form ridge regression from frozen features to ground-truth positions.
 
 Features are the mean-pooled tokens of a slot ("pooled", D dims) or all its tokens concatenated
-("patch", h*w*D dims). Splits are by clip (no frame of a test clip is seen in training); ridge's
-lambda is picked on a validation part of the training clips from a log grid, then the probe is
-refit on all training clips. Score: R^2 on the test clips, averaged over output coordinates.
+("patch", h*w*D dims). Splits are by clip (no frame of a held-out clip is seen in training), in k
+folds so every clip is held out once; ridge's lambda is picked on a validation part of the
+training clips from a log grid, then the probe is refit on all training clips. Score: R^2 of the
+out-of-fold predictions, averaged over output coordinates.
 """
 from __future__ import annotations
 
@@ -61,28 +62,32 @@ class Ridge:
         return (out + self.ymu).numpy()
 
 
-def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, test_fraction: float = 0.25,
-                seed: int = 0, lambdas=LAMBDAS) -> dict:
-    """Fit on the training groups (clips), report R^2 on the held-out groups.
+def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,
+                lambdas=LAMBDAS) -> dict:
+    """Cross-validated by clip: every clip is held out once (k folds); in each fold lambda is chosen
+    on a validation fifth of the training clips, the probe is refit on all training clips and
+    predicts the held-out clips. R^2 is computed over all out-of-fold predictions.
     X [n, d], Y [n, k], groups [n] (clip id of every row)."""
+    Y = np.asarray(Y, np.float64).reshape(len(Y), -1)
     ids = np.unique(groups)
-    if len(ids) < 4:
-        raise DataError(f"a probe needs at least 4 clips, got {len(ids)}")
-    rng = np.random.default_rng(seed)
-    ids = rng.permutation(ids)
-    n_test = max(1, int(round(len(ids) * test_fraction)))
-    test_ids, train_ids = ids[:n_test], ids[n_test:]
-    n_val = max(1, len(train_ids) // 5)
-    val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
-    sel = lambda which: np.isin(groups, which)  # noqa: E731
-    # Choose lambda on a validation split of the training clips...
-    r = Ridge().fit(X[sel(fit_ids)], Y[sel(fit_ids)])
-    val_scores = {lam: r2_score(Y[sel(val_ids)], r.predict(X[sel(val_ids)], lam)) for lam in lambdas}
-    best = max(val_scores, key=val_scores.get)
-    # ... then refit on all training clips and score the held-out clips once.
-    r = Ridge().fit(X[sel(train_ids)], Y[sel(train_ids)])
-    test = r2_score(Y[sel(test_ids)], r.predict(X[sel(test_ids)], best))
-    return {"r2": test, "lambda": best, "n_train": int(sel(train_ids).sum()), "n_test": int(sel(test_ids).sum())}
+    if len(ids) < max(4, folds):
+        raise DataError(f"a probe needs at least {max(4, folds)} clips, got {len(ids)}")
+    ids = np.random.default_rng(seed).permutation(ids)
+    pred = np.zeros_like(Y)
+    chosen = []
+    for fold in range(folds):
+        test_ids = ids[fold::folds]
+        train_ids = np.setdiff1d(ids, test_ids)
+        n_val = max(1, len(train_ids) // 5)
+        val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
+        sel = lambda which: np.isin(groups, which)  # noqa: E731
+        r = Ridge().fit(X[sel(fit_ids)], Y[sel(fit_ids)])
+        val_scores = {lam: r2_score(Y[sel(val_ids)], r.predict(X[sel(val_ids)], lam)) for lam in lambdas}
+        best = max(val_scores, key=val_scores.get)
+        chosen.append(best)
+        r = Ridge().fit(X[sel(train_ids)], Y[sel(train_ids)])
+        pred[sel(test_ids)] = r.predict(X[sel(test_ids)], best)
+    return {"r2": r2_score(Y, pred), "lambdas": chosen, "folds": folds, "n": len(Y), "clips": len(ids)}
 
 
 def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray,
