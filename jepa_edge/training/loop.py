@@ -56,7 +56,7 @@ def run_loop(spec: LoopSpec) -> dict:
     Returns {"final_loss", "steps", "seconds", "resumed_from"}."""
     env = spec.env
     ckpt = Checkpointer(spec.run_dir)
-    start = 0
+    start, done_seconds, done_cpu = 0, 0.0, 0.0
     if spec.resume:
         state = ckpt.load_latest()
         check_resume_config(state["config"], spec.config)
@@ -66,9 +66,11 @@ def run_loop(spec: LoopSpec) -> dict:
         spec.schedule.load_state_dict(state["schedule"])
         restore_rng(state["rng"])
         start = int(state["step"])
+        done_seconds, done_cpu = (float(v) for v in state.get("elapsed", (0.0, 0.0)))
     metrics = MetricsLog(spec.run_dir / "metrics.jsonl", resume_step=start if spec.resume else None) if env.is_main else None
     params = [p for m in spec.trainable for p in m.parameters() if p.requires_grad]
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    # Clocks continue across a resume (the checkpoint carries the time spent before it).
+    t0, cpu0 = time.perf_counter() - done_seconds, time.process_time() - done_cpu
     last = {}
     try:
         with progress_bar(spec.total_steps, spec.description, spec.progress and env.is_main, start) as update:
@@ -94,7 +96,7 @@ def run_loop(spec: LoopSpec) -> dict:
                     metrics.log(rec)
                 update(loss=loss_value)
                 if done % spec.ckpt_every == 0 or done == spec.total_steps:
-                    _save(ckpt, spec, done)
+                    _save(ckpt, spec, done, (time.perf_counter() - t0, time.process_time() - cpu0))
                 if spec.crash_after_step is not None and done >= spec.crash_after_step:
                     raise SimulatedCrash(f"simulated crash after step {done}")
     finally:
@@ -108,10 +110,12 @@ def run_loop(spec: LoopSpec) -> dict:
             "cpu_seconds": time.process_time() - cpu0, "resumed_from": start}
 
 
-def _save(ckpt: Checkpointer, spec: LoopSpec, step: int) -> None:
+def _save(ckpt: Checkpointer, spec: LoopSpec, step: int, elapsed: tuple[float, float]) -> None:
     if spec.env.is_main:
         ckpt.save(step, {
             "step": step,
+            "data_position": step,  # samples and masks of step s are functions of (seed, s)
+            "elapsed": elapsed,  # (wall seconds, CPU seconds) spent up to this checkpoint
             "config": spec.config,
             "modules": {name: m.state_dict() for name, m in spec.modules.items()},
             "optimizer": spec.optimizer.state_dict(),
