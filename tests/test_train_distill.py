@@ -109,3 +109,22 @@ def test_wrong_input_shapes_are_clear_errors(teacher_dir):
                                                       action_dim=2, state_dim=4, img_size=32, patch_size=8))
     with pytest.raises(DataError):
         ac(torch.zeros(1, 2 * 16, 128), torch.zeros(1, 3, 2), torch.zeros(1, 2, 4))
+
+
+def test_teacher_cache_shards_resume_and_invalidate(tmp_path):
+    from jepa_edge.training.teacher_cache import TeacherFeatureCache
+
+    data = [torch.full((2, 3), float(i)) for i in range(10)]
+    calls = []
+
+    def feats(x):
+        calls.append(len(x))
+        return x.reshape(len(x), 2, 3) * 2
+
+    cache = TeacherFeatureCache(tmp_path, {"teacher": "A"}, n=10, shard_size=4)
+    assert cache.build(data, feats, batch_size=3, progress=False) == 3  # shards of 4, 4, 2 rows
+    assert torch.equal(cache.get([9, 0, 5]), torch.stack([data[i] * 2 for i in (9, 0, 5)]))
+    (tmp_path / "shard_00001.safetensors").unlink()  # an interrupted build: only the missing shard is redone
+    assert TeacherFeatureCache(tmp_path, {"teacher": "A"}, n=10, shard_size=4).build(data, feats, 3, progress=False) == 1
+    # another teacher: every old shard is wrong, the cache starts over
+    assert TeacherFeatureCache(tmp_path, {"teacher": "B"}, n=10, shard_size=4).build(data, feats, 3, progress=False) == 3
