@@ -43,9 +43,9 @@ def _future_mask_index(config: dict) -> int:
     return int(idx) if idx is not None else 0
 
 
+@torch.no_grad()  # scoped: a global set_grad_enabled(False) would leak into the caller's training
 def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle | None = None,
              opts: EvalOptions = EvalOptions(), progress=lambda msg: None) -> dict:
-    torch.set_grad_enabled(False)
     bundle = model if isinstance(model, ModelBundle) else load_model_dir(model)
     if opts.random_init:
         bundle = random_like(bundle, opts.seed)
