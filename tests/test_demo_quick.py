@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-EXPECTED_STEPS = ["teacher", "student", "ac", "eval", "calibrate", "calibrate-ac", "export-openvino-int8",
+EXPECTED_STEPS = ["teacher", "student", "ac", "eval", "eval-random-init", "calibrate", "calibrate-ac", "export-openvino-int8",
                   "export-onnxruntime-int8", "export-ac-onnxruntime-int8", "export-jetson-orin-nano", "bench", "loop"]
 
 
@@ -47,6 +47,7 @@ def test_quick_demo_end_to_end(tmp_path):
     metrics = summary["metrics"]
     keys = {m["key"] for m in metrics}
     for needed in ["teacher.loss_final", "student.loss_final", "eval.probes.agent.patch.r2",
+                   "eval_random_init.probes.agent.patch.r2",
                    "export.openvino-int8.cos_mean", "export.onnxruntime-int8.cos_mean", "bench.openvino/int8.p50_ms",
                    "loop.student.success_rate", "loop.oracle.success_rate"]:
         assert needed in keys, needed

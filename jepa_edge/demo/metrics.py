@@ -98,14 +98,17 @@ EVAL_HEADLINES = (
 )
 
 
-def evaluation(eval_json: Path) -> list[Metric]:
+def evaluation(eval_json: Path, prefix: str = "eval", random_init: bool = False) -> list[Metric]:
+    """Headline numbers of `jepa-edge eval`; for the random-init floor only the probes mean anything."""
     d = _read_json(eval_json)
-    out = [metric(f"eval.{k}", label, _get(d, k), decimals=3) for k, label in EVAL_HEADLINES if _get(d, k) is not None]
-    for h in ("1", "2", "4"):
+    keys = [(k, label) for k, label in EVAL_HEADLINES if not random_init or k.startswith("probes.")]
+    tag = ", random init" if random_init else ""
+    out = [metric(f"{prefix}.{k}", f"{label}{tag}", _get(d, k), decimals=3) for k, label in keys if _get(d, k) is not None]
+    for h in ("1", "2", "4") if not random_init else ():
         r = _get(d, f"rollout.{h}")
         if r:
-            out.append(metric(f"eval.rollout.{h}.ac_l1", f"AC rollout L1, {h} step(s)", r["ac_l1"]))
-            out.append(metric(f"eval.rollout.{h}.copy_last_l1", f"copy-last baseline L1, {h} step(s)", r["copy_last_l1"]))
+            out.append(metric(f"{prefix}.rollout.{h}.ac_l1", f"AC rollout L1, {h} step(s)", r["ac_l1"]))
+            out.append(metric(f"{prefix}.rollout.{h}.copy_last_l1", f"copy-last baseline L1, {h} step(s)", r["copy_last_l1"]))
     return out
 
 
@@ -163,6 +166,7 @@ def readers(layout: Layout) -> dict[str, Callable[[], list[Metric]]]:
         "student": lambda: training(L.student_run, "student", "student"),
         "ac": lambda: training(L.ac_run, "ac", "AC predictor"),
         "eval": lambda: evaluation(L.eval_dir / "eval.json"),
+        "eval-random-init": lambda: evaluation(L.eval_random_dir / "eval.json", "eval_random_init", random_init=True),
         "calibrate": lambda: calibration(L.calib_encoder, "encoder"),
         "calibrate-ac": lambda: calibration(L.calib_ac, "ac_predictor"),
         "export-openvino-int8": lambda: export(L.bundles / "openvino-int8.json", "openvino-int8"),

@@ -51,10 +51,10 @@ class DemoSizes:
     bench_warmup: int = 20
     bench_iters: int = 200
     episodes: int = 3
-    episode_steps: int = 60
-    planner_samples: int = 128
-    planner_elites: int = 16
-    planner_iterations: int = 3
+    episode_steps: int = 40
+    planner_samples: int = 64  # one batched AC-predictor call per iteration
+    planner_elites: int = 8
+    planner_iterations: int = 2
 
 
 FULL = DemoSizes(name="full")
@@ -101,6 +101,8 @@ class Layout:
     def ac_run(self) -> Path: return self.out / "ac"
     @property
     def eval_dir(self) -> Path: return self.out / "eval"
+    @property
+    def eval_random_dir(self) -> Path: return self.out / "eval_random_init"
     @property
     def calib_encoder(self) -> Path: return self.out / "calibration" / "encoder"
     @property
@@ -186,6 +188,11 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
         "eval", str(ac_dir), "--teacher", str(teacher_dir), "--probe-clips", str(s.eval_probe_clips),
         "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_dir)),
         needs=("ac", *teacher_needs), outputs=(str(eval_json),), plots=(str(L.eval_dir / "eval.png"),)))
+    # The floor those numbers must be read against: the same architecture, untrained.
+    steps.append(Step("eval-random-init", "the same probes on the same architecture at random init (the floor)", (
+        "eval", str(ac_dir), "--random-init", "--probe-clips", str(s.eval_probe_clips), "--vo-pairs", str(s.eval_vo_pairs),
+        "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_random_dir)),
+        needs=("ac",), outputs=(str(L.eval_random_dir / "eval.json"),)))
 
     steps.append(Step("calibrate", "record an INT8 calibration set (+ held-out split) from the world", (
         "calibrate", str(ac_dir), "--out", str(L.calib_encoder), "--count", str(s.calib_count),

@@ -17,6 +17,20 @@ SCHEMA_VERSION = 1
 STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow", "not run": "dim"}
 
 
+HOW_TO_READ = """How to read them:
+- **loss**: the JEPA L1 loss on layer-normed target tokens; it should fall (see the loss plots).
+- **probe R²**: a ridge regression from frozen features to the true positions, on held-out clips
+  (1 = perfect, 0 = no better than the mean). Small budgets give small R²; `jepa-edge eval --random-init`
+  gives the floor to compare with.
+- **AC rollout L1 vs copy-last**: the action-conditioned predictor's error on future latents against
+  the baseline that predicts "nothing changes"; lower than copy-last means the predictor uses the actions.
+- **INT8 token cosine**: per-token cosine between INT8 and FP32 outputs on the calibration set's
+  held-out split; the export fails (non-zero exit, bundle marked failed_gate) below its thresholds.
+- **latency**: single-image p50/p99 with one thread, all rows timed interleaved in one run.
+- **goal reaching**: episodes in the built-in world through the firmware simulator; `random` is the
+  floor and `oracle` (the world's controller on true state) the ceiling for the planner."""
+
+
 def summary_dict(demo) -> dict:
     from jepa_edge.demo.plan import sizes_dict
     from jepa_edge.utils.device_info import describe
@@ -79,11 +93,18 @@ def report_markdown(demo, summary: dict, plots) -> str:
     lines += ["", "## Numbers", "", "| step | what | value | unit |", "|---|---|---:|---|"]
     for x in demo.metrics:
         lines.append(f"| {x.step} | {x.label} | {x.display} | {x.unit} |")
+    lines += ["", HOW_TO_READ]
     if plots:
         lines += ["", "## Plots", ""]
         for s, name in plots:
             lines += [f"### {s.title if s else 'wall-clock per step'}", "", f"![{name}]({name})", ""]
-    lines += ["", f"Machine-readable: `summary.json` (schema {SCHEMA} v{SCHEMA_VERSION}).", ""]
+    lines += ["", "## Next", "",
+              f"- Rerun a single step with its command above; `jepa-edge demo --reuse-teacher {demo.out}/teacher/model` "
+              "skips the pretraining.",
+              "- Bring your own teacher: `jepa-edge convert` an official I-JEPA / V-JEPA checkpoint, then "
+              "`jepa-edge distill --teacher MODEL_DIR`.",
+              f"- Copy `{demo.out}/bundles/jetson-orin-nano/` to the board and follow its README.md.",
+              "", f"Machine-readable: `summary.json` (schema {SCHEMA} v{SCHEMA_VERSION}).", ""]
     return "\n".join(lines)
 
 

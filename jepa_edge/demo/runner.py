@@ -28,7 +28,7 @@ from jepa_edge.utils.files import atomic_write_json
 MARKER = ".jepa-edge-demo"  # says "this folder is a demo's; the demo may rewrite it"
 CACHE_KEY_FILE = "demo-cache-key.json"
 # What the demo writes under --out: cleared (except a matching teacher) before a rerun.
-OWNED = ("teacher", "student", "ac", "eval", "calibration", "bundles", "bench", "loop", "report", "cache")
+OWNED = ("teacher", "student", "ac", "eval", "eval_random_init", "calibration", "bundles", "bench", "loop", "report", "cache")
 
 
 @dataclass
