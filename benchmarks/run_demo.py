@@ -68,8 +68,10 @@ def main() -> int:
         "exit_code": proc.returncode,
         "ok": summary["ok"],
         "sizes": summary["sizes"],
-        "steps": [{k: s[k] for k in ("name", "status", "seconds", "cpu_seconds", "command", "error")} for s in summary["steps"]],
-        "metrics": {m["key"]: {"value": m["value"], "unit": m["unit"], "label": m["label"]} for m in summary["metrics"]},
+        "steps": [{k: s[k] for k in ("name", "status", "seconds", "cpu_seconds", "command", "error")}
+                  for s in summary["steps"]],
+        "metrics": {m["key"]: {"value": m["value"], "unit": m["unit"], "label": m["label"]}
+                    for m in summary["metrics"]},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_write_json(result_path, result)

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-EXPECTED_STEPS = ["teacher", "student", "ac", "eval", "eval-random-init", "calibrate", "calibrate-ac", "export-openvino-int8",
-                  "export-onnxruntime-int8", "export-ac-onnxruntime-int8", "export-jetson-orin-nano", "bench", "loop"]
+EXPECTED_STEPS = ["teacher", "student", "ac", "eval", "eval-random-init", "calibrate", "calibrate-ac",
+                  "export-openvino-int8", "export-onnxruntime-int8", "export-ac-onnxruntime-int8",
+                  "export-jetson-orin-nano", "bench", "loop"]
 
 
 @pytest.mark.slow

@@ -14,11 +14,14 @@ import shlex
 def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true",
                    help="tiny models and budgets (about 3 min on 2 cores): checks every step runs, not the numbers")
-    p.add_argument("--out", default="runs/demo", help="folder for every step's outputs and the report (default: %(default)s)")
+    p.add_argument("--out", default="runs/demo",
+                   help="folder for every step's outputs and the report (default: %(default)s)")
     p.add_argument("--reuse-teacher", metavar="DIR",
-                   help="use this teacher model dir (e.g. a previous demo's runs/demo/teacher/model) instead of pretraining")
+                   help="use this teacher model dir (e.g. a previous demo's runs/demo/teacher/model) "
+                        "instead of pretraining")
     p.add_argument("--no-cache", action="store_true",
-                   help="do not reuse or store the pretrained teacher in $JEPA_EDGE_CACHE/demo (~/.cache/jepa-edge/demo)")
+                   help="do not reuse or store the pretrained teacher in $JEPA_EDGE_CACHE/demo "
+                        "(default ~/.cache/jepa-edge/demo)")
 
 
 def run(args) -> int:

@@ -103,12 +103,14 @@ def evaluation(eval_json: Path, prefix: str = "eval", random_init: bool = False)
     d = _read_json(eval_json)
     keys = [(k, label) for k, label in EVAL_HEADLINES if not random_init or k.startswith("probes.")]
     tag = ", random init" if random_init else ""
-    out = [metric(f"{prefix}.{k}", f"{label}{tag}", _get(d, k), decimals=3) for k, label in keys if _get(d, k) is not None]
+    out = [metric(f"{prefix}.{k}", f"{label}{tag}", _get(d, k), decimals=3)
+           for k, label in keys if _get(d, k) is not None]
     for h in ("1", "2", "4") if not random_init else ():
         r = _get(d, f"rollout.{h}")
         if r:
             out.append(metric(f"{prefix}.rollout.{h}.ac_l1", f"AC rollout L1, {h} step(s)", r["ac_l1"]))
-            out.append(metric(f"{prefix}.rollout.{h}.copy_last_l1", f"copy-last baseline L1, {h} step(s)", r["copy_last_l1"]))
+            out.append(metric(f"{prefix}.rollout.{h}.copy_last_l1", f"copy-last baseline L1, {h} step(s)",
+                              r["copy_last_l1"]))
     return out
 
 
@@ -123,8 +125,9 @@ def export(summary_json: Path, name: str) -> list[Metric]:
     out = [metric(f"export.{name}.status", f"{name}: bundle status", s.get("status"))]
     gate = s.get("gate") or {}
     if gate:
-        out.append(metric(f"export.{name}.cos_mean", f"{name}: INT8 token cosine to FP32, mean", gate.get("cos_mean"), decimals=4))
-        out.append(metric(f"export.{name}.cos_p1", f"{name}: INT8 token cosine to FP32, 1st pct", gate.get("cos_p1"), decimals=4))
+        for key, what in (("cos_mean", "mean"), ("cos_p1", "1st pct")):
+            out.append(metric(f"export.{name}.{key}", f"{name}: INT8 token cosine to FP32, {what}", gate.get(key),
+                              decimals=4))
         if gate.get("kept_float"):
             out.append(metric(f"export.{name}.kept_float", f"{name}: layers kept in float", len(gate["kept_float"])))
     return out

@@ -74,7 +74,7 @@ QUICK = DemoSizes(
 class Step:
     """One demo step: the command a user would type, and what it must leave behind."""
 
-    name: str  # short id: "teacher", "student", ... (also the `--only`/rerun handle)
+    name: str  # short id: "teacher", "student", ... (the summary's row, the report's plot prefix)
     title: str  # what the step does, in words
     argv: tuple[str, ...]  # arguments after `jepa-edge`
     needs: tuple[str, ...] = ()  # steps whose outputs this one reads (skipped if one failed)
@@ -92,29 +92,25 @@ class Layout:
     """Where every step writes, under the demo's --out folder."""
 
     out: Path
+    teacher_run: Path
+    student_run: Path
+    ac_run: Path
+    eval_dir: Path
+    eval_random_dir: Path
+    calib_encoder: Path
+    calib_ac: Path
+    bundles: Path
+    bench_dir: Path
+    loop_dir: Path
+    report_dir: Path
 
-    @property
-    def teacher_run(self) -> Path: return self.out / "teacher"
-    @property
-    def student_run(self) -> Path: return self.out / "student"
-    @property
-    def ac_run(self) -> Path: return self.out / "ac"
-    @property
-    def eval_dir(self) -> Path: return self.out / "eval"
-    @property
-    def eval_random_dir(self) -> Path: return self.out / "eval_random_init"
-    @property
-    def calib_encoder(self) -> Path: return self.out / "calibration" / "encoder"
-    @property
-    def calib_ac(self) -> Path: return self.out / "calibration" / "ac_predictor"
-    @property
-    def bundles(self) -> Path: return self.out / "bundles"
-    @property
-    def bench_dir(self) -> Path: return self.out / "bench"
-    @property
-    def loop_dir(self) -> Path: return self.out / "loop"
-    @property
-    def report_dir(self) -> Path: return self.out / "report"
+    @classmethod
+    def under(cls, out: str | Path) -> "Layout":
+        o = Path(out)
+        return cls(out=o, teacher_run=o / "teacher", student_run=o / "student", ac_run=o / "ac", eval_dir=o / "eval",
+                   eval_random_dir=o / "eval_random_init", calib_encoder=o / "calibration" / "encoder",
+                   calib_ac=o / "calibration" / "ac_predictor", bundles=o / "bundles", bench_dir=o / "bench",
+                   loop_dir=o / "loop", report_dir=o / "report")
 
     def bundle(self, name: str) -> Path:
         return self.bundles / name
@@ -149,7 +145,7 @@ def teacher_cache_key(argv: list[str]) -> str:
 
 def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | None = None) -> list[Step]:
     """The ordered step table. `teacher`: an existing teacher model dir to use instead of pretraining."""
-    L = Layout(Path(out))
+    L = Layout.under(out)
     s = sizes
     steps: list[Step] = []
 
@@ -190,8 +186,8 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
         needs=("ac", *teacher_needs), outputs=(str(eval_json),), plots=(str(L.eval_dir / "eval.png"),)))
     # The floor those numbers must be read against: the same architecture, untrained.
     steps.append(Step("eval-random-init", "the same probes on the same architecture at random init (the floor)", (
-        "eval", str(ac_dir), "--random-init", "--probe-clips", str(s.eval_probe_clips), "--vo-pairs", str(s.eval_vo_pairs),
-        "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_random_dir)),
+        "eval", str(ac_dir), "--random-init", "--probe-clips", str(s.eval_probe_clips),
+        "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_random_dir)),
         needs=("ac",), outputs=(str(L.eval_random_dir / "eval.json"),)))
 
     steps.append(Step("calibrate", "record an INT8 calibration set (+ held-out split) from the world", (
@@ -233,7 +229,8 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
         plots=(str(L.bench_dir / "pareto.png"), str(L.bench_dir / "latency.png"))))
 
     loop_json = L.loop_dir / "goal_reaching.json"
-    steps.append(Step("loop", "closed loop in simulation: INT8 student plans, commands go through the firmware simulator", (
+    steps.append(Step("loop", "closed loop in simulation: the INT8 student plans, commands go through the firmware "
+                      "simulator", (
         "run", "--episodes", str(s.episodes), "--methods", "random,student,oracle",
         "--models.encoder", str(L.bundle("openvino-int8")), "--models.predictor", str(L.bundle("ac-onnxruntime-int8")),
         "--sim.img_size", str(s.img_size), "--sim.max_steps", str(s.episode_steps),

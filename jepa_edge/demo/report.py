@@ -99,8 +99,8 @@ def report_markdown(demo, summary: dict, plots) -> str:
         for s, name in plots:
             lines += [f"### {s.title if s else 'wall-clock per step'}", "", f"![{name}]({name})", ""]
     lines += ["", "## Next", "",
-              f"- Rerun a single step with its command above; `jepa-edge demo --reuse-teacher {demo.out}/teacher/model` "
-              "skips the pretraining.",
+              "- Rerun a single step with its command above; "
+              f"`jepa-edge demo --reuse-teacher {demo.out}/teacher/model` skips the pretraining.",
               "- Bring your own teacher: `jepa-edge convert` an official I-JEPA / V-JEPA checkpoint, then "
               "`jepa-edge distill --teacher MODEL_DIR`.",
               f"- Copy `{demo.out}/bundles/jetson-orin-nano/` to the board and follow its README.md.",

@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jepa_edge.demo import metrics as M
@@ -28,7 +28,8 @@ from jepa_edge.utils.files import atomic_write_json
 MARKER = ".jepa-edge-demo"  # says "this folder is a demo's; the demo may rewrite it"
 CACHE_KEY_FILE = "demo-cache-key.json"
 # What the demo writes under --out: cleared (except a matching teacher) before a rerun.
-OWNED = ("teacher", "student", "ac", "eval", "eval_random_init", "calibration", "bundles", "bench", "loop", "report", "cache")
+OWNED = ("teacher", "student", "ac", "eval", "eval_random_init", "calibration", "bundles", "bench", "loop", "report",
+         "cache")
 
 
 @dataclass
@@ -47,7 +48,8 @@ class StepResult:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "command": self.command, "status": self.status,
-                "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1), "exit_code": self.exit_code, "error": self.error,
+                "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1),
+                "exit_code": self.exit_code, "error": self.error,
                 "note": self.note, "plots": self.plots, "metrics": [m.to_dict() for m in self.metrics]}
 
 
@@ -182,7 +184,7 @@ def run_step(step: Step, res: StepResult, layout: Layout, use_cache: bool, conso
         if step.cache_key and not note:
             store_teacher(step, layout.teacher_run, use_cache)
         reader = M.readers(layout).get(step.name)
-        res.metrics = [M.Metric(m.key, m.label, m.display, m.value, m.unit, step.name) for m in (reader() if reader else [])]
+        res.metrics = [replace(m, step=step.name) for m in (reader() if reader else [])]
         res.plots = [p for p in step.plots if Path(p).exists()]
         res.status = "ok"
     except KeyboardInterrupt:
@@ -214,7 +216,7 @@ def run_demo(out: str | Path, sizes: DemoSizes = FULL, *, teacher: str | Path | 
             raise ConfigError(f"--reuse-teacher {teacher}: no config.json there (nor in {teacher}/model); "
                               "give a model dir, e.g. runs/demo/teacher/model")
     prepare_out(out)
-    layout = Layout(out)
+    layout = Layout.under(out)
     steps = demo_steps(out, sizes, teacher)
     keep = {"teacher"} if steps[0].cache_key and _teacher_matches(layout.teacher_run, steps[0].cache_key) else set()
     clear_outputs(out, keep)
