@@ -195,6 +195,8 @@ def main(argv=None) -> int:
     out = {
         "command": "python " + " ".join([sys.argv[0].replace(str(Path.cwd()) + "/", ""), *(argv or sys.argv[1:])]),
         "machine": describe(), "model": model_desc, "threads": args.threads, "batch": 1,
+        "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")},
+        "load_average": os.getloadavg(),
         "calibration": {"source": calib.manifest.get("source"), "count": calib.count("calib"),
                         "heldout": calib.count("heldout"), "hash": calib.hash},
         "method": {"warmup": args.warmup, "iterations": args.iterations, "order": "interleaved, shuffled per round",
