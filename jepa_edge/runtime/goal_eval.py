@@ -64,7 +64,11 @@ def eval_config(cfg: RobotConfig) -> RobotConfig:
     hz = 1.0 / TASK_CONFIG.dt
     return cfg.override({"schedule.mode": "lockstep", "schedule.perception_hz": hz, "schedule.planning_hz": hz,
                          "schedule.action_hz": hz, "schedule.max_ticks": cfg.sim.max_steps, "surprise.enabled": False,
-                         "telemetry.live": False, "planner.budget_ms": 1e9})
+                         "telemetry.live": False, "planner.budget_ms": 1e9,
+                         # Lockstep waits for the planner between commands: a window shorter than
+                         # planning time would let the firmware watchdog stop the agent mid-episode
+                         # (the firmware simulator's longest window is 1 s).
+                         "schedule.command_valid_ms": max(cfg.schedule.command_valid_ms, 1000.0)})
 
 
 def run_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, predictor_session) -> dict:
