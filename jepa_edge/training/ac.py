@@ -32,7 +32,7 @@ from jepa_edge.training.data import StepSampler
 @dataclass(frozen=True)
 class TrainACConfig:
     encoder: str  # model dir whose encoder stays frozen (teacher or student)
-    predictor_width: int = 192
+    predictor_width: int | None = None  # None: the encoder's width (what identity init needs)
     depth: int = 4
     num_heads: int = 4
     frames: int = 8  # frames per training trajectory
@@ -94,7 +94,7 @@ class _ActionsMemo(torch.utils.data.Dataset):
 
 def ac_config(cfg: TrainACConfig, enc_cfg, action_dim: int, state_dim: int) -> ACPredictorConfig:
     return ACPredictorConfig(
-        embed_dim=enc_cfg.embed_dim, predictor_embed_dim=cfg.predictor_width, depth=cfg.depth,
+        embed_dim=enc_cfg.embed_dim, predictor_embed_dim=cfg.predictor_width or enc_cfg.embed_dim, depth=cfg.depth,
         num_heads=cfg.num_heads, action_dim=action_dim, state_dim=state_dim, img_size=enc_cfg.img_size,
         patch_size=enc_cfg.patch_size, max_frames=max(cfg.frames, 8),
     )
