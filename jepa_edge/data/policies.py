@@ -84,7 +84,6 @@ class PushPolicy:
         u = u - drift / speed
         u = u / np.hypot(*u)
         contact = cfg.agent_radius + cfg.object_radius
-        behind = obj - u * (contact + 0.01)
         rel = state.agent_pos - obj
         along = rel @ u                         # < 0: the agent is behind the object
         side = rel - along * u

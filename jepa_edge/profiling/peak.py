@@ -229,6 +229,3 @@ def cuda_peaks(seconds: float = 0.4) -> dict[str, PeakResult]:
     return out
 
 
-def peak_for(peaks: dict[str, PeakResult], precision: str, device: str = "cpu") -> PeakResult | None:
-    key = precision if device == "cpu" else f"cuda:{precision}"
-    return peaks.get(key)

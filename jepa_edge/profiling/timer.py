@@ -204,19 +204,6 @@ def onnxruntime_runner(session, feeds: dict[str, np.ndarray]) -> Runner:
     return run
 
 
-def torch_runner(module, inputs: list) -> Runner:
-    """Eager PyTorch under inference_mode; outputs are allocated by torch itself (inherent to eager)."""
-    import torch
-
-    args = [torch.as_tensor(a) for a in inputs]
-
-    def run(module=module, args=args):
-        with torch.inference_mode():
-            return module(*args)
-
-    return run
-
-
 def session_runner(session, feeds: dict[str, np.ndarray]) -> Runner:
     """Fastest path for a jepa_edge InferenceSession: the backend's own objects when the session
     exposes them (OpenVINO compiled model, ORT session), else its run() with prebuilt feeds."""

@@ -136,5 +136,3 @@ def map_to_ir(ranking: list[dict], fp32_onnx, model) -> list[dict]:
     return out
 
 
-def count_fake_quantize(model) -> int:
-    return sum(op.get_type_name() == "FakeQuantize" for op in model.get_ordered_ops())

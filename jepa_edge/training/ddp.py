@@ -65,10 +65,6 @@ def wrap(module: torch.nn.Module, env: DistEnv) -> torch.nn.Module:
     return DDP(module, device_ids=ids, broadcast_buffers=False)
 
 
-def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    return module.module if hasattr(module, "module") else module
-
-
 def local_rows(global_batch: int, env: DistEnv) -> slice:
     """This rank's contiguous slice of the rows of a global batch."""
     if global_batch % env.world_size:
