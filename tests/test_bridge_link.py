@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import socket
 import threading
 import time
@@ -17,20 +16,14 @@ from jepa_edge.bridge.link import Link, LinkConfig
 from jepa_edge.bridge.messages import Status
 from jepa_edge.bridge.simulator import SimulatorConfig, start_simulator
 from jepa_edge.bridge.transport import LinkError, ProtocolVersionError
+from bridge_support import needs_cc, wait_until as _wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
-                                reason="no C compiler (gcc/cc): the firmware simulator cannot be built")
+pytestmark = needs_cc
 FAST = LinkConfig(peer_timeout_s=0.3, heartbeat_period_s=0.05, backoff_max_s=0.2, open_timeout_s=2.0)
 
 
-def wait_until(pred, timeout_s: float = 5.0, step_s: float = 0.005):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step_s)
-    return pred()
+def wait_until(pred, timeout_s: float = 5.0):
+    return _wait_until(pred, timeout_s)
 
 
 def moves(link: Link, action=(0.5, -0.25)) -> bool:

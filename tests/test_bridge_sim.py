@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
 import struct
 import time
 
@@ -17,19 +16,13 @@ from jepa_edge.bridge.messages import (
     FLAG_ACK_REQ, AckMsg, CommandMsg, HeartbeatMsg, HelloAckMsg, HelloMsg, MsgType, NackMsg,
     NackReason, StateMsg, Status)
 from jepa_edge.bridge.simulator import SimulatorConfig, start_simulator
+from bridge_support import needs_cc, wait_until as _wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
-                                reason="no C compiler (gcc/cc): the firmware simulator cannot be built")
+pytestmark = needs_cc
 
 
-def wait_until(pred, timeout_s: float = 3.0, step_s: float = 0.005):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step_s)
-    return pred()
+def wait_until(pred, timeout_s: float = 3.0):
+    return _wait_until(pred, timeout_s)
 
 
 def f32(x: float) -> float:
