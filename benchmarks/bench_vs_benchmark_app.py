@@ -1,11 +1,16 @@
 """Does `jepa-edge bench` add anything of its own? Same OpenVINO INT8 IR, same threads, same latency
 hint: our p50 vs the median latency OpenVINO's own `benchmark_app` reports, in one run.
 
-The two alternate (benchmark_app, ours, benchmark_app, ours, ...) so machine drift hits both; the
-medians of the per-round values are compared. Target: |ours / benchmark_app - 1| <= 5%.
+The two alternate in many short rounds (benchmark_app then ours, ours then benchmark_app, ...), each
+the same number of inferences, because this shared VM's speed drifts by up to 1.6x within minutes
+(measured: the same INT8 IR at 11.7 ms, then 18.7 ms a minute later). The target compares the
+median of the per-round ratios: |ours / benchmark_app - 1| <= 5%.
 
     python benchmarks/bench_vs_benchmark_app.py                      # vit_small/16@224 INT8 (exported, cached)
-    python benchmarks/bench_vs_benchmark_app.py --bundle DIR --rounds 5 --seconds 10 --threads 2
+    python benchmarks/bench_vs_benchmark_app.py --bundle DIR --rounds 12 --iters 100 --threads 2
+
+With --threads both sides run hint NONE, 1 stream, N threads (benchmark_app refuses -nthreads
+with the latency hint); without it both use the LATENCY hint and the plugin's thread count.
 
 Writes benchmarks/results/bench_vs_benchmark_app.json.
 """
@@ -40,11 +45,10 @@ def default_bundle(arch: str, img_size: int) -> Path:
     return cached_export(model, "openvino", "int8", BenchConfig(cache_dir=cache, calib=calib))
 
 
-def benchmark_app(xml: Path, seconds: int, threads: int | None) -> dict:
+def benchmark_app(xml: Path, iters: int, threads: int | None) -> dict:
     exe = shutil.which("benchmark_app") or str(Path(sys.executable).parent / "benchmark_app")
-    cmd = [exe, "-m", str(xml), "-d", "CPU", "-hint", "latency", "-t", str(seconds)]
-    if threads:
-        cmd += ["-nthreads", str(threads)]
+    cmd = [exe, "-m", str(xml), "-d", "CPU", "-niter", str(iters)]
+    cmd += ["-hint", "none", "-nstreams", "1", "-nthreads", str(threads)] if threads else ["-hint", "latency"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     median = float(re.search(r"Median:\s+([\d.]+) ms", out).group(1))
     count = int(re.search(r"Count:\s+(\d+) iterations", out).group(1))
@@ -56,7 +60,7 @@ def benchmark_app(xml: Path, seconds: int, threads: int | None) -> dict:
 def ours(bundle: Path, iters: int, threads: int | None) -> dict:
     from jepa_edge.runtime.load import load
 
-    session = load(bundle, **({"threads": threads} if threads else {}), hint="LATENCY")
+    session = load(bundle, threads=threads, hint="NONE", streams=1) if threads else load(bundle, hint="LATENCY")
     spec = session.inputs[0]
     x = np.random.default_rng(0).standard_normal([d if isinstance(d, int) else 1 for d in spec.shape]).astype(np.float32)
     stats = time_one(session_runner(session, {spec.name: x}), TimingConfig(warmup=20, iters=iters, keep_samples=False))
@@ -70,8 +74,8 @@ def main() -> int:
     ap.add_argument("--bundle", type=Path, help="OpenVINO bundle (default: vit_small/16@224 INT8, exported)")
     ap.add_argument("--arch", default="vit_small/16")
     ap.add_argument("--img-size", type=int, default=224)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=6, help="benchmark_app -t per round")
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--iters", type=int, default=100, help="inferences per side per round (benchmark_app -niter)")
     ap.add_argument("--threads", type=int, help="INFERENCE_NUM_THREADS for both (default: the plugin's)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_vs_benchmark_app.json")
     args = ap.parse_args()
@@ -80,24 +84,28 @@ def main() -> int:
     xml = bundle / "model.xml"
     rounds = []
     for r in range(args.rounds):
-        ba = benchmark_app(xml, args.seconds, args.threads)
-        # same number of inferences as benchmark_app just did, so both see the same stretch of time
-        mine = ours(bundle, max(50, ba["count"]), args.threads)
+        if r % 2:  # alternate who goes first, so neither always gets the later stretch of time
+            mine = ours(bundle, args.iters, args.threads)
+            ba = benchmark_app(xml, args.iters, args.threads)
+        else:
+            ba = benchmark_app(xml, args.iters, args.threads)
+            mine = ours(bundle, args.iters, args.threads)
         rounds.append({"benchmark_app": ba, "ours": mine, "ratio": mine["p50_ms"] / ba["median_ms"]})
         print(f"round {r + 1}: benchmark_app median {ba['median_ms']:.2f} ms ({ba['count']} runs), "
               f"ours p50 {mine['p50_ms']:.2f} ms ({mine['iters']} runs), ratio {rounds[-1]['ratio']:.3f}")
     ba_med = float(np.median([r["benchmark_app"]["median_ms"] for r in rounds]))
     our_med = float(np.median([r["ours"]["p50_ms"] for r in rounds]))
-    ratio = our_med / ba_med
+    ratio = float(np.median([r["ratio"] for r in rounds]))
     result = {
         "what": "jepa-edge bench p50 vs OpenVINO benchmark_app median, same IR, threads and latency hint",
         "command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "device": describe(), "bundle": str(bundle), "threads": args.threads, "rounds": rounds,
         "benchmark_app_median_ms": ba_med, "ours_p50_ms": our_med, "ratio": ratio,
+        "ratio_spread": [round(min(r["ratio"] for r in rounds), 3), round(max(r["ratio"] for r in rounds), 3)],
         "within_5pct": abs(ratio - 1) <= 0.05,
     }
     atomic_write_json(args.out, result)
-    print(f"benchmark_app {ba_med:.2f} ms, ours {our_med:.2f} ms: ratio {ratio:.3f} "
+    print(f"benchmark_app {ba_med:.2f} ms, ours {our_med:.2f} ms: median per-round ratio {ratio:.3f} "
           f"({'within' if result['within_5pct'] else 'OUTSIDE'} 5%) -> {args.out}")
     return 0
 

@@ -31,12 +31,17 @@ class OrtSession(InferenceSession):
     def __init__(self, model_path: str | os.PathLike, inputs: list[TensorSpec] | None = None,
                  outputs: list[TensorSpec] | None = None, *, precision: str = "fp32", threads: int | None = None,
                  providers: list[str] | None = None, profile_prefix: str | None = None,
-                 optimization: str = "all"):
+                 optimization: str = "all", spin: bool = False):
         ort = _import_ort()
         so = ort.SessionOptions()
         if threads:
             so.intra_op_num_threads = int(threads)
             so.inter_op_num_threads = 1
+        # ORT's worker threads busy-wait after every run by default. On a 2-core robot that burns the
+        # cores the camera, the planner and the other sessions need (measured: it slowed the OpenVINO
+        # INT8 encoder timed right after an ORT model by ~40%); spin=True only for a dedicated core.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
         so.graph_optimization_level = {
             "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
