@@ -82,6 +82,10 @@ def short(res: dict) -> dict:
         if isinstance(r, dict):
             out[f"rollout_{h}_ac_l1"] = round(r["ac_l1"], 5)
             out[f"rollout_{h}_copy_last_l1"] = round(r["copy_last_l1"], 5)
+    plan = res.get("plannability")
+    if plan:
+        out["plan_spearman"], out["plan_argmin_hit"] = plan["spearman"], plan["argmin_hit"]
+        out.update({f"plan_descent_hit@{r}": h for r, h in plan["descent_hit"].items()})
     return out
 
 

@@ -75,13 +75,14 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     torch.set_num_threads(1)
     out = tmp_path / "eval"
     rc = main(["eval", str(tiny_model_dir), "--teacher", str(tiny_model_dir), "--out", str(out), "--probe-clips", "8",
-               "--vo-pairs", "2", "--rollout-trajectories", "4", "--json", str(tmp_path / "r.json")])
+               "--vo-pairs", "2", "--rollout-trajectories", "4", "--plan-episodes", "2", "--json", str(tmp_path / "r.json")])
     assert rc == 0
     res = json.loads((out / "eval.json").read_text())
     assert json.loads((tmp_path / "r.json").read_text()) == res
     assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch"}
     assert set(res["physics"]) >= {"vanish", "teleport", "morph", "mean_relative_accuracy"}
     assert 0 <= res["physics"]["vanish"]["auroc"] <= 1
+    assert res["plannability"]["episodes"] == 2 and all(0 <= h <= 1 for h in res["plannability"]["descent_hit"].values())
     assert res["agreement"]["cka_pooled"] == pytest.approx(1.0, abs=1e-6)  # a model agrees with itself
     assert set(res["rollout"]) >= {"1", "2", "4", "beats_copy_last_at_every_horizon"}
     assert (out / "eval.png").stat().st_size > 1000
@@ -93,6 +94,6 @@ def test_eval_skips_what_does_not_apply_and_refuses_bad_dirs(tmp_path):
     d = save_model_dir(tmp_path / "img", ModelBundle(encoder=enc))
     from jepa_edge.eval.run import EvalOptions, evaluate
 
-    res = evaluate(d, opts=EvalOptions(probe_clips=6, probe_frames=2))
-    assert "physics" in res["skipped"] and "rollout" in res["skipped"]
+    res = evaluate(d, opts=EvalOptions(probe_clips=6, probe_frames=2, plan_episodes=0))
+    assert "physics" in res["skipped"] and "rollout" in res["skipped"] and "plannability" not in res
     assert main(["eval", str(tmp_path / "nowhere")]) == 2  # a clear one-line error, no traceback

@@ -13,6 +13,8 @@ def add_arguments(p):
     p.add_argument("--probe-clips", type=int, default=120, help="held-out clips for the position probes")
     p.add_argument("--vo-pairs", type=int, default=40, help="matched possible/impossible pairs per violation type")
     p.add_argument("--rollout-trajectories", type=int, default=64)
+    p.add_argument("--plan-episodes", type=int, default=20,
+                   help="reach episodes for the plannability check of the latent space (0 skips it)")
     p.add_argument("--json", nargs="?", const="-", metavar="PATH",
                    help="also write the results JSON to PATH (no PATH: print JSON instead of the table)")
     p.add_argument("--threads", type=int, default=None)
@@ -25,7 +27,8 @@ def run(args) -> int:
 
     apply_threads(args)
     opts = EvalOptions(probe_clips=args.probe_clips, vo_pairs=args.vo_pairs,
-                       rollout_trajectories=args.rollout_trajectories, random_init=args.random_init)
+                       rollout_trajectories=args.rollout_trajectories, plan_episodes=args.plan_episodes,
+                       random_init=args.random_init)
     results = evaluate(args.model, args.teacher, opts)
     out = Path(args.out) if args.out else Path(args.model) / ("eval_random_init" if args.random_init else "eval")
     files = write_report(results, out, title=f"eval {Path(args.model).name}")

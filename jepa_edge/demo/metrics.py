@@ -95,16 +95,20 @@ EVAL_HEADLINES = (
     ("physics.morph.relative_accuracy", "surprise rel. accuracy, morph"),
     ("agreement.cka_pooled", "teacher/student linear CKA (pooled)"),
     ("agreement.cosine_tokens", "teacher/student cosine (tokens)"),
+    ("plannability.spearman", "plannability: energy vs distance to goal (Spearman)"),
 )
 
 
 def evaluation(eval_json: Path, prefix: str = "eval", random_init: bool = False) -> list[Metric]:
     """Headline numbers of `jepa-edge eval`; for the random-init floor only the probes mean anything."""
     d = _read_json(eval_json)
-    keys = [(k, label) for k, label in EVAL_HEADLINES if not random_init or k.startswith("probes.")]
+    keys = [(k, label) for k, label in EVAL_HEADLINES if not random_init or k.startswith(("probes.", "plannability."))]
     tag = ", random init" if random_init else ""
     out = [metric(f"{prefix}.{k}", f"{label}{tag}", _get(d, k), decimals=3)
            for k, label in keys if _get(d, k) is not None]
+    for reach, hit in (_get(d, "plannability.descent_hit") or {}).items():  # keys like "0.1": not dotted paths
+        out.append(metric(f"{prefix}.plannability.descent_hit@{reach}",
+                          f"plannability: goal reached by greedy descent, lookahead {reach}{tag}", hit, decimals=2))
     for h in ("1", "2", "4") if not random_init else ():
         r = _get(d, f"rollout.{h}")
         if r:

@@ -42,6 +42,7 @@ class DemoSizes:
     eval_probe_clips: int = 80
     eval_vo_pairs: int = 20
     eval_rollouts: int = 48
+    eval_plan_episodes: int = 20
     # INT8 calibration (held-out split feeds the accuracy gate)
     calib_count: int = 300
     calib_held_out: int = 100
@@ -64,7 +65,7 @@ QUICK = DemoSizes(
     name="quick", teacher_arch="vit_nano", teacher_depth=2, teacher_steps=12, teacher_batch=8, dataset_size=64,
     predictor_width=64, predictor_depth=1, student_arch="vit_nano", student_depth=1, student_steps=10, student_batch=8,
     distill_dataset_size=64, ac_steps=10, ac_trajectories=16, ac_frames=3, ac_depth=1, eval_probe_clips=16,
-    eval_vo_pairs=4, eval_rollouts=8, calib_count=32, calib_held_out=16, ac_calib_count=32, ac_calib_held_out=16,
+    eval_vo_pairs=4, eval_rollouts=8, eval_plan_episodes=3, calib_count=32, calib_held_out=16, ac_calib_count=32, ac_calib_held_out=16,
     bench_warmup=3, bench_iters=20, episodes=1, episode_steps=12, planner_samples=32, planner_elites=8,
     planner_iterations=2,
 )
@@ -182,12 +183,14 @@ def demo_steps(out: str | Path, sizes: DemoSizes = FULL, teacher: str | Path | N
     eval_json = L.eval_dir / "eval.json"
     steps.append(Step("eval", "probe the student: position R², teacher agreement, AC rollout vs copy-last", (
         "eval", str(ac_dir), "--teacher", str(teacher_dir), "--probe-clips", str(s.eval_probe_clips),
-        "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_dir)),
+        "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts),
+        "--plan-episodes", str(s.eval_plan_episodes), "--out", str(L.eval_dir)),
         needs=("ac", *teacher_needs), outputs=(str(eval_json),), plots=(str(L.eval_dir / "eval.png"),)))
     # The floor those numbers must be read against: the same architecture, untrained.
     steps.append(Step("eval-random-init", "the same probes on the same architecture at random init (the floor)", (
         "eval", str(ac_dir), "--random-init", "--probe-clips", str(s.eval_probe_clips),
-        "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts), "--out", str(L.eval_random_dir)),
+        "--vo-pairs", str(s.eval_vo_pairs), "--rollout-trajectories", str(s.eval_rollouts),
+        "--plan-episodes", str(s.eval_plan_episodes), "--out", str(L.eval_random_dir)),
         needs=("ac",), outputs=(str(L.eval_random_dir / "eval.json"),)))
 
     steps.append(Step("calibrate", "record an INT8 calibration set (+ held-out split) from the world", (

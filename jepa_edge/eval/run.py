@@ -4,7 +4,8 @@
 - intuitive physics (video encoder + mask-token predictor): surprise accuracy and AUROC; a
   distilled student's predictor predicts teacher tokens, so it needs the teacher for targets;
 - agreement (when a teacher is given): CKA and mapped cosine on the same clips;
-- AC rollout vs copy-last (when the dir holds an ac_predictor).
+- AC rollout vs copy-last (when the dir holds an ac_predictor);
+- plannability (always): is L1 to a goal image's latent a usable planning energy (eval/plannability.py).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class EvalOptions:
     vo_frames: int = 16
     rollout_trajectories: int = 64
     horizons: tuple[int, ...] = (1, 2, 4)
+    plan_episodes: int = 20  # reach episodes for the plannability check (0 skips it)
     random_init: bool = False  # evaluate the same architecture with fresh random weights (baseline)
     seed: int = 0
 
@@ -122,4 +124,13 @@ def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle 
             raise ConfigError(f"horizon {max(opts.horizons)} exceeds the AC predictor's {bundle.ac_predictor.cfg.max_frames} frames")
         results["rollout"] = rollout_errors(enc, bundle.ac_predictor, norm, opts.horizons, n=opts.rollout_trajectories)
         results["seconds"]["rollout"] = round(time.perf_counter() - t0, 1)
+
+    # -- plannability of the latent space -----------------------------------------------------------------
+    if opts.plan_episodes:
+        from jepa_edge.eval.plannability import plannability
+
+        progress("plannability")
+        t0 = time.perf_counter()
+        results["plannability"] = plannability(enc, norm, episodes=opts.plan_episodes)
+        results["seconds"]["plannability"] = round(time.perf_counter() - t0, 1)
     return results
