@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from jepa_edge.checkpoints.official import (
-    block_count, check_keys, is_state_dict, need, select_state, strip_wrapper_prefixes,
+    block_count, check_keys, is_state_dict, need, select_state, source_record, strip_wrapper_prefixes,
 )
 from jepa_edge.errors import CheckpointError
 from jepa_edge.models.config import EncoderConfig, PredictorConfig
@@ -216,16 +216,11 @@ def convert_family(ckpt: dict, fam: Family, *, key: str | None = None, encoder_o
     enc_cfg, enc_state, dropped = convert_encoder_state(enc_sd, fam, **encoder_flags)
     config = {"encoder": enc_cfg.to_dict()}
     state = {f"encoder.{k}": v for k, v in enc_state.items()}
-    source = {"format": fam.name, "encoder_key": enc_key}
     pred_sd = ckpt.get("predictor")
     if not encoder_only and is_state_dict(pred_sd):
         pred_cfg, pred_state, pred_dropped = convert_predictor_state(pred_sd, fam, enc_cfg, heads=predictor_heads)
         config["predictor"] = pred_cfg.to_dict()
         state.update({f"predictor.{k}": v for k, v in pred_state.items()})
         dropped += [f"predictor.{k}" for k in pred_dropped]
-    if dropped:
-        source["dropped_unused"] = dropped
-    if isinstance(ckpt.get("epoch"), int):
-        source["epoch"] = ckpt["epoch"]
-    config["source"] = source
+    config["source"] = source_record(fam.name, enc_key, dropped, ckpt)
     return config, state

@@ -104,6 +104,17 @@ def need(sd: dict, key: str, what: str) -> torch.Tensor:
     return sd[key]
 
 
+def source_record(fmt: str, encoder_key: str, dropped: list[str], ckpt: dict) -> dict:
+    """The `source` entry of a converted model's config: the format, which sub-dict held the encoder,
+    the tensors left out on purpose, and the training epoch when the file records one."""
+    source = {"format": fmt, "encoder_key": encoder_key}
+    if dropped:
+        source["dropped_unused"] = dropped
+    if isinstance(ckpt.get("epoch"), int):
+        source["epoch"] = ckpt["epoch"]
+    return source
+
+
 def abbrev(items: list[str], limit: int = 12) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")

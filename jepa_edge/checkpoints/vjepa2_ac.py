@@ -19,7 +19,7 @@ import re
 import torch
 
 from jepa_edge.checkpoints.official import (
-    abbrev, check_keys, is_state_dict, need, select_state, strip_wrapper_prefixes,
+    abbrev, check_keys, is_state_dict, need, select_state, source_record, strip_wrapper_prefixes,
 )
 from jepa_edge.errors import CheckpointError, ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
@@ -166,7 +166,6 @@ def convert_vjepa2_ac(
     enc_cfg, enc_state, dropped = convert_vjepa2_encoder(enc_sd, **encoder_flags)
     config = {"encoder": enc_cfg.to_dict()}
     state = {f"encoder.{k}": v for k, v in enc_state.items()}
-    source = {"format": "vjepa2-ac", "encoder_key": enc_key}
     if not encoder_only:
         pred_sd = ckpt.get("predictor")
         if not is_state_dict(pred_sd):
@@ -184,9 +183,5 @@ def convert_vjepa2_ac(
         if not use_extrinsics:
             dropped += [f"ac_predictor.{k}" for k in ("extrinsics_encoder.weight", "extrinsics_encoder.bias")
                         if any(n.endswith(k) for n in pred_sd)]
-    if dropped:
-        source["dropped_unused"] = dropped
-    if isinstance(ckpt.get("epoch"), int):
-        source["epoch"] = ckpt["epoch"]
-    config["source"] = source
+    config["source"] = source_record("vjepa2-ac", enc_key, dropped, ckpt)
     return config, state

@@ -4,9 +4,7 @@ Run under torchrun for DistributedDataParallel: `torchrun --nproc-per-node 2 -m 
 """
 from __future__ import annotations
 
-import json
-
-from jepa_edge.training.cli_args import add_dataclass_arguments, add_run_arguments, apply_threads, dataclass_from_args
+from jepa_edge.training.cli_args import add_training_arguments, run_training
 from jepa_edge.training.pretrain import PretrainConfig
 
 HELP = {"arch": "encoder size, e.g. vit_small or vit_small/8", "data": "'world' or an image folder, video file/folder, .npy",
@@ -14,15 +12,10 @@ HELP = {"arch": "encoder size, e.g. vit_small or vit_small/8", "data": "'world' 
 
 
 def add_arguments(p):
-    add_dataclass_arguments(p, PretrainConfig, help_text=HELP)
-    add_run_arguments(p)
+    add_training_arguments(p, PretrainConfig, HELP)
 
 
 def run(args) -> int:
     from jepa_edge.training.pretrain import pretrain
 
-    apply_threads(args)
-    cfg = dataclass_from_args(PretrainConfig, args)
-    result = pretrain(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    print(json.dumps(result, indent=2))
-    return 0
+    return run_training(args, PretrainConfig, pretrain)

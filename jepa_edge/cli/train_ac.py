@@ -1,24 +1,17 @@
 """`jepa-edge train-ac --encoder MODEL_DIR`: action-conditioned predictor on a frozen encoder."""
 from __future__ import annotations
 
-import json
-
 from jepa_edge.training.ac import TrainACConfig
-from jepa_edge.training.cli_args import add_dataclass_arguments, add_run_arguments, apply_threads, dataclass_from_args
+from jepa_edge.training.cli_args import add_training_arguments, run_training
 
 HELP = {"encoder": "model dir whose encoder stays frozen (teacher or student)"}
 
 
 def add_arguments(p):
-    add_dataclass_arguments(p, TrainACConfig, help_text=HELP)
-    add_run_arguments(p)
+    add_training_arguments(p, TrainACConfig, HELP)
 
 
 def run(args) -> int:
     from jepa_edge.training.ac import train_ac
 
-    apply_threads(args)
-    cfg = dataclass_from_args(TrainACConfig, args)
-    result = train_ac(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    print(json.dumps(result, indent=2))
-    return 0
+    return run_training(args, TrainACConfig, train_ac)

@@ -137,12 +137,17 @@ def _vanish(states, k, crossing, rng, cfg):
     return t, apply, {}
 
 
+def _edit_time(states, k, rng, cfg) -> int | None:
+    """A random frame, away from both clip ends, at which object k has been in full view for two
+    frames (so the edit is seen); None if there is none."""
+    times = _in_view_times(states, k, cfg, 2, len(states) - 3)
+    return int(rng.choice(times)) if times else None
+
+
 def _teleport(states, k, crossing, rng, cfg):
-    T = len(states)
-    times = _in_view_times(states, k, cfg, 2, T - 3)
-    if not times:
+    t = _edit_time(states, k, rng, cfg)
+    if t is None:
         return None
-    t = int(rng.choice(times))
     r, ra = cfg.object_radius, cfg.agent_radius
     lo, hi = cfg.wall + r, 1 - cfg.wall - r
     later = states[t:]
@@ -165,11 +170,9 @@ def _teleport(states, k, crossing, rng, cfg):
 
 
 def _morph(states, k, crossing, rng, cfg):
-    T = len(states)
-    times = _in_view_times(states, k, cfg, 2, T - 3)
-    if not times:
+    t = _edit_time(states, k, rng, cfg)
+    if t is None:
         return None
-    t = int(rng.choice(times))
     old_shape = int(states[t].obj_shape[k])
     shape = int(rng.choice([i for i in range(len(SHAPES)) if i != old_shape]))
     used = {tuple(int(v) for v in c) for c in states[t].obj_colour}

@@ -99,14 +99,19 @@ def load_npy(path) -> np.ndarray:
 
 
 # ---- image folders -----------------------------------------------------------------------------
-def list_images(root) -> list[Path]:
-    root = Path(root)
+def _files_below(root: Path, exts, kind: str, not_a_folder: str) -> list[Path]:
+    """The files with one of `exts` in `root` or below it, sorted; a DataError names what was
+    looked for when `root` is no folder (`not_a_folder`) or holds none (`kind`, e.g. "images")."""
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder of images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+        raise DataError(f"{root}: {not_a_folder}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
     if not files:
-        raise DataError(f"{root}: no images ({', '.join(IMAGE_EXTS)}) in this folder or below it")
+        raise DataError(f"{root}: no {kind} ({', '.join(exts)}) in this folder or below it")
     return files
+
+
+def list_images(root) -> list[Path]:
+    return _files_below(Path(root), IMAGE_EXTS, "images", "not a folder of images")
 
 
 def read_image(path) -> np.ndarray:
@@ -121,12 +126,7 @@ def list_videos(source) -> list[Path]:
     source = Path(source)
     if source.is_file():
         return [source]
-    if not source.is_dir():
-        raise DataError(f"{source}: no such video file or folder")
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_EXTS and p.is_file())
-    if not files:
-        raise DataError(f"{source}: no videos ({', '.join(VIDEO_EXTS)}) in this folder or below it")
-    return files
+    return _files_below(source, VIDEO_EXTS, "videos", "no such video file or folder")
 
 
 def _open(path) -> cv2.VideoCapture:

@@ -37,17 +37,21 @@ def parse_arch(arch: str) -> tuple[str, int | None]:
     return name, int(patch) if patch else None
 
 
+def _config(cls, kw: dict, what: str):
+    """A misspelled override is a TypeError from the dataclass; report it as a ConfigError."""
+    try:
+        return cls(**kw)
+    except TypeError as e:
+        raise ConfigError(f"{what}: {e}") from None
+
+
 def encoder_config(arch: str, **overrides) -> EncoderConfig:
     name, patch = parse_arch(arch)
     dim, depth, heads = ARCHS[name]
     kw = dict(arch=name, embed_dim=dim, depth=depth, num_heads=heads, mlp_ratio=MLP_RATIOS.get(name, 4.0))
     if patch is not None:
         kw["patch_size"] = patch
-    kw.update(overrides)
-    try:
-        return EncoderConfig(**kw)
-    except TypeError as e:
-        raise ConfigError(f"encoder_config({arch!r}): {e}") from None
+    return _config(EncoderConfig, {**kw, **overrides}, f"encoder_config({arch!r})")
 
 
 def build_encoder(arch: str, **overrides):
@@ -76,11 +80,7 @@ def predictor_config(enc_cfg: EncoderConfig, **overrides) -> PredictorConfig:
         qkv_bias=enc_cfg.qkv_bias,
         norm_eps=enc_cfg.norm_eps,
     )
-    kw.update(overrides)
-    try:
-        return PredictorConfig(**kw)
-    except TypeError as e:
-        raise ConfigError(f"predictor_config: {e}") from None
+    return _config(PredictorConfig, {**kw, **overrides}, "predictor_config")
 
 
 def build_predictor(enc_cfg: EncoderConfig, **overrides):

@@ -8,7 +8,7 @@ The result is a model dir holding the encoder (and its mask-token predictor, if 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,18 +19,16 @@ from jepa_edge.errors import ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
 from jepa_edge.training import ddp
-from jepa_edge.training.common import (
-    OptimConfig, WarmupCosine, build_optimizer, config_fingerprint, l1_loss, seed_everything,
-)
+from jepa_edge.training.common import RunConfig, l1_loss, seed_everything
 from jepa_edge.training.jepa import autocast
 from jepa_edge.training.latents import LATENT_RECIPE, frame_latents
-from jepa_edge.training.loop import LoopSpec, run_loop
+from jepa_edge.training.loop import run_command
 from jepa_edge.training.teacher_cache import TeacherFeatureCache
 from jepa_edge.training.data import StepSampler
 
 
 @dataclass(frozen=True)
-class TrainACConfig:
+class TrainACConfig(RunConfig):
     encoder: str  # model dir whose encoder stays frozen (teacher or student)
     predictor_width: int | None = None  # None: the encoder's width (what identity init needs)
     depth: int = 4
@@ -39,31 +37,20 @@ class TrainACConfig:
     rollout_steps: int = 2
     identity_init: bool = True  # start as "copy the last latent" (needs predictor_width == encoder width)
     n_trajectories: int = 1000
+    cache_dir: str | None = None  # default: <out>/latent_cache
+    # the run fields come from RunConfig; a small predictor on cached latents wants a smaller
+    # batch, fewer steps and a lower peak lr than RunConfig's defaults
+    _: KW_ONLY
     batch_size: int = 16
     steps: int = 600
     lr: float = 5e-4
     start_lr: float = 5e-5
-    final_lr: float = 1e-6
     warmup_steps: int = 30
-    weight_decay: float = 0.04
-    grad_clip: float = 1.0
-    precision: str = "fp32"
-    seed: int = 0
-    ckpt_every: int = 100
-    log_every: int = 10
-    device: str = "auto"
-    cache_dir: str | None = None  # default: <out>/latent_cache
 
     def __post_init__(self):
         if self.frames < self.rollout_steps + 1 or self.frames < 2:
             raise ConfigError(f"--frames {self.frames} must exceed --rollout-steps {self.rollout_steps}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
-
-    @property
-    def optim(self) -> OptimConfig:
-        return OptimConfig(lr=self.lr, start_lr=self.start_lr, final_lr=self.final_lr,
-                           warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
+        super().__post_init__()
 
 
 class _ActionsMemo(torch.utils.data.Dataset):
@@ -160,8 +147,6 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     cache.build(data, latents, cfg.batch_size, env, progress)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
     rows = ddp.local_rows(cfg.batch_size, env)
-    optimizer = build_optimizer([ac], cfg.optim)
-    schedule = WarmupCosine(optimizer, cfg.steps, cfg.optim)
     N = enc_cfg.grid[1] * enc_cfg.grid[2]
 
     def compute_loss(step: int):
@@ -172,13 +157,10 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
         with autocast(env.device, cfg.precision):
             return ac_loss(model, z, a, s, cfg.rollout_steps)
 
-    fingerprint = {**config_fingerprint(cfg), "kind": "train-ac", "world_size": env.world_size}
-    summary = run_loop(LoopSpec(
-        run_dir=out, total_steps=cfg.steps, modules={"ac_predictor": ac}, trainable=[ac], optimizer=optimizer,
-        schedule=schedule, compute_loss=compute_loss, config=fingerprint, env=env, grad_clip=cfg.grad_clip,
-        ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, resume=resume, progress=progress,
-        description=f"train-ac on {enc_cfg.arch}", crash_after_step=crash_after_step,
-    ))
+    summary = run_command(
+        cfg, "train-ac", env, [ac], run_dir=out, modules={"ac_predictor": ac}, compute_loss=compute_loss,
+        resume=resume, progress=progress, description=f"train-ac on {enc_cfg.arch}", crash_after_step=crash_after_step,
+    )
     if env.is_main:
         config = {k: v for k, v in source.config.items() if k in ("normalization", "training")}
         config["ac"] = {**LATENT_RECIPE, "frames": cfg.frames, "rollout_steps": cfg.rollout_steps,

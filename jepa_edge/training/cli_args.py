@@ -3,10 +3,11 @@ the Python API and the config recorded in a checkpoint can never drift apart."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import types
 import typing
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, is_dataclass
 
 import torch
 
@@ -21,8 +22,15 @@ def _base_type(tp):
     return tp, False
 
 
+def _flag_order(cls) -> list:
+    """The config's own fields first, then the ones it inherits (RunConfig's), so that --help leads
+    with what is particular to the command, as it did before the shared fields moved to a base."""
+    inherited = {f.name for base in cls.__mro__[1:] if is_dataclass(base) for f in fields(base)}
+    return sorted(fields(cls), key=lambda f: f.name in inherited)  # stable: declaration order within each
+
+
 def add_dataclass_arguments(p: argparse.ArgumentParser, cls, skip=(), help_text: dict | None = None) -> None:
-    for f in fields(cls):
+    for f in _flag_order(cls):
         if f.name in skip:
             continue
         tp, optional = _base_type(f.type)
@@ -46,6 +54,21 @@ def add_run_arguments(p: argparse.ArgumentParser, out_required: bool = True) -> 
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
+def add_training_arguments(p: argparse.ArgumentParser, cls, help_text: dict | None = None) -> None:
+    """The flags of a training command (pretrain, distill, train-ac): its config's, then the run's."""
+    add_dataclass_arguments(p, cls, help_text=help_text)
+    add_run_arguments(p)
+
+
+def run_training(args, cls, train) -> int:
+    """A training command's body: threads, the config from the flags, `train(cfg, out, ...)`, and
+    its summary printed as JSON."""
+    apply_threads(args)
+    result = train(dataclass_from_args(cls, args), args.out, resume=args.resume, progress=not args.no_progress)
+    print(json.dumps(result, indent=2))
+    return 0
 
 
 def apply_threads(args) -> None:

@@ -43,6 +43,37 @@ class OptimConfig:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """The fields every training command has (pretrain, distill, train-ac): batch, steps, the AdamW
+    schedule, precision, seed and cadence. Each becomes a flag (cli_args.py). Keyword-only, so a
+    subclass can still start with a required field (--teacher, --encoder); a subclass that wants
+    another default redeclares the field (after `_: KW_ONLY`, to keep it keyword-only)."""
+
+    batch_size: int = 32
+    steps: int = 1000
+    lr: float = 1e-3
+    start_lr: float = 1e-4
+    final_lr: float = 1e-6
+    warmup_steps: int = 50
+    weight_decay: float = 0.04
+    grad_clip: float = 1.0
+    precision: str = "fp32"  # or "bf16" (autocast)
+    seed: int = 0
+    ckpt_every: int = 100
+    log_every: int = 10
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
+
+    @property
+    def optim(self) -> OptimConfig:
+        return OptimConfig(lr=self.lr, start_lr=self.start_lr, final_lr=self.final_lr,
+                           warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
+
+
 def build_optimizer(modules: list[torch.nn.Module], cfg: OptimConfig) -> torch.optim.AdamW:
     """AdamW over the trainable parameters of `modules`; no weight decay on 1-D tensors."""
     decay, no_decay = [], []
@@ -108,6 +139,16 @@ def ema_update_(target: torch.nn.Module, online: torch.nn.Module, momentum: floa
         raise ValueError("EMA target and online module have different parameter lists")
     torch._foreach_mul_(t, momentum)
     torch._foreach_add_(t, o, alpha=1.0 - momentum)
+
+
+def ema_after_step(target: torch.nn.Module, online: torch.nn.Module, cfg):
+    """The loop's `after_step` for a run that keeps an EMA copy (pretrain: the target encoder;
+    distill: the result): momentum from cfg.ema_start to cfg.ema_end over cfg.steps, logged."""
+    def after_step(step: int) -> dict:
+        m = ema_momentum(step + 1, cfg.steps, cfg.ema_start, cfg.ema_end)
+        ema_update_(target, online, m)
+        return {"momentum": m}
+    return after_step
 
 
 def layer_norm_features(x: torch.Tensor) -> torch.Tensor:

@@ -24,20 +24,17 @@ from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_d
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
-from jepa_edge.training.common import (
-    OptimConfig, WarmupCosine, build_optimizer, config_fingerprint, ema_momentum, ema_update_,
-    layer_norm_features, seed_everything,
-)
+from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, seed_everything
 from jepa_edge.training.data import StepSampler, build_training_data, load_rows, mask_families, masks_for_step
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
-from jepa_edge.training.loop import LoopSpec, run_loop
+from jepa_edge.training.loop import run_command
 from jepa_edge.training.pretrain import _to, training_record
 from jepa_edge.training.teacher_cache import TeacherFeatureCache
 from jepa_edge.data.transforms import Normalization
 
 
 @dataclass(frozen=True)
-class DistillConfig:
+class DistillConfig(RunConfig):
     teacher: str  # model dir of the teacher (ours, or a converted official checkpoint)
     student_arch: str = "vit_tiny"
     student_depth: int | None = None
@@ -52,36 +49,18 @@ class DistillConfig:
     data: str = "world"
     dataset_size: int = 4000
     frame_stride: int = 1
-    batch_size: int = 32
-    steps: int = 1000
-    lr: float = 1e-3
-    start_lr: float = 1e-4
-    final_lr: float = 1e-6
-    warmup_steps: int = 50
-    weight_decay: float = 0.04
-    grad_clip: float = 1.0
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
     cov_weight: float = 0.0  # VICReg covariance term
     ema_start: float = 0.99  # EMA of the student (the result), not a target
     ema_end: float = 0.999
     teacher_cache: bool = True  # features of the fixed data set on disk (needs a finite data set)
     cache_dir: str | None = None  # default: <out>/teacher_cache
-    precision: str = "fp32"
-    seed: int = 0
-    ckpt_every: int = 100
-    log_every: int = 10
-    device: str = "auto"
+    # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("steps and batch_size must be >= 1")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
-
-    @property
-    def optim(self) -> OptimConfig:
-        return OptimConfig(lr=self.lr, start_lr=self.start_lr, final_lr=self.final_lr,
-                           warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
+        super().__post_init__()
 
 
 def student_config(cfg: DistillConfig, teacher: EncoderConfig) -> EncoderConfig:
@@ -182,9 +161,6 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
         cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "teacher_cache", key, len(data))
         cache.build(data, teacher_features, cfg.batch_size, env, progress)
 
-    optimizer = build_optimizer([online], cfg.optim)
-    schedule = WarmupCosine(optimizer, cfg.steps, cfg.optim)
-
     def compute_loss(step: int):
         idx = sampler.indices(step)[rows]
         x = load_rows(data, idx).to(env.device)
@@ -194,19 +170,11 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
             return jepa_loss(model, x, masks, targets, dense_weight=cfg.dense_weight, var_weight=cfg.var_weight,
                              cov_weight=cfg.cov_weight)
 
-    def after_step(step: int):
-        m = ema_momentum(step + 1, cfg.steps, cfg.ema_start, cfg.ema_end)
-        ema_update_(ema, online, m)
-        return {"momentum": m}
-
-    fingerprint = {**config_fingerprint(cfg), "kind": "distill", "world_size": env.world_size}
-    summary = run_loop(LoopSpec(
-        run_dir=out, total_steps=cfg.steps, modules={"online": online, "ema": ema},
-        trainable=[online], optimizer=optimizer, schedule=schedule, compute_loss=compute_loss,
-        after_step=after_step, config=fingerprint, env=env, grad_clip=cfg.grad_clip,
-        ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, resume=resume, progress=progress,
+    summary = run_command(
+        cfg, "distill", env, [online], run_dir=out, modules={"online": online, "ema": ema},
+        compute_loss=compute_loss, after_step=ema_after_step(ema, online, cfg), resume=resume, progress=progress,
         description=f"distill {s_cfg.arch} <- {t_cfg.arch}", crash_after_step=crash_after_step,
-    ))
+    )
     if env.is_main:
         record = training_record(cfg, families, data, summary)
         record["recipe"] = "v-jepa-2.1-distill" + ("+dense" if cfg.dense else "")

@@ -17,9 +17,12 @@ from jepa_edge.training import ddp
 from jepa_edge.training.common import (
     Checkpointer,
     MetricsLog,
+    RunConfig,
     WarmupCosine,
+    build_optimizer,
     capture_rng,
     check_resume_config,
+    config_fingerprint,
     plot_loss_curve,
     progress_bar,
     restore_rng,
@@ -108,6 +111,19 @@ def run_loop(spec: LoopSpec) -> dict:
     # clock measures the neighbours too; cpu_seconds / cores is the dedicated-machine estimate).
     return {"final_loss": last.get("loss"), "steps": spec.total_steps, "seconds": time.perf_counter() - t0,
             "cpu_seconds": time.process_time() - cpu0, "resumed_from": start}
+
+
+def run_command(cfg: RunConfig, kind: str, env: ddp.DistEnv, trainable: list[torch.nn.Module], **spec) -> dict:
+    """run_loop as pretrain, distill and train-ac use it: AdamW + warm-up/cosine over `trainable`,
+    steps, clipping and cadence from the command's RunConfig, and a fingerprint (the whole config,
+    the kind of run, the world size) that a --resume must match. `spec`: the other LoopSpec fields."""
+    optimizer = build_optimizer(trainable, cfg.optim)
+    fingerprint = {**config_fingerprint(cfg), "kind": kind, "world_size": env.world_size}
+    return run_loop(LoopSpec(
+        total_steps=cfg.steps, trainable=trainable, optimizer=optimizer,
+        schedule=WarmupCosine(optimizer, cfg.steps, cfg.optim), config=fingerprint, env=env,
+        grad_clip=cfg.grad_clip, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, **spec,
+    ))
 
 
 def _save(ckpt: Checkpointer, spec: LoopSpec, step: int, elapsed: tuple[float, float]) -> None:

@@ -17,17 +17,14 @@ from jepa_edge.models.model_dir import ModelBundle, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
-from jepa_edge.training.common import (
-    OptimConfig, WarmupCosine, build_optimizer, config_fingerprint, ema_momentum, ema_update_,
-    layer_norm_features, seed_everything,
-)
+from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, seed_everything
 from jepa_edge.training.data import StepSampler, build_training_data, load_rows, mask_families, masks_for_step
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
-from jepa_edge.training.loop import LoopSpec, run_loop
+from jepa_edge.training.loop import run_command
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(RunConfig):
     arch: str = "vit_small"
     depth: int | None = None  # override the arch's depth (None: the named depth)
     img_size: int = 64
@@ -41,36 +38,18 @@ class PretrainConfig:
     data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
     dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
     frame_stride: int = 1
-    batch_size: int = 32
-    steps: int = 1000
-    lr: float = 1e-3
-    start_lr: float = 1e-4
-    final_lr: float = 1e-6
-    warmup_steps: int = 50
-    weight_decay: float = 0.04
-    grad_clip: float = 1.0
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
     cov_weight: float = 0.0  # VICReg covariance term
     ema_start: float = 0.996
     ema_end: float = 1.0
-    precision: str = "fp32"  # or "bf16" (autocast)
-    seed: int = 0
-    ckpt_every: int = 100
-    log_every: int = 10
-    device: str = "auto"
+    # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("steps and batch_size must be >= 1")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        super().__post_init__()
         if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
             raise ConfigError(f"need 0 <= ema_start <= ema_end <= 1, got {self.ema_start}, {self.ema_end}")
-
-    @property
-    def optim(self) -> OptimConfig:
-        return OptimConfig(lr=self.lr, start_lr=self.start_lr, final_lr=self.final_lr,
-                           warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
 
     def encoder_config(self):
         extra = {} if self.depth is None else {"depth": self.depth}
@@ -101,8 +80,6 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     data = build_training_data(cfg.data, cfg.img_size, cfg.num_frames, cfg.dataset_size, cfg.seed, cfg.frame_stride)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
     rows = ddp.local_rows(cfg.batch_size, env)
-    optimizer = build_optimizer([online], cfg.optim)
-    schedule = WarmupCosine(optimizer, cfg.steps, cfg.optim)
 
     def compute_loss(step: int):
         x = load_rows(data, sampler.indices(step)[rows]).to(env.device)
@@ -112,19 +89,11 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         with autocast(env.device, cfg.precision):
             return jepa_loss(model, x, masks, targets, var_weight=cfg.var_weight, cov_weight=cfg.cov_weight)
 
-    def after_step(step: int):
-        m = ema_momentum(step + 1, cfg.steps, cfg.ema_start, cfg.ema_end)
-        ema_update_(target, online.encoder, m)
-        return {"momentum": m}
-
-    fingerprint = {**config_fingerprint(cfg), "kind": "pretrain", "world_size": env.world_size}
-    summary = run_loop(LoopSpec(
-        run_dir=out, total_steps=cfg.steps, modules={"online": online, "target": target},
-        trainable=[online], optimizer=optimizer, schedule=schedule, compute_loss=compute_loss,
-        after_step=after_step, config=fingerprint, env=env, grad_clip=cfg.grad_clip,
-        ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, resume=resume, progress=progress,
-        description=f"pretrain {enc_cfg.arch}", crash_after_step=crash_after_step,
-    ))
+    summary = run_command(
+        cfg, "pretrain", env, [online], run_dir=out, modules={"online": online, "target": target},
+        compute_loss=compute_loss, after_step=ema_after_step(target, online.encoder, cfg),
+        resume=resume, progress=progress, description=f"pretrain {enc_cfg.arch}", crash_after_step=crash_after_step,
+    )
     if env.is_main:
         bundle = ModelBundle(config={"training": training_record(cfg, families, data, summary)},
                              encoder=target.cpu(), predictor=online.predictor.cpu())
