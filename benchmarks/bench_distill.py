@@ -69,6 +69,8 @@ def short(res: dict) -> dict:
     for target, kinds in res.get("probes", {}).items():
         for kind, r in kinds.items():
             out[f"{target}_r2_{kind}"] = round(r["r2"], 4)
+    for target, r in res.get("probes_pixels", {}).items():
+        out[f"{target}_r2_pixels"] = round(r["r2"], 4)
     phys = res.get("physics", {})
     for kind, r in phys.items():
         if isinstance(r, dict):
@@ -192,6 +194,7 @@ def main() -> int:
     if b.result_path.exists() and args.reuse:
         prev = json.loads(b.result_path.read_text())
         b.results["stages"].update(prev.get("stages", {}))
+        b.results["stages_command"] = prev.get("stages_command", prev.get("command"))  # who trained the reused models
         b.results["evals"].update(prev.get("evals", {}))
     runs = b.runs
     teacher_dir, student_dir = runs / "teacher" / "model", runs / "student" / "model"

@@ -96,13 +96,12 @@ def main(argv=None) -> int:
     import torch
 
     from jepa_edge.models.model_dir import load_model_dir
-    from jepa_edge.quant.onnx_export import token_cosine
+    from jepa_edge.quant.onnx_export import encoder_io, token_cosine
     from jepa_edge.quant.openvino_export import NNCFScheme
     from jepa_edge.quant.ort_quant import OrtQuantScheme
     from jepa_edge.quant.manifest import read_manifest
     from jepa_edge.quant.pipeline import export
     from jepa_edge.runtime import load
-    from jepa_edge.runtime.session import TensorSpec
     from jepa_edge.runtime.torch_session import TorchSession
     from jepa_edge.utils.device_info import describe
     from jepa_edge.utils.files import atomic_write_json
@@ -140,10 +139,10 @@ def main(argv=None) -> int:
 
     bundle = load_model_dir(model_dir)
     enc = bundle.encoder.eval()
-    s = enc.cfg.img_size
     th = args.threads
     sessions = {}
-    spec_in, spec_out = [TensorSpec("pixels", (1, 3, s, s))], [TensorSpec("tokens", (1, enc.cfg.num_patches, enc.cfg.embed_dim))]
+    io = encoder_io(enc.cfg, batch=1)  # images [1, C, H, W] or clips [1, C, T, H, W]
+    spec_in, spec_out = io.inputs, io.outputs
     sessions["torch fp32 eager"] = lambda: TorchSession(enc, spec_in, spec_out, threads=th)
     sessions["onnxruntime fp32"] = lambda: load(bundles["ort-fp32"], threads=th)
     sessions["onnxruntime int8"] = lambda: load(bundles["ort-int8"], threads=th, allow_failed_gate=True)

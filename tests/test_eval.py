@@ -80,6 +80,7 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     res = json.loads((out / "eval.json").read_text())
     assert json.loads((tmp_path / "r.json").read_text()) == res
     assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch"}
+    assert set(res["probes_pixels"]) == {"agent", "objects"} and res["probes_pixels"]["agent"]["n"] == 8 * 12
     assert set(res["physics"]) >= {"vanish", "teleport", "morph", "mean_relative_accuracy"}
     assert 0 <= res["physics"]["vanish"]["auroc"] <= 1
     assert res["plannability"]["episodes"] == 2 and all(0 <= h <= 1 for h in res["plannability"]["descent_hit"].values())

@@ -103,3 +103,17 @@ def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray
         feats["patch"] = tokens.reshape(n * S, N * D).numpy()
     targets = {"agent": agent.reshape(n * S, -1), "objects": objects.reshape(n * S, -1)}
     return {t: {k: ridge_probe(X, Y, groups, seed=seed) for k, X in feats.items()} for t, Y in targets.items()}
+
+
+def pixel_probes(frames: np.ndarray, agent: np.ndarray, objects: np.ndarray, size: int = 16, seed: int = 0) -> dict:
+    """The floor any encoder must beat: the same ridge probe on the raw frames, area-downsampled to
+    size x size. frames uint8 [n_clips, L, H, W, 3]; agent [n_clips, L, 2]; objects [n_clips, L, n_obj, 2]."""
+    import cv2
+
+    n, L = frames.shape[:2]
+    flat = frames.reshape(n * L, *frames.shape[2:])
+    X = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in flat])
+    X = X.reshape(n * L, -1).astype(np.float32) / 255.0
+    groups = np.repeat(np.arange(n), L)
+    return {t: ridge_probe(X, Y.reshape(n * L, -1), groups, seed=seed)
+            for t, Y in (("agent", agent), ("objects", objects))}

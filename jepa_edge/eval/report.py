@@ -12,6 +12,8 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
     for target, kinds in results.get("probes", {}).items():
         for kind, r in kinds.items():
             out.append(("probe R²", f"{target} ({kind})", f"{r['r2']:.3f}"))
+    for target, r in results.get("probes_pixels", {}).items():
+        out.append(("probe R²", f"{target} (raw 16x16 pixels: the floor)", f"{r['r2']:.3f}"))
     phys = results.get("physics", {})
     for kind, r in phys.items():
         if isinstance(r, dict):

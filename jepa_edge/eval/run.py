@@ -1,6 +1,7 @@
 """`evaluate(model_dir, teacher=...)`: every probe that applies to what the model dir holds.
 
-- position probes (always): ridge from frozen features to agent / object positions, R^2;
+- position probes (always): ridge from frozen features to agent / object positions, R^2, and the
+  same probe on raw 16x16 pixels (the floor);
 - intuitive physics (video encoder + mask-token predictor): surprise accuracy and AUROC; a
   distilled student's predictor predicts teacher tokens, so it needs the teacher for targets;
 - agreement (when a teacher is given): CKA and mapped cosine on the same clips;
@@ -63,7 +64,7 @@ def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle 
                      "skipped": {}, "seconds": {}}
 
     # -- position probes -------------------------------------------------------------------------
-    from jepa_edge.eval.probes import position_probes
+    from jepa_edge.eval.probes import pixel_probes, position_probes
 
     t0 = time.perf_counter()
     progress("position probes")
@@ -71,6 +72,7 @@ def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle 
     tokens = slot_tokens(enc, clips.frames, norm)
     results["probes"] = position_probes(tokens, slot_truth(clips.agent, enc.cfg), slot_truth(clips.objects, enc.cfg),
                                         seed=opts.seed)
+    results["probes_pixels"] = pixel_probes(clips.frames, clips.agent, clips.objects, seed=opts.seed)
     results["seconds"]["probes"] = round(time.perf_counter() - t0, 1)
 
     # -- agreement with the teacher ------------------------------------------------------------------
