@@ -11,6 +11,7 @@ Writes benchmarks/results/rope.json.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +35,9 @@ def rotate_pairs_stack(x: torch.Tensor) -> torch.Tensor:
     return torch.stack((-x1, x0), dim=-1).flatten(-2)
 
 
+VARIANTS = {"unbind+stack": rotate_pairs_stack, "gather+sign": rope.rotate_pairs}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="model dir with an ac_predictor")
@@ -42,6 +46,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="the loop gives each session one thread")
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "rope.json")
+    ap.add_argument("--export-only", nargs=2, metavar=("VARIANT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     from jepa_edge.profiling.timer import TimingConfig, session_runner, time_interleaved
@@ -49,20 +54,32 @@ def main() -> int:
     from jepa_edge.quant.pipeline import export
     from jepa_edge.runtime.assemble import load_session
 
-    calib = load_calibration_set(args.calib)
+    if args.export_only:  # child process: one variant, so no tracing state crosses variants
+        name, out = args.export_only
+        with mock.patch.object(rope, "rotate_pairs", VARIANTS[name]):
+            export(args.model, "openvino-cpu", "int8", out=out, calib=load_calibration_set(args.calib),
+                   part="ac_predictor", frames=1, overwrite=True, log=None)
+        return 0
+
+    from jepa_edge.quant.manifest import read_manifest
+
     work = Path(tempfile.mkdtemp(prefix="bench-rope-"))
-    variants = {"unbind+stack": rotate_pairs_stack, "gather+sign": rope.rotate_pairs}
     runners, gates = {}, {}
-    for name, fn in variants.items():
-        with mock.patch.object(rope, "rotate_pairs", fn):
-            res = export(args.model, "openvino-cpu", "int8", out=work / name, calib=calib, part="ac_predictor",
-                         frames=1, overwrite=True, log=None)
-        gates[name] = res.gate.to_dict() if res.gate else None
+    for name in VARIANTS:
+        # In one process the second export reused the first one's traced rotation (both came out
+        # with the stack), hence a fresh interpreter per variant.
+        subprocess.run([sys.executable, __file__, "--model", args.model, "--calib", args.calib,
+                        "--export-only", name, str(work / name)], check=True)
+        gates[name] = read_manifest(work / name).gate
         s = load_session(work / name, "ac_predictor", threads=args.threads, batch=args.batch)
         feeds = {i.name: np.random.default_rng(0).standard_normal(i.shape).astype(i.dtype) for i in s.inputs}
         runners[name] = session_runner(s, feeds)
     out = time_interleaved(runners, TimingConfig(warmup=3, iters=args.iters, keep_samples=False))
+    import openvino as ov
+
+    ops = {n: [op.get_type_name() for op in ov.Core().read_model(str(work / n / "model.xml")).get_ops()] for n in VARIANTS}
     rows = {n: {"p50_ms": round(o.stats.p50_ms, 2), "p99_ms": round(o.stats.p99_ms, 2),
+                "concat_ops": ops[n].count("Concat"), "gather_ops": ops[n].count("Gather"),
                 "gate_cos_mean": (gates[n] or {}).get("cos_mean")} for n, o in out.items()}
     speedup = rows["unbind+stack"]["p50_ms"] / rows["gather+sign"]["p50_ms"]
     for n, r in rows.items():
