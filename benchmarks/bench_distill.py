@@ -52,6 +52,9 @@ EVAL = EvalOptions(probe_clips=300, vo_pairs=40, rollout_trajectories=64)
 QUICK_TEACHER = replace(TEACHER, depth=2, dataset_size=64, steps=10, warmup_steps=2, ckpt_every=5)
 QUICK_STUDENT = {**STUDENT, "student_depth": 2, "dataset_size": 64, "steps": 10, "warmup_steps": 2, "ckpt_every": 5}
 QUICK_AC = {**AC, "depth": 1, "n_trajectories": 16, "steps": 5, "warmup_steps": 1, "ckpt_every": 5}
+# The FP32 teacher's own AC predictor, for the teacher column of goal reaching (bench_loop.py):
+# the teacher's width (identity init needs it) at half the depth, to keep planning affordable.
+TEACHER_AC = {**AC, "predictor_width": None, "depth": 2, "num_heads": 6}
 QUICK_EVAL = EvalOptions(probe_clips=12, vo_pairs=4, rollout_trajectories=8)
 
 TARGETS = {
@@ -182,7 +185,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="skip stages whose model dir exists")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("JEPA_EDGE_THREADS", "0")) or None)
     ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--only", default="", help="comma list of stages to run (teacher,student,scratch,ac,eval)")
+    ap.add_argument("--only", default="", help="comma list of stages to run (teacher,student,scratch,ac,teacher_ac,eval)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -195,6 +198,7 @@ def main() -> int:
         prev = json.loads(b.result_path.read_text())
         b.results["stages"].update(prev.get("stages", {}))
         b.results["stages_command"] = prev.get("stages_command", prev.get("command"))  # who trained the reused models
+        b.results["earlier_commands"] = [*prev.get("earlier_commands", []), prev.get("command")]
         b.results["evals"].update(prev.get("evals", {}))
     runs = b.runs
     teacher_dir, student_dir = runs / "teacher" / "model", runs / "student" / "model"
@@ -212,6 +216,9 @@ def main() -> int:
                           start_lr=student_cfg.start_lr, warmup_steps=student_cfg.warmup_steps)
     if want("ac"):  # before the scratch baseline: the loop, export and bench helpers need student + AC first
         b.stage("student_ac", train_ac, TrainACConfig(encoder=str(student_dir), **ac_kw), runs / "student_ac")
+    if want("teacher_ac") and (only or args.quick):  # on request: not part of the default budget
+        b.stage("teacher_ac", train_ac, TrainACConfig(encoder=str(teacher_dir), **(QUICK_AC if args.quick else TEACHER_AC)),
+                runs / "teacher_ac")
     if want("scratch"):
         b.stage("student_scratch", pretrain, scratch_cfg, runs / "student_scratch")
     if want("eval"):

@@ -118,6 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("--action-hz", type=float, default=0.0, help="plan step rate (0 = the replan rate)")
     ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")
     ap.add_argument("--eval-samples", type=int, default=0, help="samples per iteration in the evaluation (default: --samples)")
+    ap.add_argument("--eval-threads", type=int, default=0,
+                    help="threads per session in the evaluation (lockstep: nothing runs beside the planner; default: the config's)")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--random-student", default="", metavar="DIR",
                     help="no trained student yet: build a random-init one in DIR and quantize it (latency only)")
@@ -155,7 +157,8 @@ def main(argv=None) -> int:
     if args.episodes:
         from jepa_edge.runtime.goal_eval import Method, evaluate
 
-        eval_cfg = cfg.override({"planner.samples": args.eval_samples or args.samples})
+        eval_cfg = cfg.override({"planner.samples": args.eval_samples or args.samples,
+                                 "models.threads": args.eval_threads or cfg.models.threads})
         methods = [Method("random"), Method("student"), Method("oracle")]
         if args.teacher_encoder:
             methods.insert(1, Method("teacher", args.teacher_encoder, args.teacher_predictor))

@@ -55,9 +55,9 @@ def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
     """(x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...) over the last dim.
 
     One Gather with a constant index and a sign, not unbind + stack: exported, the stack becomes
-    a Concat on a size-1 innermost axis that OpenVINO runs with its reference kernel, which was
-    45 of the 154 ms of the AC predictor at the planner's batch of 256 (one thread). Exact: only a
-    permutation and sign flips."""
+    a Concat on a size-1 innermost axis that OpenVINO runs with its reference kernel: the INT8 AC
+    predictor at the planner's batch of 256 took twice as long (benchmarks/bench_rope.py). Exact:
+    only a permutation and sign flips."""
     idx = torch.arange(x.shape[-1], device=x.device)
     odd = idx % 2
     swapped = x.index_select(-1, idx + 1 - 2 * odd)  # (x1, x0, x3, x2, ...)

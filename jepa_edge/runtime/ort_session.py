@@ -38,8 +38,8 @@ class OrtSession(InferenceSession):
             so.intra_op_num_threads = int(threads)
             so.inter_op_num_threads = 1
         # ORT's worker threads busy-wait after every run by default. On a 2-core robot that burns the
-        # cores the camera, the planner and the other sessions need (measured: it slowed the OpenVINO
-        # INT8 encoder timed right after an ORT model by ~40%); spin=True only for a dedicated core.
+        # cores the camera, the planner and the other sessions need, and in an interleaved benchmark
+        # it charges ORT's spinning to whichever model runs next; spin=True only for a dedicated core.
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
         so.graph_optimization_level = {
