@@ -166,7 +166,8 @@ def main(argv=None) -> int:
         for m in res["methods"].values():
             m.pop("per_episode")  # the summary is the benchmark; episodes are reproducible by seed
         result["goal_reaching"] = res
-        print({k: v["success_rate"] for k, v in res["methods"].items()})
+        print({k: v["success_rate"] for k, v in res["methods"].items()}, "faulted episodes:",
+              {k: v["faulted"] for k, v in res["methods"].items()})
     result["load_avg_after"] = os.getloadavg()
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")

@@ -236,3 +236,16 @@ def test_goal_from_an_image_file_or_a_latent_file(tmp_path):
     with pytest.raises(ConfigError, match="goal.image"):
         assemble(sim_cfg(**{"goal.image": str(tmp_path / "missing.png")}), encoder_session=enc,
                  predictor_sessions=(LinearDynamics(0.05), None))
+
+
+def test_the_teacher_plans_with_its_own_predictor_not_the_students(tmp_path):
+    """models.predictor is the student's; a teacher given as a model dir brings its own AC predictor.
+    Mixing them (other token grid) would end every teacher episode with a backend fault."""
+    student = save_tiny_model_dir(tmp_path / "student", img_size=32)
+    teacher = save_tiny_model_dir(tmp_path / "teacher", img_size=64, seed=1)  # 16 tokens, not 4
+    cfg = sim_cfg(**{"models.encoder": str(student), "models.predictor": str(student), "sim.max_steps": 4,
+                     "planner.samples": 16, "planner.elites": 4})
+    res = evaluate(cfg, [Method("teacher", str(teacher)), Method("student")], episodes=1)["methods"]
+    assert res["teacher"]["predictor"] == str(teacher) and res["student"]["predictor"] == str(student)
+    assert res["teacher"]["faulted"] == res["student"]["faulted"] == 0
+    assert all(e["replans"] > 0 for r in res.values() for e in r["per_episode"])

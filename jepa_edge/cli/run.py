@@ -160,6 +160,10 @@ def _evaluate(cfg, args) -> int:
         table.add_row(name, f"{100 * r['success_rate']:.0f}%", str(r["steps_to_goal"].get("p50", "-")),
                       f"{r['final_distance_mean']:.3f}", str(r["plan_ms_per_action"].get("p50", "-")))
     Console().print(table)
+    for name, r in results["methods"].items():
+        if r["faulted"]:  # the safety layer ended these episodes: say why, not just "0%"
+            reasons = sorted({e["reason"].splitlines()[0][:160] for e in r["per_episode"] if e["reason"].startswith(("fault", "internal"))})
+            print(f"warning: {name}: {r['faulted']} of {r['episodes']} episodes ended by a fault: {'; '.join(reasons)}")
     if args.json:
         atomic_write_json(args.json, results)
     else:

@@ -113,12 +113,15 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
         if encoder is None:
             encoder = load_session(enc_path, "encoder", cfg.models.threads)
             own.append(encoder)
+        # A method with its own encoder (the teacher) plans with its own predictor: the one given, else
+        # the AC predictor in its encoder's model dir; never the student's from models.predictor.
+        pred_path = method.predictor or (enc_path if method.encoder else cfg.models.predictor or enc_path)
         predictor = None
         if method.name in ("teacher", "student"):
             predictor = method.predictor_session
             if predictor is None:
-                predictor = load_session(method.predictor or cfg.models.predictor or enc_path, "ac_predictor",
-                                         cfg.models.threads, batch=cfg.planner.max_batch or cfg.planner.samples)
+                predictor = load_session(pred_path, "ac_predictor", cfg.models.threads,
+                                         batch=cfg.planner.max_batch or cfg.planner.samples)
                 own.append(predictor)
         # Each method's own model dirs decide its latent space (normalization, latent recipe).
         mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": method.predictor or
@@ -133,12 +136,15 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
         wins = [e for e in per_episode if e["success"]]
         results[method.name] = {
             "encoder": enc_path or repr(encoder),
-            "predictor": (method.predictor or cfg.models.predictor or enc_path or repr(predictor)) if predictor is not None else None,
+            "predictor": (pred_path or repr(predictor)) if predictor is not None else None,
             "episodes": episodes,
             "successes": len(wins),
             "success_rate": round(len(wins) / max(1, episodes), 4),
             "steps_to_goal": percentiles(e["steps"] for e in wins),
             "final_distance_mean": round(float(np.mean([e["final_distance"] for e in per_episode])), 4),
+            # Episodes the safety layer ended (a backend or link fault): a success rate over them
+            # measures the fault, not the planner.
+            "faulted": sum(str(e["reason"]).startswith(("fault", "internal")) for e in per_episode),
             "plan_ms_per_action": percentiles(e["plan_ms_mean"] for e in per_episode),
             "per_episode": per_episode,
         }
