@@ -114,7 +114,8 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
             encoder = load_session(enc_path, "encoder", cfg.models.threads)
             own.append(encoder)
         # A method with its own encoder (the teacher) plans with its own predictor: the one given, else
-        # the AC predictor in its encoder's model dir; never the student's from models.predictor.
+        # the AC predictor in its encoder's model dir; never the student's from models.predictor. The
+        # same path decides the latent recipe below (assemble reads an empty one as the encoder's).
         pred_path = method.predictor or (enc_path if method.encoder else cfg.models.predictor or enc_path)
         predictor = None
         if method.name in ("teacher", "student"):
@@ -124,8 +125,7 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
                                          batch=cfg.planner.max_batch or cfg.planner.samples)
                 own.append(predictor)
         # Each method's own model dirs decide its latent space (normalization, latent recipe).
-        mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": method.predictor or
-                             (cfg.models.predictor if not method.encoder else "")})
+        mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": pred_path or ""})
         per_episode = []
         for k in range(episodes):
             per_episode.append(run_episode(mcfg, method, first_seed + k, encoder, predictor))
