@@ -227,5 +227,3 @@ def cuda_peaks(seconds: float = 0.4) -> dict[str, PeakResult]:
         except (RuntimeError, NotImplementedError):
             continue  # e.g. _int_mm unsupported on this GPU/torch
     return out
-
-

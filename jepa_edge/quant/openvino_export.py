@@ -134,5 +134,3 @@ def map_to_ir(ranking: list[dict], fp32_onnx, model) -> list[dict]:
         seen.add(name)
         out.append({**r, "node": name, "onnx_node": r["node"]})
     return out
-
-
