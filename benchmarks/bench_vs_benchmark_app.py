@@ -2,8 +2,8 @@
 hint: our p50 vs the median latency OpenVINO's own `benchmark_app` reports, in one run.
 
 The two alternate in many short rounds (benchmark_app then ours, ours then benchmark_app, ...), each
-the same number of inferences, because this shared VM's speed drifts by up to 1.6x within minutes
-(measured: the same INT8 IR at 11.7 ms, then 18.7 ms a minute later). The target compares the
+the same number of inferences, because this shared VM's speed drifts by up to 1.5x within minutes
+(bench_repeat.py: the same INT8 IR at 13.1, 18.7 and 14.3 ms p50 back to back). The target compares the
 median of the per-round ratios: |ours / benchmark_app - 1| <= 5%.
 
     python benchmarks/bench_vs_benchmark_app.py                      # vit_small/16@224 INT8 (exported, cached)
