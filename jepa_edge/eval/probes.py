@@ -16,6 +16,12 @@ from jepa_edge.errors import DataError
 LAMBDAS = tuple(10.0 ** k for k in range(-3, 6))
 
 
+def _probe_device() -> str:
+    """The probe's float64 algebra (n x n kernels of up to ~25k-dim features) runs on a GPU when
+    there is one: minutes on one CPU thread, a fraction of a second there."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     """Coefficient of determination, averaged uniformly over output columns."""
     y, pred = np.asarray(y, np.float64).reshape(len(y), -1), np.asarray(pred, np.float64).reshape(len(y), -1)
@@ -30,8 +36,9 @@ class Ridge:
     with the training mean/std; the intercept is the training target mean."""
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> "Ridge":
-        X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
-        Y = torch.as_tensor(np.asarray(Y), dtype=torch.float64).reshape(len(X), -1)
+        self.device = _probe_device()
+        X = torch.as_tensor(np.asarray(X), dtype=torch.float64, device=self.device)
+        Y = torch.as_tensor(np.asarray(Y), dtype=torch.float64, device=self.device).reshape(len(X), -1)
         if X.ndim != 2 or len(X) < 2:
             raise DataError(f"ridge needs features [n>=2, d], got {tuple(X.shape)}")
         sd = X.std(0)
@@ -51,7 +58,7 @@ class Ridge:
         return self
 
     def predict(self, X: np.ndarray, lam: float) -> np.ndarray:
-        Xs = (torch.as_tensor(np.asarray(X), dtype=torch.float64) - self.mu) / self.sd
+        Xs = (torch.as_tensor(np.asarray(X), dtype=torch.float64, device=self.device) - self.mu) / self.sd
         scaled = self._proj / (self._evals + lam)[:, None]
         if self.primal:
             W = self._basis @ scaled  # [d, k]
@@ -59,7 +66,7 @@ class Ridge:
         else:
             alpha = self._basis @ scaled  # [n, k]
             out = (Xs @ self._Xs.T) @ alpha
-        return (out + self.ymu).numpy()
+        return (out + self.ymu).cpu().numpy()
 
 
 def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,

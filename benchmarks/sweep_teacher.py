@@ -1,0 +1,173 @@
+"""Which teacher recipe learns the built-in world within the 30-minute CPU budget?
+
+The default teacher (bench_distill.TEACHER: vit_small, 64 px, patch 16, video) reaches agent R^2
+0.31 in its budget. This sweep trains recipe variants at the step count each can afford in 30
+minutes of this 2-core CPU, plus a few at 4x that budget (to see whether more compute alone would
+close the gap), and scores each with the probes and the violation-of-expectation test.
+
+Two modes, merged into one JSON (benchmarks/results/teacher_sweep.json):
+
+    python benchmarks/sweep_teacher.py --cpu-step-time          # here: CPU seconds per step of each recipe
+    python benchmarks/sweep_teacher.py --device cuda --jobs 13  # a GPU machine: train + eval every variant
+
+The GPU only makes the sweep fast; the step counts are the CPU's. Training is fp32 on both, so a
+recipe that works there works here with the same seed (up to float reordering).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_distill import EVAL, TEACHER, short  # noqa: E402
+
+from jepa_edge.utils.device_info import describe  # noqa: E402
+from jepa_edge.utils.files import atomic_write_json  # noqa: E402
+
+BUDGET_S = 1500  # of the 30 minutes: the rest goes to building the data set and checkpoints
+VIDEO_P8 = dict(patch_size=8)
+IMAGE_P8 = dict(patch_size=8, num_frames=1, batch_size=32)
+NO_REG = dict(var_weight=0.0, cov_weight=0.0)
+# name -> (overrides of TEACHER, steps). Steps: BUDGET_S / the CPU s/step that --cpu-step-time
+# measured (rounded down), or 4x that for the "_x4" rows.
+VARIANTS = {
+    "base_v16": ({}, 800),
+    "v16": ({}, 1300),
+    "v16_x4": ({}, 5200),
+    "vp8_d12": (VIDEO_P8, 520),
+    "vp8_d6": ({**VIDEO_P8, "depth": 6}, 900),
+    "vp8_d6_noreg": ({**VIDEO_P8, "depth": 6, **NO_REG}, 900),
+    "vp8_d6_lr1e3": ({**VIDEO_P8, "depth": 6, "lr": 1e-3}, 900),
+    "vp8_d6_x4": ({**VIDEO_P8, "depth": 6}, 3600),
+    "ip8_d12": (IMAGE_P8, 880),
+    "ip8_d6": ({**IMAGE_P8, "depth": 6}, 1500),
+    "ip8_d6_noreg": ({**IMAGE_P8, "depth": 6, **NO_REG}, 1500),
+    "ip8_d6_x4": ({**IMAGE_P8, "depth": 6}, 6000),
+}
+RANDOM = {"rand_vp8_d6": "vp8_d6", "rand_ip8_d6": "ip8_d6"}  # same architecture, random weights
+
+
+def config(name: str, steps: int | None = None, device: str = "cpu"):
+    over, budget_steps = VARIANTS[name]
+    return replace(TEACHER, **over, steps=steps or budget_steps, device=device, ckpt_every=100_000, log_every=50)
+
+
+def run_one(name: str, device: str) -> dict:
+    """Train (or take random weights) and evaluate one variant; returns its row."""
+    import torch
+
+    from jepa_edge.eval.run import evaluate
+    from jepa_edge.models.model_dir import ModelBundle
+    from jepa_edge.training.pretrain import pretrain
+
+    torch.set_num_threads(1)
+    base = RANDOM.get(name, name)
+    cfg = config(base, device=device)
+    row = {"name": name, "config": asdict(cfg), "random_init": name in RANDOM}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        if name in RANDOM:
+            cfg = replace(cfg, steps=1)
+        s = pretrain(cfg, tmp, progress=False)
+        row.update(train_s=round(time.perf_counter() - t0, 1), final_loss=s["final_loss"])
+        t0 = time.perf_counter()
+        res = evaluate(s["model_dir"], opts=replace(EVAL, plan_episodes=0, random_init=name in RANDOM))
+        row.update(eval_s=round(time.perf_counter() - t0, 1), summary=short(res))
+    return row
+
+
+def cpu_step_time(names, steps: int = 8) -> dict:
+    """CPU seconds per training step of each recipe (2 threads, data set of 64, no checkpoints)."""
+    import torch
+
+    from jepa_edge.training.pretrain import pretrain
+
+    torch.set_num_threads(2)
+    out = {}
+    for name in names:
+        cfg = replace(config(name, steps=steps), dataset_size=64, warmup_steps=2)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            pretrain(cfg, tmp, progress=False)
+            out[name] = round((time.perf_counter() - t0) / steps, 3)
+        print(f"{name:14s} {out[name]:.3f} s/step -> {int(BUDGET_S / out[name])} steps in {BUDGET_S} s", flush=True)
+    return out
+
+
+def sweep(names, device: str, jobs: int, deadline_s: float, out: Path, result: dict) -> None:
+    """Every variant in its own process, `jobs` at a time; what finishes before the deadline is kept."""
+    pending, running, t_start = list(names), {}, time.perf_counter()
+    result.setdefault("rows", {})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    while pending or running:
+        while pending and len(running) < jobs:
+            name = pending.pop(0)
+            f = tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False)
+            cmd = [sys.executable, __file__, "--one", name, "--device", device, "--row-json", f.name]
+            running[name] = (subprocess.Popen(cmd, env=env), f.name)
+        time.sleep(2)
+        for name, (proc, path) in list(running.items()):
+            late = time.perf_counter() - t_start > deadline_s
+            if proc.poll() is None and not late:
+                continue
+            if proc.poll() is None:
+                proc.kill()
+                result["rows"][name] = {"name": name, "status": f"killed at the {deadline_s:.0f} s deadline"}
+            elif proc.returncode == 0:
+                result["rows"][name] = {**json.loads(Path(path).read_text()), "status": "ok"}
+            else:
+                result["rows"][name] = {"name": name, "status": f"failed (exit {proc.returncode})"}
+            del running[name]
+            print_row(result["rows"][name])
+            atomic_write_json(out, result)
+
+
+def print_row(r: dict) -> None:
+    s = r.get("summary", {})
+    keys = ("agent_r2_pooled", "agent_r2_patch", "objects_r2_patch", "vanish_relative_accuracy", "mean_relative_accuracy")
+    vals = "  ".join(f"{k}={s[k]}" for k in keys if k in s)
+    print(f"{r['name']:14s} {r['status']:8s} steps={r.get('config', {}).get('steps', '-')} "
+          f"train={r.get('train_s', '-')}s eval={r.get('eval_s', '-')}s  {vals}", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cpu-step-time", action="store_true", help="time each recipe's training step on this CPU")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--jobs", type=int, default=4)
+    ap.add_argument("--deadline", type=float, default=400.0, help="seconds; later variants are killed and marked")
+    ap.add_argument("--only", nargs="*", help="variant names (default: all)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "teacher_sweep.json")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--row-json", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        Path(args.row_json).write_text(json.dumps(run_one(args.one, args.device)))
+        return 0
+    result = json.loads(args.out.read_text()) if args.out.exists() else {}
+    command = "python benchmarks/sweep_teacher.py " + " ".join(sys.argv[1:])
+    if args.cpu_step_time:
+        names = args.only or list(VARIANTS)
+        result["cpu_step_time"] = {"command": command, "machine": describe(), "budget_s": BUDGET_S,
+                                   "s_per_step": cpu_step_time(names)}
+    else:
+        result.update(what=__doc__.splitlines()[0], command=command, machine=describe(),
+                      created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), eval=asdict(EVAL), rows={})
+        sweep(args.only or [*VARIANTS, *RANDOM], args.device, args.jobs, args.deadline, args.out, result)
+    atomic_write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
