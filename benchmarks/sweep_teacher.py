@@ -54,6 +54,15 @@ VARIANTS = {
     "ip8_d6_noreg": ({**IMAGE_P8, "depth": 6, **NO_REG}, 1500),
     "ip8_d6_x4": ({**IMAGE_P8, "depth": 6}, 6000),
 }
+RAND = dict(masking="random")
+VARIANTS.update({  # uniform random token masks (RandomMasker) instead of tubes / blocks, same steps
+    "vr16": (RAND, 800),
+    "vr16_r50": ({**RAND, "mask_ratio": 0.5}, 800),
+    "vrp8_d6": ({**VIDEO_P8, "depth": 6, **RAND}, 900),
+    "irp8_d6": ({**IMAGE_P8, "depth": 6, **RAND}, 1500),
+    "irp8_d6_r50": ({**IMAGE_P8, "depth": 6, **RAND, "mask_ratio": 0.5}, 1500),
+    "irp8_d12": ({**IMAGE_P8, **RAND}, 880),
+})
 RANDOM = {"rand_vp8_d6": "vp8_d6", "rand_ip8_d6": "ip8_d6"}  # same architecture, random weights
 
 
@@ -161,9 +170,12 @@ def main() -> int:
         result["cpu_step_time"] = {"command": command, "machine": describe(), "budget_s": BUDGET_S,
                                    "s_per_step": cpu_step_time(names)}
     else:
-        result.update(what=__doc__.splitlines()[0], command=command, machine=describe(),
-                      created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), eval=asdict(EVAL), rows={})
-        sweep(args.only or [*VARIANTS, *RANDOM], args.device, args.jobs, args.deadline, args.out, result)
+        names = args.only or [*VARIANTS, *RANDOM]
+        run = {"command": command, "machine": describe(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "variants": names}
+        result.update(what=__doc__.splitlines()[0], eval=asdict(EVAL))
+        result.setdefault("runs", []).append(run)
+        sweep(names, args.device, args.jobs, args.deadline, args.out, result)
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

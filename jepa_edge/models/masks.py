@@ -150,6 +150,25 @@ class MultiBlockMasker3D:
         return MaskBatch(ctx_t, _stack_cut(tgt).unsqueeze(1))
 
 
+class RandomMasker:
+    """Uniform random masking over the whole (t, h, w) grid: per sample a fraction `ratio` of the
+    tokens is the target (one "block"), the rest the context. Unlike tubes, a masked token's
+    neighbours in space and time are usually visible, so predicting it asks for fine local
+    content (where exactly the agent is, how it moved) rather than scene layout: the features a
+    planner on small objects needs. Not in the official recipes (`--masking random`)."""
+
+    def __init__(self, grid_thw: tuple[int, int, int], ratio: float = 0.75):
+        if not 0.0 < ratio < 1.0:
+            raise ConfigError(f"mask ratio must be in (0, 1), got {ratio}")
+        self.n = math.prod(grid_thw)
+        self.n_tgt = min(self.n - 1, max(1, round(self.n * ratio)))
+
+    def __call__(self, batch_size: int, generator: torch.Generator) -> MaskBatch:
+        perm = torch.stack([torch.randperm(self.n, generator=generator) for _ in range(batch_size)])
+        tgt, ctx = perm[:, : self.n_tgt], perm[:, self.n_tgt :]
+        return MaskBatch(ctx.sort(1).values, tgt.sort(1).values.unsqueeze(1))
+
+
 def vjepa_maskers(grid_thw: tuple[int, int, int]) -> list[MultiBlockMasker3D]:
     """V-JEPA's two mask families: 8 short-range blocks (scale 0.15), 2 long-range (scale 0.7)."""
     return [

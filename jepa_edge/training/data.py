@@ -11,7 +11,7 @@ import torch
 
 from jepa_edge.data.transforms import IMAGENET, Normalization
 from jepa_edge.errors import ConfigError, DataError
-from jepa_edge.models.masks import MaskBatch, MultiBlockMasker2D, vjepa_maskers
+from jepa_edge.models.masks import MaskBatch, MultiBlockMasker2D, RandomMasker, vjepa_maskers
 
 
 # ----------------------------------------------------------------------------- sample order
@@ -131,6 +131,9 @@ def build_training_data(source: str, img_size: int, num_frames: int, n: int, see
 
 
 # ----------------------------------------------------------------------------- masks
+MASKINGS = ("blocks", "random")
+
+
 @dataclass(frozen=True)
 class FutureMasker:
     """Context = the first `c` temporal slots, target = the rest (c drawn per batch in
@@ -156,14 +159,21 @@ def future_masks(grid_thw: tuple[int, int, int], ctx_slots: int, batch_size: int
     return MaskBatch(ctx.contiguous(), tgt.contiguous())
 
 
-def mask_families(grid_thw: tuple[int, int, int], future: bool = True) -> list:
-    """I-JEPA: one 2D multi-block family. V-JEPA: short- and long-range tubes, plus (ours) the
-    future-frames family. The list index is the predictor's mask_index."""
+def mask_families(grid_thw: tuple[int, int, int], future: bool = True, masking: str = "blocks",
+                  ratio: float = 0.75) -> list:
+    """blocks: I-JEPA's one 2D multi-block family, or V-JEPA's short- and long-range tubes;
+    random: one uniform random family (RandomMasker). Video adds (ours) the future-frames family.
+    The list index is the predictor's mask_index."""
     t, h, w = grid_thw
-    if t == 1:
+    if masking not in MASKINGS:
+        raise ConfigError(f"masking must be one of {MASKINGS}, got {masking!r}")
+    if masking == "random":
+        fams = [RandomMasker(grid_thw, ratio)]
+    elif t == 1:
         return [MultiBlockMasker2D((h, w), min_keep=min(10, max(2, h * w // 6)))]  # small grids keep fewer
-    fams = list(vjepa_maskers(grid_thw))
-    if future:
+    else:
+        fams = list(vjepa_maskers(grid_thw))
+    if future and t > 1:
         fams.append(FutureMasker(grid_thw))
     return fams
 

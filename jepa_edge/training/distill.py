@@ -44,6 +44,8 @@ class DistillConfig(RunConfig):
     predictor_width: int = 192
     predictor_depth: int = 6
     future_masks: bool = True
+    masking: str = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
+    mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
     dense: bool = False  # also match teacher features on unmasked tokens (linear head)
     dense_weight: float = 1.0
     data: str = "world"
@@ -135,7 +137,7 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
     t_norm = _normalization(teacher_bundle.config)
     to_teacher = TeacherInput(t_cfg, s_cfg, t_norm, t_norm)  # the student is trained in the teacher's normalization
 
-    families = mask_families(s_cfg.grid, cfg.future_masks)
+    families = mask_families(s_cfg.grid, cfg.future_masks, cfg.masking, cfg.mask_ratio)
     student = VisionTransformer(s_cfg)
     predictor = build_predictor(s_cfg, predictor_embed_dim=cfg.predictor_width, depth=cfg.predictor_depth,
                                 num_mask_tokens=len(families), out_dim=t_cfg.embed_dim)

@@ -35,6 +35,8 @@ class PretrainConfig(RunConfig):
     predictor_width: int = 192
     predictor_depth: int = 6
     future_masks: bool = True  # video: also predict the last temporal slots from the first ones
+    masking: str = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
+    mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
     data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
     dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
     frame_stride: int = 1
@@ -69,7 +71,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     env = env or ddp.init_from_env(cfg.device)
     seed_everything(cfg.seed)
     enc_cfg = cfg.encoder_config()
-    families = mask_families(enc_cfg.grid, cfg.future_masks)
+    families = mask_families(enc_cfg.grid, cfg.future_masks, cfg.masking, cfg.mask_ratio)
     encoder = VisionTransformer(enc_cfg)
     predictor = build_predictor(enc_cfg, predictor_embed_dim=cfg.predictor_width, depth=cfg.predictor_depth,
                                 num_mask_tokens=len(families))
