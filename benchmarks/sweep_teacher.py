@@ -58,6 +58,7 @@ RAND = dict(masking="random")
 VARIANTS.update({  # uniform random token masks (RandomMasker) instead of tubes / blocks, same steps
     "vr16": (RAND, 800),
     "vr16_r50": ({**RAND, "mask_ratio": 0.5}, 800),
+    "vr16_r90": ({**RAND, "mask_ratio": 0.9}, 800),
     "vrp8_d6": ({**VIDEO_P8, "depth": 6, **RAND}, 900),
     "irp8_d6": ({**IMAGE_P8, "depth": 6, **RAND}, 1500),
     "irp8_d6_r50": ({**IMAGE_P8, "depth": 6, **RAND, "mask_ratio": 0.5}, 1500),
