@@ -180,7 +180,7 @@ def main() -> int:
     for k, v in peaks.items():
         pk.add_row(k, f"{v.gops / 1e3:.0f}", v.method, v.shape)
     console.print(pk)
-    console.print(trt_note)
+    console.print(trt_note, markup=False)  # "[tensorrt]" is text, not a rich style tag
     _write(args.out_dir, result, console)
     return 0
 

@@ -1,9 +1,12 @@
 """Multi-block mask samplers: official defaults, valid indices (property-based), collator."""
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jepa_edge.models.masks import MaskCollator, MultiBlockMasker2D, MultiBlockMasker3D, vjepa_maskers
+from jepa_edge.errors import ConfigError
+from jepa_edge.models.masks import MaskCollator, MultiBlockMasker2D, MultiBlockMasker3D, RandomMasker, vjepa_maskers
+from jepa_edge.training.data import FutureMasker, mask_families
 
 
 def _unique_sorted_in_range(idx: torch.Tensor, n: int) -> bool:
@@ -79,3 +82,34 @@ def test_3d_block_size_follows_scale():
     m = MultiBlockMasker3D((4, 10, 10), num_blocks=1, spatial_scale=(0.5, 0.5), aspect_ratio=(1.0, 1.0))
     t, h, w = m._block_size(torch.Generator().manual_seed(0))
     assert (t, h, w) == (4, 7, 7)  # int(100 * 0.5) = 50 -> round(sqrt(50)) = 7
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), t=st.integers(1, 6), side=st.integers(2, 10), batch=st.integers(1, 4),
+       ratio=st.floats(0.05, 0.95))
+def test_random_masks_split_every_sample_at_the_ratio(seed, t, side, batch, ratio):
+    n = t * side * side
+    mb = RandomMasker((t, side, side), ratio)(batch, torch.Generator().manual_seed(seed))
+    n_tgt = mb.tgt.shape[2]
+    assert mb.tgt.shape[:2] == (batch, 1) and mb.ctx.shape == (batch, n - n_tgt)
+    assert 1 <= n_tgt <= n - 1 and abs(n_tgt - ratio * n) <= 1
+    assert _unique_sorted_in_range(mb.ctx, n) and _unique_sorted_in_range(mb.tgt[:, 0], n)
+    for b in range(batch):  # context and target partition the grid
+        assert sorted(mb.ctx[b].tolist() + mb.tgt[b, 0].tolist()) == list(range(n))
+
+
+def test_random_masks_differ_per_sample_and_repeat_per_seed():
+    m = RandomMasker((2, 8, 8), 0.75)
+    a, b = m(4, torch.Generator().manual_seed(1)), m(4, torch.Generator().manual_seed(1))
+    assert torch.equal(a.tgt, b.tgt) and torch.equal(a.ctx, b.ctx)
+    assert not torch.equal(a.tgt[0], a.tgt[1])  # not one mask for the whole batch
+
+
+def test_mask_families_by_masking():
+    assert [type(f) for f in mask_families((3, 4, 4), True, "random")] == [RandomMasker, FutureMasker]
+    assert [type(f) for f in mask_families((1, 8, 8), True, "random")] == [RandomMasker]  # images: no future
+    assert [type(f) for f in mask_families((3, 4, 4), False)] == [MultiBlockMasker3D, MultiBlockMasker3D]
+    with pytest.raises(ConfigError, match="masking must be one of"):
+        mask_families((3, 4, 4), True, "tubes")
+    with pytest.raises(ConfigError, match="mask ratio"):
+        RandomMasker((3, 4, 4), 1.0)

@@ -159,14 +159,21 @@ def future_masks(grid_thw: tuple[int, int, int], ctx_slots: int, batch_size: int
     return MaskBatch(ctx.contiguous(), tgt.contiguous())
 
 
+def check_masking(masking: str, ratio: float) -> None:
+    """--masking / --mask-ratio, checked when the config is made (before any data or model)."""
+    if masking not in MASKINGS:
+        raise ConfigError(f"masking must be one of {MASKINGS}, got {masking!r}")
+    if not 0.0 < ratio < 1.0:
+        raise ConfigError(f"mask ratio must be in (0, 1), got {ratio}")
+
+
 def mask_families(grid_thw: tuple[int, int, int], future: bool = True, masking: str = "blocks",
                   ratio: float = 0.75) -> list:
     """blocks: I-JEPA's one 2D multi-block family, or V-JEPA's short- and long-range tubes;
     random: one uniform random family (RandomMasker). Video adds (ours) the future-frames family.
     The list index is the predictor's mask_index."""
     t, h, w = grid_thw
-    if masking not in MASKINGS:
-        raise ConfigError(f"masking must be one of {MASKINGS}, got {masking!r}")
+    check_masking(masking, ratio)
     if masking == "random":
         fams = [RandomMasker(grid_thw, ratio)]
     elif t == 1:

@@ -25,7 +25,8 @@ from jepa_edge.models.registry import build_predictor, encoder_config, parse_arc
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
 from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, seed_everything
-from jepa_edge.training.data import StepSampler, build_training_data, load_rows, mask_families, masks_for_step
+from jepa_edge.training.data import (StepSampler, build_training_data, check_masking, load_rows, mask_families,
+                                     masks_for_step)
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
 from jepa_edge.training.loop import run_command
 from jepa_edge.training.pretrain import _to, training_record
@@ -63,6 +64,7 @@ class DistillConfig(RunConfig):
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("steps and batch_size must be >= 1")
         super().__post_init__()
+        check_masking(self.masking, self.mask_ratio)
 
 
 def student_config(cfg: DistillConfig, teacher: EncoderConfig) -> EncoderConfig:

@@ -18,7 +18,8 @@ from jepa_edge.models.registry import build_predictor, encoder_config, parse_arc
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
 from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, seed_everything
-from jepa_edge.training.data import StepSampler, build_training_data, load_rows, mask_families, masks_for_step
+from jepa_edge.training.data import (StepSampler, build_training_data, check_masking, load_rows, mask_families,
+                                     masks_for_step)
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
 from jepa_edge.training.loop import run_command
 
@@ -50,6 +51,7 @@ class PretrainConfig(RunConfig):
         if self.steps < 1 or self.batch_size < 1:
             raise ConfigError("steps and batch_size must be >= 1")
         super().__post_init__()
+        check_masking(self.masking, self.mask_ratio)
         if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
             raise ConfigError(f"need 0 <= ema_start <= ema_end <= 1, got {self.ema_start}, {self.ema_end}")
 
