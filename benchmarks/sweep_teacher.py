@@ -8,7 +8,7 @@ close the gap), and scores each with the probes and the violation-of-expectation
 Two modes, merged into one JSON (benchmarks/results/teacher_sweep.json):
 
     python benchmarks/sweep_teacher.py --cpu-step-time          # here: CPU seconds per step of each recipe
-    python benchmarks/sweep_teacher.py --device cuda --jobs 13  # a GPU machine: train + eval every variant
+    python benchmarks/sweep_teacher.py --device cuda --jobs 14  # a GPU machine: train + eval every variant
 
 The GPU only makes the sweep fast; the step counts are the CPU's. Training is fp32 on both, so a
 recipe that works there works here with the same seed (up to float reordering).
@@ -38,8 +38,10 @@ BUDGET_S = 1500  # of the 30 minutes: the rest goes to building the data set and
 VIDEO_P8 = dict(patch_size=8)
 IMAGE_P8 = dict(patch_size=8, num_frames=1, batch_size=32)
 NO_REG = dict(var_weight=0.0, cov_weight=0.0)
-# name -> (overrides of TEACHER, steps). Steps: BUDGET_S / the CPU s/step that --cpu-step-time
-# measured (rounded down), or 4x that for the "_x4" rows.
+# name -> (overrides of TEACHER, steps). Steps: BUDGET_S / a first timing of each recipe's step on
+# this CPU, rounded, or 4x that for the "_x4" rows. `--cpu-step-time` re-measures them into the JSON;
+# the two agree within the VM's drift, except vp8_d12, which got more steps (520) than the second
+# timing affords (422). The random-mask rows keep their block twin's steps (they cost less per step).
 VARIANTS = {
     "base_v16": ({}, 800),
     "v16": ({}, 1300),
@@ -77,7 +79,6 @@ def run_one(name: str, device: str) -> dict:
     import torch
 
     from jepa_edge.eval.run import evaluate
-    from jepa_edge.models.model_dir import ModelBundle
     from jepa_edge.training.pretrain import pretrain
 
     torch.set_num_threads(1)
@@ -125,9 +126,10 @@ def sweep(names, device: str, jobs: int, deadline_s: float, out: Path, result: d
     while pending or running:
         while pending and len(running) < jobs:
             name = pending.pop(0)
-            f = tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False)
-            cmd = [sys.executable, __file__, "--one", name, "--device", device, "--row-json", f.name]
-            running[name] = (subprocess.Popen(cmd, env=env), f.name)
+            fd, path = tempfile.mkstemp(suffix=".json")
+            os.close(fd)
+            cmd = [sys.executable, __file__, "--one", name, "--device", device, "--row-json", path]
+            running[name] = (subprocess.Popen(cmd, env=env), path)
         time.sleep(2)
         for name, (proc, path) in list(running.items()):
             late = time.perf_counter() - t_start > deadline_s
@@ -140,6 +142,7 @@ def sweep(names, device: str, jobs: int, deadline_s: float, out: Path, result: d
                 result["rows"][name] = {**json.loads(Path(path).read_text()), "status": "ok"}
             else:
                 result["rows"][name] = {"name": name, "status": f"failed (exit {proc.returncode})"}
+            Path(path).unlink(missing_ok=True)
             del running[name]
             print_row(result["rows"][name])
             atomic_write_json(out, result)

@@ -154,8 +154,9 @@ class RandomMasker:
     """Uniform random masking over the whole (t, h, w) grid: per sample a fraction `ratio` of the
     tokens is the target (one "block"), the rest the context. Unlike tubes, a masked token's
     neighbours in space and time are usually visible, so predicting it asks for fine local
-    content (where exactly the agent is, how it moved) rather than scene layout: the features a
-    planner on small objects needs. Not in the official recipes (`--masking random`)."""
+    content (where exactly a small thing is, how it moved) rather than scene layout; in our sweep
+    (benchmarks/sweep_teacher.py) it raised the agent-position probe. Not in the official recipes
+    (`--masking random`)."""
 
     def __init__(self, grid_thw: tuple[int, int, int], ratio: float = 0.75):
         if not 0.0 < ratio < 1.0:
