@@ -130,7 +130,7 @@ def _evaluate(cfg, args) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from jepa_edge.runtime.goal_eval import Method, evaluate
+    from jepa_edge.runtime.goal_eval import Method, ended_by_fault, evaluate
     from jepa_edge.utils.device_info import describe
     from jepa_edge.utils.files import atomic_write_json
 
@@ -162,7 +162,7 @@ def _evaluate(cfg, args) -> int:
     Console().print(table)
     for name, r in results["methods"].items():
         if r["faulted"]:  # the safety layer ended these episodes: say why, not just "0%"
-            reasons = sorted({e["reason"].splitlines()[0][:160] for e in r["per_episode"] if e["reason"].startswith(("fault", "internal"))})
+            reasons = sorted({e["reason"].splitlines()[0][:160] for e in r["per_episode"] if ended_by_fault(e)})
             print(f"warning: {name}: {r['faulted']} of {r['episodes']} episodes ended by a fault: {'; '.join(reasons)}")
     if args.json:
         atomic_write_json(args.json, results)

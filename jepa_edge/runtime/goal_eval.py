@@ -99,6 +99,11 @@ def run_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, pr
             "replans": len(plans), "reason": report.reason}
 
 
+def ended_by_fault(episode: dict) -> bool:
+    """The safety layer ended this episode (a backend or link fault, an internal error), not the planner."""
+    return str(episode["reason"]).startswith(("fault", "internal"))
+
+
 def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed: int = 1000, progress=None) -> dict:
     """Run every method on the same `episodes` seeds; returns per-method results."""
     cfg = eval_config(cfg)
@@ -144,7 +149,7 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
             "final_distance_mean": round(float(np.mean([e["final_distance"] for e in per_episode])), 4),
             # Episodes the safety layer ended (a backend or link fault): a success rate over them
             # measures the fault, not the planner.
-            "faulted": sum(str(e["reason"]).startswith(("fault", "internal")) for e in per_episode),
+            "faulted": sum(ended_by_fault(e) for e in per_episode),
             "plan_ms_per_action": percentiles(e["plan_ms_mean"] for e in per_episode),
             "per_episode": per_episode,
         }
