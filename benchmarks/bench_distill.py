@@ -59,7 +59,7 @@ QUICK_EVAL = EvalOptions(probe_clips=12, vo_pairs=4, rollout_trajectories=8)
 
 TARGETS = {
     "teacher_agent_r2": 0.9,
-    "teacher_vanish_relative_accuracy": 0.9,
+    "teacher_permanence_relative_accuracy": 0.9,  # balanced vanish + appear quadruplets
     "student_keeps_fraction": 0.95,
     "teacher_minutes": 30,
     "student_minutes": 15,
@@ -156,11 +156,11 @@ def checks(r: dict) -> dict:
         probe_keys = [k for k in t if k.endswith("_r2_pooled") or k.endswith("_r2_patch") or k.endswith("relative_accuracy")]
         out["teacher_beats_random_init_on_every_probe"] = {k: [t[k], rnd.get(k)] for k in probe_keys}
         out["teacher_agent_r2_pooled>=0.9"] = t.get("agent_r2_pooled", 0) >= 0.9
-        out["teacher_vanish_relative_accuracy>=0.9"] = t.get("vanish_relative_accuracy", 0) >= 0.9
+        out["teacher_permanence_relative_accuracy>=0.9"] = t.get("permanence_relative_accuracy", 0) >= 0.9
     if t and s:
         keep = {}
         for k in ("agent_r2_pooled", "agent_r2_patch", "objects_r2_pooled", "objects_r2_patch", "mean_relative_accuracy",
-                  "vanish_relative_accuracy"):
+                  "permanence_relative_accuracy"):
             if k in t and k in s and t[k] > 0:
                 keep[k] = round(s[k] / t[k], 4)
         out["student_fraction_of_teacher"] = keep

@@ -150,7 +150,7 @@ def sweep(names, device: str, jobs: int, deadline_s: float, out: Path, result: d
 
 def print_row(r: dict) -> None:
     s = r.get("summary", {})
-    keys = ("agent_r2_pooled", "agent_r2_patch", "objects_r2_patch", "vanish_relative_accuracy", "mean_relative_accuracy")
+    keys = ("agent_r2_pooled", "agent_r2_patch", "objects_r2_patch", "permanence_relative_accuracy", "vanish_relative_accuracy", "mean_relative_accuracy")
     vals = "  ".join(f"{k}={s[k]}" for k in keys if k in s)
     print(f"{r['name']:14s} {r['status']:8s} steps={r.get('config', {}).get('steps', '-')} "
           f"train={r.get('train_s', '-')}s eval={r.get('eval_s', '-')}s  {vals}", flush=True)

@@ -7,8 +7,8 @@ import torch
 
 from jepa_edge.cli import main
 from jepa_edge.eval.agreement import linear_cka, mapped_cosine
-from jepa_edge.eval.physics import auroc, first_divergence, relative_accuracy, window
-from jepa_edge.eval.probes import Ridge, r2_score, ridge_probe
+from jepa_edge.eval.physics import auroc, balanced_relative_accuracy, first_divergence, relative_accuracy, window
+from jepa_edge.eval.probes import Ridge, r2_score, ridge_probe, ridge_probes
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, save_model_dir
 from jepa_edge.models.registry import build_encoder, build_predictor
@@ -41,10 +41,32 @@ def test_probe_scores_held_out_clips_only():
     assert ridge_probe(X, rng.normal(size=(100, 2)), groups)["r2"] < 0.2  # noise is not predictable
 
 
+def test_probes_sharing_features_score_as_if_fit_alone():
+    """ridge_probes shares the eigendecompositions between targets; each target's lambda and R^2
+    must be what its own probe gives."""
+    rng = np.random.default_rng(2)
+    groups = np.repeat(np.arange(30), 4)
+    X = rng.normal(size=(120, 40))
+    targets = {"easy": X[:, :2] + 0.1 * rng.normal(size=(120, 2)), "hard": np.tanh(X[:, 5:8] * X[:, 9:12]),
+               "noise": rng.normal(size=(120, 1))}
+    together = ridge_probes(X, targets, groups)
+    for name, Y in targets.items():
+        alone = ridge_probe(X, Y, groups)
+        assert together[name]["lambdas"] == alone["lambdas"]
+        assert together[name]["r2"] == pytest.approx(alone["r2"], abs=1e-9)
+    assert together["easy"]["r2"] > 0.9 > together["hard"]["r2"]
+
+
 def test_surprise_scores_and_cka():
     assert relative_accuracy([1, 1, 3], [2, 1, 2]) == pytest.approx((1 + 0.5 + 0) / 3)
     assert auroc([0.1, 0.2], [0.3, 0.4]) == 1.0 and auroc([0.3, 0.4], [0.1, 0.2]) == 0.0
     assert auroc([1, 1], [1, 1]) == 0.5
+    # A model that only counts objects: vanish (impossible has one less) always "wrong", appear always
+    # "right" -> 0.5 on the quadruplet; a model that tracks the hidden object gets both right.
+    counting = dict(possible_a=[2, 2], impossible_a=[1, 1], possible_b=[1, 1], impossible_b=[2, 2])
+    assert relative_accuracy(counting["possible_a"], counting["impossible_a"]) == 0.0
+    assert balanced_relative_accuracy(**counting) == 0.5
+    assert balanced_relative_accuracy([2, 2], [2.5, 1.9], [1, 1], [1.2, 1.0]) == 0.5
     a = np.zeros((6, 2, 2, 3), np.uint8)
     b = a.copy()
     b[4, 0, 0, 0] = 1
@@ -81,7 +103,9 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text()) == res
     assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch"}
     assert set(res["probes_pixels"]) == {"agent", "objects"} and res["probes_pixels"]["agent"]["n"] == 8 * 12
-    assert set(res["physics"]) >= {"vanish", "teleport", "morph", "mean_relative_accuracy"}
+    assert set(res["physics"]) >= {"vanish", "appear", "permanence", "teleport", "morph", "mean_relative_accuracy"}
+    assert res["physics"]["mean_of"] == ["permanence", "teleport", "morph"]
+    assert res["physics"]["permanence"]["quadruplets"] == 2
     assert 0 <= res["physics"]["vanish"]["auroc"] <= 1
     assert res["plannability"]["episodes"] == 2 and all(0 <= h <= 1 for h in res["plannability"]["descent_hit"].values())
     assert res["agreement"]["cka_pooled"] == pytest.approx(1.0, abs=1e-6)  # a model agrees with itself

@@ -64,6 +64,24 @@ def test_vanish(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_appear_mirrors_vanish_in_one_scene(seed):
+    """vanish + appear of one seed: the IntPhys quadruplet. Each future (object comes out or not)
+    and each past (object went behind or not) occurs once in a possible and once in an impossible clip."""
+    p1, i1 = make_vo_pair(seed, "vanish")
+    p2, i2 = make_vo_pair(seed, "appear")
+    k, t = i2.violation["object"], i2.violation["t"]
+    assert i2.violation["kind"] == "appear" and (k, t) == (i1.violation["object"], i1.violation["t"])
+    assert_same_except(p1, p2, k)
+    assert not p2.present[:, k].any() and not p2.visible[:, k].any()  # the possible twin has no object k
+    assert not i2.present[:t, k].any() and i2.present[t:, k].all()    # it appears while hidden
+    assert not p1.visible[t, k]
+    np.testing.assert_array_equal(i2.frames[:t], p2.frames[:t])      # past: no object, as in p2
+    np.testing.assert_array_equal(i2.frames[t:], p1.frames[t:])      # future: it comes out, as in p1
+    np.testing.assert_array_equal(p2.frames[t:], i1.frames[t:])      # and p2's future is i1's
+    assert np.any(i2.frames[t:] != p2.frames[t:])                     # the appearance is seen
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_teleport(seed):
     p, q = make_vo_pair(seed, "teleport")
     k, t, off = q.violation["object"], q.violation["t"], np.array(q.violation["offset"])

@@ -4,6 +4,11 @@ An impossible clip is the possible clip with exactly one declared edit from time
 to the recorded states before rendering, so physics, actions and every other object stay
 identical:
   vanish   - the object disappears while fully behind the occluder and never comes back;
+  appear   - the mirror of vanish: the object is nowhere in the possible clip, and in the impossible
+             one it appears while fully behind the occluder and comes out. A vanish and an appear
+             pair from the same seed share one scene, so together they are the balanced quadruplet
+             of IntPhys (see eval/physics.py: an object that is not there is less to predict, so
+             vanish alone rewards a model without object permanence);
   teleport - the object jumps by a fixed offset in full view (and stays offset);
   morph    - the object changes shape and colour in full view.
 Every pair is built on a "crossing" scenario: one object is launched so that it passes fully
@@ -17,7 +22,7 @@ from jepa_edge.data.policies import make_policy
 from jepa_edge.data.world import PALETTE, SHAPES, Clip, TabletopWorld, WorldConfig, visible_fraction
 from jepa_edge.errors import ConfigError
 
-VIOLATIONS = ("vanish", "teleport", "morph")
+VIOLATIONS = ("vanish", "appear", "teleport", "morph")
 MIN_VO_FRAMES = 10
 
 
@@ -112,15 +117,28 @@ def make_vo_pair(seed, kind: str, frames: int = 16, size: int = 64, cfg: WorldCo
         if edit is None:
             continue
         t, apply, info = edit
-        impossible = [s.copy() for s in states]
-        for s in impossible[t:]:
-            apply(s)
-            s.obj_visible = (visible_fraction(s.obj_pos, cfg.object_radius, cfg.occluder) > 1e-6) & s.obj_present
+        possible = _edited(states, 0, _remove(k), cfg) if kind == "appear" else states
+        impossible = _edited(possible, t, apply, cfg)
         violation = {"kind": kind, "object": k, "t": t, **info}
-        return (Clip.from_states(states, actions, world.renderer, size),
+        return (Clip.from_states(possible, actions, world.renderer, size),
                 Clip.from_states(impossible, actions, world.renderer, size, violation=violation))
     raise ConfigError(f"no {kind} scenario found for seed {seed} in {max_tries} tries; "
                       f"use more frames (got {frames}) or fewer objects (got {cfg.n_objects})")
+
+
+def _edited(states, t: int, apply, cfg) -> list:
+    """Copies of `states` with `apply` done to every state from frame t on (visibility redone)."""
+    out = [s.copy() for s in states]
+    for s in out[t:]:
+        apply(s)
+        s.obj_visible = (visible_fraction(s.obj_pos, cfg.object_radius, cfg.occluder) > 1e-6) & s.obj_present
+    return out
+
+
+def _remove(k):
+    def apply(s):
+        s.obj_present[k] = False
+    return apply
 
 
 def _in_view_times(states, k, cfg, lo: int, hi: int) -> list[int]:
@@ -130,11 +148,13 @@ def _in_view_times(states, k, cfg, lo: int, hi: int) -> list[int]:
 
 
 def _vanish(states, k, crossing, rng, cfg):
-    t = crossing[0]
+    return crossing[0], _remove(k), {}
 
+
+def _appear(states, k, crossing, rng, cfg):
     def apply(s):
-        s.obj_present[k] = False
-    return t, apply, {}
+        s.obj_present[k] = True
+    return crossing[0], apply, {}
 
 
 def _edit_time(states, k, rng, cfg) -> int | None:
@@ -185,4 +205,4 @@ def _morph(states, k, crossing, rng, cfg):
     return t, apply, {"shape": SHAPES[shape], "from_shape": SHAPES[old_shape], "colour": colour.tolist()}
 
 
-_EDITS = {"vanish": _vanish, "teleport": _teleport, "morph": _morph}
+_EDITS = {"vanish": _vanish, "appear": _appear, "teleport": _teleport, "morph": _morph}

@@ -86,7 +86,7 @@ class WorldState:
     obj_shape: np.ndarray      # [n] int, index into SHAPES
     obj_colour: np.ndarray     # [n, 3] uint8 RGB
     obj_visible: np.ndarray    # [n] bool: any part of the object outside the occluder (and present)
-    obj_present: np.ndarray = field(default=None)  # [n] bool: False only in impossible "vanish" clips
+    obj_present: np.ndarray = field(default=None)  # [n] bool: False only in "vanish" and "appear" clips
 
     def __post_init__(self):
         if self.obj_present is None:

@@ -7,6 +7,15 @@ differs. Surprise = L1 between the predictor's tokens for the future slots and t
 target tokens of those slots, averaged over the window's future tokens. Scores per violation type:
 relative accuracy (share of pairs where the possible clip is less surprising; ties count half) and
 AUROC (impossible vs possible surprise over all clips of that type).
+
+Object permanence is scored on balanced quadruplets, as IntPhys does: a vanish pair and an appear
+pair from the same scene. Vanish alone is confounded: the impossible clip has one object less to
+predict, so a model that knows nothing of permanence finds it less surprising. Across the
+quadruplet every future (object comes out / nothing comes out) occurs once as possible and once as
+impossible, so only the context (did an object go behind the occluder?) can separate them:
+"permanence" is the share of quadruplets where the two impossible clips together are more
+surprising than the two possible ones. The mean relative accuracy averages the balanced scores
+(permanence, teleport, morph), not the confounded halves.
 """
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ from jepa_edge.training.common import layer_norm_features
 from jepa_edge.training.data import future_masks
 
 PHYSICS_SEED = 2_000_003  # held out from training seeds
+PERMANENCE_HALVES = ("vanish", "appear")  # pairs of one seed share a scene: together, a quadruplet
 
 
 def auroc(negatives, positives) -> float:
@@ -36,6 +46,12 @@ def auroc(negatives, positives) -> float:
 def relative_accuracy(possible, impossible) -> float:
     p, i = np.asarray(possible, float), np.asarray(impossible, float)
     return float(np.mean((p < i) + 0.5 * (p == i)))
+
+
+def balanced_relative_accuracy(possible_a, impossible_a, possible_b, impossible_b) -> float:
+    """IntPhys' relative score: per matched quadruplet, impossible_a + impossible_b > possible_a + possible_b."""
+    p = np.asarray(possible_a, float) + np.asarray(possible_b, float)
+    return relative_accuracy(p, np.asarray(impossible_a, float) + np.asarray(impossible_b, float))
 
 
 def first_divergence(a: np.ndarray, b: np.ndarray) -> int:
@@ -84,7 +100,7 @@ def physics_eval(encoder, predictor, norm: Normalization, mask_index: int,
     if not 1 <= ctx_slots < t:
         raise ConfigError(f"ctx_slots must be in 1..{t - 1} for {t} temporal slots")
     targets_fn = targets_fn or encoder
-    results = {}
+    results, scores = {}, {}
     for kind in kinds:
         kind_pairs = pairs[kind] if pairs is not None else vo_pairs(kind, n_pairs, clip_frames, cfg.img_size)
         poss = np.stack([p.frames for p, _ in kind_pairs])
@@ -93,6 +109,7 @@ def physics_eval(encoder, predictor, norm: Normalization, mask_index: int,
         starts = [window(first_divergence(a, b), L, cfg.num_frames, ctx_slots * cfg.tubelet_size) for a, b in zip(poss, imp)]
         sp = surprise_scores(encoder, predictor, poss, starts, norm, ctx_slots, mask_index, targets_fn)
         si = surprise_scores(encoder, predictor, imp, starts, norm, ctx_slots, mask_index, targets_fn)
+        scores[kind] = sp, si
         results[kind] = {
             "relative_accuracy": relative_accuracy(sp, si),
             "auroc": auroc(sp, si),
@@ -100,5 +117,14 @@ def physics_eval(encoder, predictor, norm: Normalization, mask_index: int,
             "surprise_impossible": float(si.mean()),
             "pairs": len(kind_pairs),
         }
-    results["mean_relative_accuracy"] = float(np.mean([results[k]["relative_accuracy"] for k in kinds]))
+    balanced = [k for k in kinds if k not in PERMANENCE_HALVES]
+    if all(k in kinds for k in PERMANENCE_HALVES):
+        (sp_v, si_v), (sp_a, si_a) = (scores[k] for k in PERMANENCE_HALVES)
+        results["permanence"] = {"relative_accuracy": balanced_relative_accuracy(sp_v, si_v, sp_a, si_a),
+                                 "auroc": auroc(np.r_[sp_v, sp_a], np.r_[si_v, si_a]),
+                                 "quadruplets": len(sp_v), "made_of": list(PERMANENCE_HALVES)}
+        balanced.insert(0, "permanence")
+    if balanced:
+        results["mean_relative_accuracy"] = float(np.mean([results[k]["relative_accuracy"] for k in balanced]))
+        results["mean_of"] = balanced
     return results

@@ -75,13 +75,23 @@ def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5
     on a validation fifth of the training clips, the probe is refit on all training clips and
     predicts the held-out clips. R^2 is computed over all out-of-fold predictions.
     X [n, d], Y [n, k], groups [n] (clip id of every row)."""
-    Y = np.asarray(Y, np.float64).reshape(len(Y), -1)
+    return ridge_probes(X, {"y": Y}, groups, folds, seed, lambdas)["y"]
+
+
+def ridge_probes(X: np.ndarray, targets: dict[str, np.ndarray], groups: np.ndarray, folds: int = 5, seed: int = 0,
+                 lambdas=LAMBDAS) -> dict[str, dict]:
+    """ridge_probe for several targets of the same features: the eigendecompositions (the cost)
+    are shared, lambda is still chosen per target. targets: name -> Y [n, k]."""
+    Ys = {t: np.asarray(Y, np.float64).reshape(len(X), -1) for t, Y in targets.items()}
+    cols = np.cumsum([0] + [Y.shape[1] for Y in Ys.values()])
+    span = {t: slice(a, b) for t, a, b in zip(Ys, cols[:-1], cols[1:])}
+    Y = np.concatenate(list(Ys.values()), axis=1)
     ids = np.unique(groups)
     if len(ids) < max(4, folds):
         raise DataError(f"a probe needs at least {max(4, folds)} clips, got {len(ids)}")
     ids = np.random.default_rng(seed).permutation(ids)
     pred = np.zeros_like(Y)
-    chosen = []
+    chosen = {t: [] for t in Ys}
     for fold in range(folds):
         test_ids = ids[fold::folds]
         train_ids = np.setdiff1d(ids, test_ids)
@@ -89,12 +99,14 @@ def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5
         val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
         sel = lambda which: np.isin(groups, which)  # noqa: E731
         r = Ridge().fit(X[sel(fit_ids)], Y[sel(fit_ids)])
-        val_scores = {lam: r2_score(Y[sel(val_ids)], r.predict(X[sel(val_ids)], lam)) for lam in lambdas}
-        best = max(val_scores, key=val_scores.get)
-        chosen.append(best)
+        val = {lam: r.predict(X[sel(val_ids)], lam) for lam in lambdas}
         r = Ridge().fit(X[sel(train_ids)], Y[sel(train_ids)])
-        pred[sel(test_ids)] = r.predict(X[sel(test_ids)], best)
-    return {"r2": r2_score(Y, pred), "lambdas": chosen, "folds": folds, "n": len(Y), "clips": len(ids)}
+        for t, cs in span.items():
+            best = max(lambdas, key=lambda lam: r2_score(Y[sel(val_ids), cs], val[lam][:, cs]))
+            chosen[t].append(best)
+            pred[sel(test_ids), cs] = r.predict(X[sel(test_ids)], best)[:, cs]
+    return {t: {"r2": r2_score(Y[:, cs], pred[:, cs]), "lambdas": chosen[t], "folds": folds, "n": len(Y), "clips": len(ids)}
+            for t, cs in span.items()}
 
 
 def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray,
@@ -109,7 +121,8 @@ def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray
     if "patch" in kinds:
         feats["patch"] = tokens.reshape(n * S, N * D).numpy()
     targets = {"agent": agent.reshape(n * S, -1), "objects": objects.reshape(n * S, -1)}
-    return {t: {k: ridge_probe(X, Y, groups, seed=seed) for k, X in feats.items()} for t, Y in targets.items()}
+    by_kind = {k: ridge_probes(X, targets, groups, seed=seed) for k, X in feats.items()}
+    return {t: {k: by_kind[k][t] for k in feats} for t in targets}
 
 
 def pixel_probes(frames: np.ndarray, agent: np.ndarray, objects: np.ndarray, size: int = 16, seed: int = 0) -> dict:
@@ -122,5 +135,4 @@ def pixel_probes(frames: np.ndarray, agent: np.ndarray, objects: np.ndarray, siz
     X = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in flat])
     X = X.reshape(n * L, -1).astype(np.float32) / 255.0
     groups = np.repeat(np.arange(n), L)
-    return {t: ridge_probe(X, Y.reshape(n * L, -1), groups, seed=seed)
-            for t, Y in (("agent", agent), ("objects", objects))}
+    return ridge_probes(X, {"agent": agent.reshape(n * L, -1), "objects": objects.reshape(n * L, -1)}, groups, seed=seed)

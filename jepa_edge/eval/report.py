@@ -19,7 +19,7 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
         if isinstance(r, dict):
             out.append(("physics", f"{kind}: relative accuracy / AUROC", f"{r['relative_accuracy']:.3f} / {r['auroc']:.3f}"))
     if "mean_relative_accuracy" in phys:
-        out.append(("physics", "mean relative accuracy", f"{phys['mean_relative_accuracy']:.3f}"))
+        out.append(("physics", f"mean relative accuracy ({', '.join(phys['mean_of'])})", f"{phys['mean_relative_accuracy']:.3f}"))
     for k, v in results.get("agreement", {}).items():
         out.append(("agreement", k, f"{v:.3f}"))
     for h, r in results.get("rollout", {}).items():

@@ -64,21 +64,47 @@ def openvino_chain_model(m: int, k: int, layers: int, precision: str, seed: int 
     import openvino as ov
     import openvino.opset13 as ops
 
-    def const(v, dtype=np.float32):
-        return ops.constant(np.asarray(v, dtype=dtype))
-
     rng = np.random.default_rng(seed)
     x = inp = ops.parameter([m, k], ov.Type.f32, name="x")
     for _ in range(layers):
-        if precision == "int8":
-            s = 4.0 / 128
-            x = ops.fake_quantize(x, const(-128 * s), const(127 * s), const(-128 * s), const(127 * s), 256)
-            w_i8 = ops.constant(rng.integers(-127, 128, (k, k), dtype=np.int8))
-            w = ops.multiply(ops.convert(w_i8, ov.Type.f32), const(np.full((k, 1), 0.5 / k**0.5)))
-        else:
-            w = const(rng.standard_normal((k, k)).astype(np.float32) / k**0.5)
-        x = ops.matmul(x, w, False, True)
+        x = _linear(x, k, k, precision, rng)
     return ov.Model([x], [inp], f"peak_{precision}_{m}x{k}x{layers}")
+
+
+def _linear(x, k: int, n: int, precision: str, rng, gain: float = 1.0):
+    """x [m, k] @ W.T with a constant W [n, k]; int8 in NNCF's pattern (see openvino_chain_model)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    def const(v, dtype=np.float32):
+        return ops.constant(np.asarray(v, dtype=dtype))
+
+    if precision == "int8":
+        s = 4.0 / 128
+        x = ops.fake_quantize(x, const(-128 * s), const(127 * s), const(-128 * s), const(127 * s), 256)
+        w_i8 = ops.constant(rng.integers(-127, 128, (n, k), dtype=np.int8))
+        w = ops.multiply(ops.convert(w_i8, ov.Type.f32), const(np.full((n, 1), 0.5 * gain / k**0.5)))
+    else:
+        w = const(gain * rng.standard_normal((n, k)).astype(np.float32) / k**0.5)
+    return ops.matmul(x, w, False, True)
+
+
+def vit_linears_model(tokens: int, dim: int, mlp: int, blocks: int, precision: str, seed: int = 0):
+    """Only the fully connected layers of a ViT, at its own shapes: per block qkv (dim -> 3 dim),
+    proj (dim -> dim), fc1 (dim -> mlp), fc2 (mlp -> dim) on [tokens, dim] rows. Attention, norms and
+    GELU are left out (q + k + v stands in for attention so all of qkv is used): what an INT8 ViT
+    would cost if everything but its matrix products were free. Returns (model, ops)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(seed)
+    x = inp = ops.parameter([tokens, dim], ov.Type.f32, name="x")
+    for _ in range(blocks):
+        q, k, v = ops.split(_linear(x, dim, 3 * dim, precision, rng, gain=3**-0.5), 1, 3).outputs()
+        x = _linear(ops.add(ops.add(q, k), v), dim, dim, precision, rng)
+        x = _linear(_linear(x, dim, mlp, precision, rng), mlp, dim, precision, rng)
+    macs = tokens * blocks * (dim * 3 * dim + dim * dim + 2 * dim * mlp)
+    return ov.Model([x], [inp], f"vit_linears_{precision}_{tokens}x{dim}x{blocks}"), 2 * macs
 
 
 def _matmul_kernels(compiled) -> str:
