@@ -102,8 +102,18 @@ def test_pretrain_on_a_npy_of_images(tmp_path):
 
 
 def test_bad_configs_are_refused():
+    from jepa_edge.training.ac import TrainACConfig
+    from jepa_edge.training.distill import DistillConfig
+
     with pytest.raises(ConfigError):
         PretrainConfig(precision="fp16")
+    for bad in ({"steps": 0}, {"batch_size": 0}):  # every training command, train-ac included
+        with pytest.raises(ConfigError, match="steps and batch_size"):
+            PretrainConfig(**bad)
+        with pytest.raises(ConfigError, match="steps and batch_size"):
+            DistillConfig(teacher="t", **bad)
+        with pytest.raises(ConfigError, match="steps and batch_size"):
+            TrainACConfig(encoder="e", **bad)
     with pytest.raises(ConfigError, match="patch"):
         replace(TINY, arch="vit_nano/16", patch_size=8).encoder_config()
     with pytest.raises(ConfigError, match="divisible"):

@@ -65,6 +65,8 @@ class RunConfig:
     device: str = "auto"
 
     def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError(f"steps and batch_size must be >= 1, got steps={self.steps}, batch_size={self.batch_size}")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}")
 

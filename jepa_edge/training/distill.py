@@ -61,8 +61,6 @@ class DistillConfig(RunConfig):
     # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1:
-            raise ConfigError("steps and batch_size must be >= 1")
         super().__post_init__()
         check_masking(self.masking, self.mask_ratio)
 

@@ -48,8 +48,6 @@ class PretrainConfig(RunConfig):
     # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1:
-            raise ConfigError("steps and batch_size must be >= 1")
         super().__post_init__()
         check_masking(self.masking, self.mask_ratio)
         if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
