@@ -47,7 +47,10 @@ STUDENT = dict(student_arch="vit_tiny", predictor_width=192, predictor_depth=6, 
                ckpt_every=50, log_every=5)
 AC = dict(predictor_width=192, depth=4, num_heads=4, frames=8, rollout_steps=2, n_trajectories=1000, batch_size=16,
           steps=600, lr=3e-4, ckpt_every=100, log_every=10)
-EVAL = EvalOptions(probe_clips=300, vo_pairs=40, rollout_trajectories=64)
+# 2,000 probe clips: the patch probe has h*w*D weights per coordinate (6,144 for the teacher), and
+# at 300 clips its R² still rose steeply with more data and ranked the models differently
+# (probe_scaling.py, probe_scaling.json); ridge on 12,000 rows takes minutes per model here.
+EVAL = EvalOptions(probe_clips=2000, vo_pairs=40, rollout_trajectories=64)
 
 QUICK_TEACHER = replace(TEACHER, depth=2, dataset_size=64, steps=10, warmup_steps=2, ckpt_every=5)
 QUICK_STUDENT = {**STUDENT, "student_depth": 2, "dataset_size": 64, "steps": 10, "warmup_steps": 2, "ckpt_every": 5}
@@ -165,6 +168,9 @@ def checks(r: dict) -> dict:
                 keep[k] = round(s[k] / t[k], 4)
         out["student_fraction_of_teacher"] = keep
         out["student_keeps>=95%"] = all(v >= 0.95 for v in keep.values()) if keep else None
+    srnd = ev.get("student_random_init", {})
+    if s and srnd:
+        out["student_vs_its_random_init"] = {k: [s[k], srnd.get(k)] for k in s if k in srnd and "_r2_" in k}
     if s and sc:
         out["student_beats_scratch"] = {k: [s[k], sc.get(k)] for k in s if k in sc and not k.startswith("agreement")}
     ac = ev.get("student_ac", {})
@@ -194,6 +200,7 @@ def main() -> int:
     want = lambda s: not only or s in only  # noqa: E731
     b = Bench(args)
     b.opts = QUICK_EVAL if args.quick else EVAL
+    b.results["eval_options"] = asdict(b.opts)
     if b.result_path.exists() and args.reuse:
         prev = json.loads(b.result_path.read_text())
         b.results["stages"].update(prev.get("stages", {}))
@@ -225,6 +232,7 @@ def main() -> int:
         b.evaluate("teacher", teacher_dir)
         b.evaluate("teacher_random_init", teacher_dir, random_init=True)
         b.evaluate("student", student_dir, teacher=teacher_dir)
+        b.evaluate("student_random_init", student_dir, random_init=True)
         b.evaluate("student_scratch", scratch_dir)
         b.evaluate("student_ac", ac_dir)
     b.results["checks"] = checks(b.results)

@@ -30,6 +30,12 @@ def test_ridge_recovers_a_linear_map_in_primal_and_dual_form():
     W = np.linalg.solve(Xs.T @ Xs + 3.0 * np.eye(40), Xs.T @ (Y - Y.mean(0)))
     assert not dual.primal
     assert np.allclose(dual.predict(X, 3.0), Xs @ W + Y.mean(0))
+    # one lambda by Cholesky == the eigendecomposition's answer, in both forms
+    for n, d in ((80, 20), (30, 40)):
+        X, Y = rng.normal(size=(n, d)), rng.normal(size=(n, 2))
+        for lam in (1e-2, 3.0):
+            np.testing.assert_allclose(Ridge().fit(X, Y, many_lambdas=False).predict(X, lam),
+                                       Ridge().fit(X, Y).predict(X, lam), rtol=1e-8, atol=1e-10)
 
 
 def test_probe_scores_held_out_clips_only():

@@ -10,7 +10,8 @@ def add_arguments(p):
     p.add_argument("--teacher", metavar="DIR", help="teacher model dir: agreement, and targets for a distilled predictor")
     p.add_argument("--out", help="where eval.json and eval.png go (default: MODEL_DIR/eval)")
     p.add_argument("--random-init", action="store_true", help="evaluate the same architecture at random init (baseline)")
-    p.add_argument("--probe-clips", type=int, default=120, help="held-out clips for the position probes")
+    p.add_argument("--probe-clips", type=int, default=120, help="held-out clips for the position probes; the patch probe's R² "
+                   "grows with it while its features outnumber the rows, so compare models at one value")
     p.add_argument("--vo-pairs", type=int, default=40, help="matched possible/impossible pairs per violation type")
     p.add_argument("--rollout-trajectories", type=int, default=64)
     p.add_argument("--plan-episodes", type=int, default=20,

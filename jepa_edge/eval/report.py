@@ -11,7 +11,9 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
     out = []
     for target, kinds in results.get("probes", {}).items():
         for kind, r in kinds.items():
-            out.append(("probe R²", f"{target} ({kind})", f"{r['r2']:.3f}"))
+            # More weights than rows reads low: R² of a patch probe still grows with --probe-clips.
+            size = f", {r['features']} features / {r['n']} rows" if "features" in r else ""
+            out.append(("probe R²", f"{target} ({kind}{size})", f"{r['r2']:.3f}"))
     for target, r in results.get("probes_pixels", {}).items():
         out.append(("probe R²", f"{target} (raw 16x16 pixels: the floor)", f"{r['r2']:.3f}"))
     phys = results.get("physics", {})
