@@ -4,9 +4,10 @@
 feeds the same probe, on the same held-out clips, hand-made features that a perfect encoder could
 put in its tokens: per token, the share of the token's area the agent covers (exact geometry from
 the ground-truth position), or a one-hot of the token that holds the agent's centre. If these reach
-~1, the probe is not what holds the encoders' R^2 down: the encoders are.
+~1, the probe's form is not what holds the encoders' R^2 down (its data can be, for features of
+thousands of dimensions: probe_scaling.py).
 
-    python benchmarks/probe_ceiling.py      # ~1 min; writes benchmarks/results/probe_ceiling.json
+    python benchmarks/probe_ceiling.py      # ~2 min; writes benchmarks/results/probe_ceiling.json
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from jepa_edge.eval.probes import pixel_probes, ridge_probe  # noqa: E402
 from jepa_edge.utils.device_info import describe  # noqa: E402
 from jepa_edge.utils.files import atomic_write_json  # noqa: E402
 
-CLIPS, FRAMES, SIZE = 300, 12, 64  # as bench_distill's EVAL: probe_clips=300, probe_frames=12
+CLIPS, FRAMES, SIZE = 2000, 12, 64  # as bench_distill's EVAL: probe_clips=2000, probe_frames=12
 
 
 def coverage(pos: np.ndarray, radius: float, grid: int, sub: int = 8) -> np.ndarray:
