@@ -107,6 +107,8 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     assert rc == 0
     res = json.loads((out / "eval.json").read_text())
     assert json.loads((tmp_path / "r.json").read_text()) == res
+    assert res["command"] and isinstance(res["command"], str)  # how it was made (the process's argv), and where
+    assert res["machine"]["cores"] >= 1 and res["options"]["probe_clips"] == 8
     assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch"}
     assert set(res["probes_pixels"]) == {"agent", "objects"} and res["probes_pixels"]["agent"]["n"] == 8 * 12
     assert set(res["physics"]) >= {"vanish", "appear", "permanence", "teleport", "morph", "mean_relative_accuracy"}

@@ -30,7 +30,10 @@ def run(args) -> int:
     opts = EvalOptions(probe_clips=args.probe_clips, vo_pairs=args.vo_pairs,
                        rollout_trajectories=args.rollout_trajectories, plan_episodes=args.plan_episodes,
                        random_init=args.random_init)
-    results = evaluate(args.model, args.teacher, opts)
+    from jepa_edge.profiling.results import command_line
+    from jepa_edge.utils.device_info import describe
+
+    results = {"command": command_line(), "machine": describe(), **evaluate(args.model, args.teacher, opts)}
     out = Path(args.out) if args.out else Path(args.model) / ("eval_random_init" if args.random_init else "eval")
     files = write_report(results, out, title=f"eval {Path(args.model).name}")
     if args.json and args.json != "-":

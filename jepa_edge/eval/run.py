@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -60,8 +60,9 @@ def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle 
     norm = model_normalization(bundle.config)
     results: dict = {"model": {"arch": enc.cfg.arch, "encoder": enc.cfg.to_dict(),
                                "params": sum(p.numel() for p in enc.parameters()),
-                               "parts": list(bundle.parts()), "random_init": opts.random_init},
-                     "skipped": {}, "seconds": {}}
+                               "parts": list(bundle.parts()), "random_init": opts.random_init,
+                               "training": (bundle.config.get("training") or {}).get("config")},
+                     "options": asdict(opts), "skipped": {}, "seconds": {}}
 
     # -- position probes -------------------------------------------------------------------------
     from jepa_edge.eval.probes import pixel_probes, position_probes
