@@ -61,7 +61,7 @@ def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle 
     results: dict = {"model": {"arch": enc.cfg.arch, "encoder": enc.cfg.to_dict(),
                                "params": sum(p.numel() for p in enc.parameters()),
                                "parts": list(bundle.parts()), "random_init": opts.random_init,
-                               "training": (bundle.config.get("training") or {}).get("config")},
+                               "training": bundle.config.get("training")},  # recipe, config, final loss
                      "options": asdict(opts), "skipped": {}, "seconds": {}}
 
     # -- position probes -------------------------------------------------------------------------
