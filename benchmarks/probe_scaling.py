@@ -46,29 +46,27 @@ def main() -> int:
     from jepa_edge.eval.run import random_like
     from jepa_edge.models.model_dir import load_model_dir
 
-    encoders = {}
-    for name in args.models:
-        bundle = load_model_dir(args.runs / name / "model")
-        encoders[name] = (bundle.encoder.eval(), model_normalization(bundle.config))
-    teacher = load_model_dir(args.runs / args.models[0] / "model")
-    encoders[f"{args.models[0]}_random_init"] = (random_like(teacher, 0).encoder.eval(), model_normalization(teacher.config))
+    bundles = {name: load_model_dir(args.runs / name / "model") for name in args.models}
+    bundles[f"{args.models[0]}_random_init"] = random_like(bundles[args.models[0]], 0)
+    encoders = {name: (b.encoder.eval(), model_normalization(b.config)) for name, b in bundles.items()}
     sizes = {enc.cfg.img_size for enc, _ in encoders.values()}
     if len(sizes) != 1:
         ap.error(f"the models take different input sizes {sorted(sizes)}: give models of one size")
 
     t0 = time.perf_counter()
     clips = held_out_clips(max(args.clips), FRAMES, sizes.pop())
+    with torch.no_grad():  # every clip through every encoder once; each probe size takes the first n
+        all_tokens = {name: slot_tokens(enc, clips.frames, norm) for name, (enc, norm) in encoders.items()}
     rows = {}
     for n in sorted(args.clips):
         row = {}
-        with torch.no_grad():
-            for name, (enc, norm) in encoders.items():
-                tokens = slot_tokens(enc, clips.frames[:n], norm)
-                r = position_probes(tokens, slot_truth(clips.agent[:n], enc.cfg), slot_truth(clips.objects[:n], enc.cfg),
-                                    kinds=("patch",))
-                row[name] = {"agent_r2_patch": round(r["agent"]["patch"]["r2"], 4),
-                             "objects_r2_patch": round(r["objects"]["patch"]["r2"], 4),
-                             "features": int(tokens.shape[2] * tokens.shape[3]), "samples": r["agent"]["patch"]["n"]}
+        for name, (enc, _) in encoders.items():
+            tokens = all_tokens[name][:n]
+            r = position_probes(tokens, slot_truth(clips.agent[:n], enc.cfg), slot_truth(clips.objects[:n], enc.cfg),
+                                kinds=("patch",))
+            row[name] = {"agent_r2_patch": round(r["agent"]["patch"]["r2"], 4),
+                         "objects_r2_patch": round(r["objects"]["patch"]["r2"], 4),
+                         "features": int(tokens.shape[2] * tokens.shape[3]), "samples": r["agent"]["patch"]["n"]}
         px = pixel_probes(clips.frames[:n], clips.agent[:n], clips.objects[:n])
         row["pixels_16x16"] = {"agent_r2_patch": round(px["agent"]["r2"], 4), "objects_r2_patch": round(px["objects"]["r2"], 4),
                                "features": 768, "samples": px["agent"]["n"]}

@@ -104,14 +104,14 @@ def ridge_probes(X: np.ndarray, targets: dict[str, np.ndarray], groups: np.ndarr
         train_ids = np.setdiff1d(ids, test_ids)
         n_val = max(1, len(train_ids) // 5)
         val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
-        sel = lambda which: np.isin(groups, which)  # noqa: E731
-        r = Ridge().fit(X[sel(fit_ids)], Y[sel(fit_ids)])
-        val = {lam: r.predict(X[sel(val_ids)], lam) for lam in lambdas}
-        r = Ridge().fit(X[sel(train_ids)], Y[sel(train_ids)], many_lambdas=False)
+        fit, val, train, test = (np.isin(groups, which) for which in (fit_ids, val_ids, train_ids, test_ids))
+        r = Ridge().fit(X[fit], Y[fit])
+        val_pred = {lam: r.predict(X[val], lam) for lam in lambdas}
+        r = Ridge().fit(X[train], Y[train], many_lambdas=False)
         for t, cs in span.items():
-            best = max(lambdas, key=lambda lam: r2_score(Y[sel(val_ids), cs], val[lam][:, cs]))
+            best = max(lambdas, key=lambda lam: r2_score(Y[val, cs], val_pred[lam][:, cs]))
             chosen[t].append(best)
-            pred[sel(test_ids), cs] = r.predict(X[sel(test_ids)], best)[:, cs]
+            pred[test, cs] = r.predict(X[test], best)[:, cs]
     return {t: {"r2": r2_score(Y[:, cs], pred[:, cs]), "lambdas": chosen[t], "folds": folds, "n": len(Y), "clips": len(ids),
                 "features": X.shape[1]}
             for t, cs in span.items()}

@@ -158,9 +158,13 @@ class RandomMasker:
     (benchmarks/sweep_teacher.py) it raised the agent-position probe. Not in the official recipes
     (`--masking random`)."""
 
-    def __init__(self, grid_thw: tuple[int, int, int], ratio: float = 0.75):
+    @staticmethod
+    def check_ratio(ratio: float) -> None:
         if not 0.0 < ratio < 1.0:
             raise ConfigError(f"mask ratio must be in (0, 1), got {ratio}")
+
+    def __init__(self, grid_thw: tuple[int, int, int], ratio: float = 0.75):
+        self.check_ratio(ratio)
         self.n = math.prod(grid_thw)
         self.n_tgt = min(self.n - 1, max(1, round(self.n * ratio)))
 

@@ -163,8 +163,7 @@ def check_masking(masking: str, ratio: float) -> None:
     """--masking / --mask-ratio, checked when the config is made (before any data or model)."""
     if masking not in MASKINGS:
         raise ConfigError(f"masking must be one of {MASKINGS}, got {masking!r}")
-    if not 0.0 < ratio < 1.0:
-        raise ConfigError(f"mask ratio must be in (0, 1), got {ratio}")
+    RandomMasker.check_ratio(ratio)
 
 
 def mask_families(grid_thw: tuple[int, int, int], future: bool = True, masking: str = "blocks",
