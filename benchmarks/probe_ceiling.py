@@ -22,20 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 from jepa_edge.data.world import WorldConfig  # noqa: E402
 from jepa_edge.eval.features import held_out_clips  # noqa: E402
-from jepa_edge.eval.probes import pixel_probes, ridge_probe  # noqa: E402
+from jepa_edge.eval.probes import coverage, pixel_probes, ridge_probe  # noqa: E402
 from jepa_edge.utils.device_info import describe  # noqa: E402
 from jepa_edge.utils.files import atomic_write_json  # noqa: E402
 
 CLIPS, FRAMES, SIZE = 2000, 12, 64  # as bench_distill's EVAL: probe_clips=2000, probe_frames=12
-
-
-def coverage(pos: np.ndarray, radius: float, grid: int, sub: int = 8) -> np.ndarray:
-    """pos [n, 2] in [0, 1] -> [n, grid*grid]: share of each token's area inside the agent's disc
-    (sub x sub sample points per token)."""
-    c = (np.arange(grid * sub) + 0.5) / (grid * sub)  # sample points along one axis
-    inside = ((c[None, None, :] - pos[:, 0, None, None]) ** 2
-              + (c[None, :, None] - pos[:, 1, None, None]) ** 2) <= radius ** 2  # [n, y, x]
-    return inside.reshape(len(pos), grid, sub, grid, sub).mean((2, 4)).reshape(len(pos), -1)
 
 
 def centre_one_hot(pos: np.ndarray, grid: int) -> np.ndarray:

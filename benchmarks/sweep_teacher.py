@@ -9,6 +9,7 @@ Two modes, merged into one JSON (benchmarks/results/teacher_sweep.json):
 
     python benchmarks/sweep_teacher.py --cpu-step-time          # here: CPU seconds per step of each recipe
     python benchmarks/sweep_teacher.py --device cuda --jobs 14  # a GPU machine: train + eval every variant
+    python benchmarks/sweep_teacher.py --keep vrp8_d6 runs/vrp8/teacher  # train one variant here, keep its model dir
 
 The GPU only makes the sweep fast; the step counts are the CPU's. Training is fp32 on both, so a
 recipe that works there works here with the same seed (up to float reordering).
@@ -164,11 +165,23 @@ def main() -> int:
     ap.add_argument("--deadline", type=float, default=400.0, help="seconds; later variants are killed and marked")
     ap.add_argument("--only", nargs="*", help="variant names (default: all)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "teacher_sweep.json")
+    ap.add_argument("--keep", nargs=2, metavar=("VARIANT", "OUT"),
+                    help="train one variant on this CPU (2 threads) into OUT and keep it, for a full `jepa-edge eval`")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--row-json", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         Path(args.row_json).write_text(json.dumps(run_one(args.one, args.device)))
+        return 0
+    if args.keep:
+        import torch
+
+        from jepa_edge.training.pretrain import pretrain
+
+        name, out_dir = args.keep
+        torch.set_num_threads(2)
+        s = pretrain(replace(config(name, device="cpu"), ckpt_every=100, log_every=25), out_dir, progress=True)
+        print(f"{name}: {s['steps']} steps in {s['seconds'] / 60:.1f} min, final loss {s['final_loss']:.4f} -> {s['model_dir']}")
         return 0
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
     command = "python benchmarks/sweep_teacher.py " + " ".join(sys.argv[1:])

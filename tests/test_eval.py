@@ -8,7 +8,7 @@ import torch
 from jepa_edge.cli import main
 from jepa_edge.eval.agreement import linear_cka, mapped_cosine
 from jepa_edge.eval.physics import auroc, balanced_relative_accuracy, first_divergence, relative_accuracy, window
-from jepa_edge.eval.probes import Ridge, r2_score, ridge_probe, ridge_probes
+from jepa_edge.eval.probes import Ridge, coverage, dense_probe, r2_score, ridge_probe, ridge_probes
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, save_model_dir
 from jepa_edge.models.registry import build_encoder, build_predictor
@@ -63,6 +63,45 @@ def test_probes_sharing_features_score_as_if_fit_alone():
     assert together["easy"]["r2"] > 0.9 > together["hard"]["r2"]
 
 
+def test_coverage_maps_a_disc_onto_the_token_grid():
+    r, grid = 0.05, 8
+    cov = coverage(np.array([[0.30, 0.70], [0.5, 0.5]]), r, grid, sub=16)
+    assert cov.shape == (2, 64)
+    np.testing.assert_allclose(cov.sum(1) / grid**2, np.pi * r**2, rtol=0.05)  # area is kept
+    assert cov[0].argmax() == 5 * grid + 2  # row y = 0.70 -> 5, column x = 0.30 -> 2 (row-major)
+    assert cov[0, 2 * grid + 5] == 0  # not transposed
+    assert coverage(np.zeros((3, 4, 2)), r, grid).shape == (3, 4, 64)  # leading axes are kept
+
+
+def test_ridge_weights_reproduce_its_predictions():
+    rng = np.random.default_rng(4)
+    for n, d in ((50, 6), (20, 30)):  # primal and dual
+        X, Y = rng.normal(3, 2, size=(n, d)), rng.normal(size=(n, 2))
+        r = Ridge().fit(X, Y)
+        W, b = r.weights(0.5)
+        np.testing.assert_allclose(X @ W.numpy() + b.numpy(), r.predict(X, 0.5), rtol=1e-8)
+
+
+def test_dense_probe_reads_position_from_tokens_that_know_what_they_cover():
+    """Tokens with the agent's coverage in one feature (plus distractors) give the position back;
+    tokens that only know their own index (a positional embedding) give nothing."""
+    rng = np.random.default_rng(5)
+    n, grid, D = 240, 8, 12
+    pos = rng.uniform(0.1, 0.9, size=(n, 2))
+    cover = coverage(pos, 0.05, grid)
+    knows = rng.normal(size=(n, grid * grid, D))
+    knows[..., 3] = 4 * cover + 0.05 * rng.normal(size=cover.shape)
+    groups = np.arange(n) // 2
+    good = dense_probe(torch.tensor(knows, dtype=torch.float32), cover, pos, groups)
+    assert good["r2"] > 0.8 and good["coverage_r2"] > 0.9
+    assert good["features"] == D + grid * grid and len(good["lambdas"]) == 5
+    blind = np.broadcast_to(rng.normal(size=(1, grid * grid, D)), knows.shape) + 0.01 * rng.normal(size=knows.shape)
+    bad = dense_probe(torch.tensor(blind, dtype=torch.float32), cover, pos, groups)
+    assert bad["r2"] < 0.2 and bad["coverage_r2"] < 0.2
+    with pytest.raises(Exception, match="at least 5 clips"):
+        dense_probe(torch.tensor(knows[:6], dtype=torch.float32), cover[:6], pos[:6], groups[:6])
+
+
 def test_surprise_scores_and_cka():
     assert relative_accuracy([1, 1, 3], [2, 1, 2]) == pytest.approx((1 + 0.5 + 0) / 3)
     assert auroc([0.1, 0.2], [0.3, 0.4]) == 1.0 and auroc([0.3, 0.4], [0.1, 0.2]) == 0.0
@@ -109,7 +148,8 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text()) == res
     assert res["command"] and isinstance(res["command"], str)  # how it was made (the process's argv), and where
     assert res["machine"]["cores"] >= 1 and res["options"]["probe_clips"] == 8
-    assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch"}
+    assert set(res["probes"]) == {"agent", "objects"} and set(res["probes"]["agent"]) == {"pooled", "patch", "dense"}
+    assert set(res["probes"]["objects"]) == {"pooled", "patch"}
     assert set(res["probes_pixels"]) == {"agent", "objects"} and res["probes_pixels"]["agent"]["n"] == 8 * 12
     assert set(res["physics"]) >= {"vanish", "appear", "permanence", "teleport", "morph", "mean_relative_accuracy"}
     assert res["physics"]["mean_of"] == ["permanence", "teleport", "morph"]

@@ -1,7 +1,12 @@
 """Linear probes: closed-form ridge regression from frozen features to ground-truth positions.
 
 Features are the mean-pooled tokens of a slot ("pooled", D dims) or all its tokens concatenated
-("patch", h*w*D dims). Splits are by clip (no frame of a held-out clip is seen in training), in k
+("patch", h*w*D dims). A third, "dense", asks each token what it covers (DINO-style dense linear
+probing): one D-weight ridge, shared by every token, maps a token to the share of its area the agent
+covers, and a linear readout maps the slot's h*w coverage estimates to the agent's position. The
+whole chain is linear in the tokens, but it has D + h*w weights instead of the patch probe's h*w*D,
+so it is not starved of data, and it reads position only from where the tokens say the agent is.
+Splits are by clip (no frame of a held-out clip is seen in training), in k
 folds so every clip is held out once; ridge's lambda is picked on a validation part of the
 training clips from a log grid, then the probe is refit on all training clips. Score: R^2 of the
 out-of-fold predictions, averaged over output coordinates.
@@ -69,11 +74,32 @@ class Ridge:
             self._solved[lam] = torch.cholesky_solve(self._rhs, torch.linalg.cholesky(self._gram + lam * eye))
         return self._solved[lam]
 
+    def weights(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W [d, k], b [k]) in the raw feature space: predict(X) = X @ W + b."""
+        coef = self._coef(lam)
+        W = (coef if self.primal else self._Xs.T @ coef) / self.sd[:, None]
+        return W, self.ymu - self.mu @ W
+
     def predict(self, X: np.ndarray, lam: float) -> np.ndarray:
         Xs = (torch.as_tensor(np.asarray(X), dtype=torch.float64, device=self.device) - self.mu) / self.sd
         coef = self._coef(lam)
         out = Xs @ coef if self.primal else (Xs @ self._Xs.T) @ coef
         return (out + self.ymu).cpu().numpy()
+
+
+def _folds(groups: np.ndarray, folds: int, seed: int):
+    """Row masks (fit, val, train, test) of each fold: every clip is held out once; val is a fifth
+    of the training clips (for lambda), fit the rest."""
+    ids = np.unique(groups)
+    if len(ids) < max(4, folds):
+        raise DataError(f"a probe needs at least {max(4, folds)} clips, got {len(ids)}")
+    ids = np.random.default_rng(seed).permutation(ids)
+    for fold in range(folds):
+        test_ids = ids[fold::folds]
+        train_ids = np.setdiff1d(ids, test_ids)
+        n_val = max(1, len(train_ids) // 5)
+        val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
+        yield tuple(np.isin(groups, which) for which in (fit_ids, val_ids, train_ids, test_ids))
 
 
 def ridge_probe(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,
@@ -94,17 +120,9 @@ def ridge_probes(X: np.ndarray, targets: dict[str, np.ndarray], groups: np.ndarr
     span = {t: slice(a, b) for t, a, b in zip(Ys, cols[:-1], cols[1:])}
     Y = np.concatenate(list(Ys.values()), axis=1)
     ids = np.unique(groups)
-    if len(ids) < max(4, folds):
-        raise DataError(f"a probe needs at least {max(4, folds)} clips, got {len(ids)}")
-    ids = np.random.default_rng(seed).permutation(ids)
     pred = np.zeros_like(Y)
     chosen = {t: [] for t in Ys}
-    for fold in range(folds):
-        test_ids = ids[fold::folds]
-        train_ids = np.setdiff1d(ids, test_ids)
-        n_val = max(1, len(train_ids) // 5)
-        val_ids, fit_ids = train_ids[:n_val], train_ids[n_val:]
-        fit, val, train, test = (np.isin(groups, which) for which in (fit_ids, val_ids, train_ids, test_ids))
+    for fit, val, train, test in _folds(groups, folds, seed):
         r = Ridge().fit(X[fit], Y[fit])
         val_pred = {lam: r.predict(X[val], lam) for lam in lambdas}
         r = Ridge().fit(X[train], Y[train], many_lambdas=False)
@@ -117,10 +135,58 @@ def ridge_probes(X: np.ndarray, targets: dict[str, np.ndarray], groups: np.ndarr
             for t, cs in span.items()}
 
 
+def coverage(pos: np.ndarray, radius: float, grid: int, sub: int = 8) -> np.ndarray:
+    """pos [..., 2] in [0, 1] (x, y) -> [..., grid*grid]: share of each token's area inside a disc of
+    `radius` at pos (sub x sub sample points per token), in the encoder's row-major token order."""
+    lead, pos = pos.shape[:-1], pos.reshape(-1, 2)
+    c = (np.arange(grid * sub) + 0.5) / (grid * sub)  # sample points along one axis
+    inside = ((c[None, None, :] - pos[:, 0, None, None]) ** 2
+              + (c[None, :, None] - pos[:, 1, None, None]) ** 2) <= radius ** 2  # [n, y, x]
+    return inside.reshape(len(pos), grid, sub, grid, sub).mean((2, 4)).reshape(*lead, grid * grid)
+
+
+def dense_probe(tokens: torch.Tensor, cover: np.ndarray, Y: np.ndarray, groups: np.ndarray, folds: int = 5,
+                seed: int = 0, lambdas=LAMBDAS, max_token_rows: int = 200_000, readout_lambda: float = 1.0) -> dict:
+    """tokens [n, N, D] (one row per slot), cover [n, N] (what each token covers), Y [n, k] (position).
+    Per fold: a token -> coverage ridge shared by all tokens (lambda chosen on the validation clips,
+    fitted on at most `max_token_rows` seeded (slot, token) rows of the training clips: D weights need
+    far fewer), then a coverage -> position ridge fitted on the training clips' coverage estimates.
+    Returns R^2 of the held-out positions and of the held-out coverage maps."""
+    n, N, D = tokens.shape
+    Z = tokens.float()
+    cover, Y = np.asarray(cover, np.float64).reshape(n, N), np.asarray(Y, np.float64).reshape(n, -1)
+    rng = np.random.default_rng(seed)
+
+    def token_rows(rows: np.ndarray):
+        idx = np.flatnonzero(rows)[:, None] * N + np.arange(N)  # (slot, token) pairs of these slots
+        idx = idx.reshape(-1)
+        if len(idx) > max_token_rows:
+            idx = np.sort(rng.choice(idx, max_token_rows, replace=False))
+        return Z.reshape(n * N, D)[idx].numpy(), cover.reshape(-1)[idx]
+
+    def estimate(r: Ridge, lam: float, rows: np.ndarray) -> np.ndarray:
+        W, b = r.weights(lam)
+        return (Z[torch.from_numpy(rows)] @ W.cpu().float() + b.cpu().float()).squeeze(-1).double().numpy()  # [rows, N]
+
+    pred, pred_cover, chosen = np.zeros_like(Y), np.zeros_like(cover), []
+    for fit, val, train, test in _folds(groups, folds, seed):
+        r = Ridge().fit(*token_rows(fit))
+        lam = max(lambdas, key=lambda lam: r2_score(cover[val].reshape(-1), estimate(r, lam, val).reshape(-1)))
+        r = Ridge().fit(*token_rows(train), many_lambdas=False)
+        readout = Ridge().fit(estimate(r, lam, train), Y[train], many_lambdas=False)
+        pred_cover[test] = estimate(r, lam, test)
+        pred[test] = readout.predict(pred_cover[test], readout_lambda)
+        chosen.append(lam)
+    return {"r2": r2_score(Y, pred), "coverage_r2": r2_score(cover.reshape(-1), pred_cover.reshape(-1)),
+            "lambdas": chosen, "folds": folds, "n": n, "clips": len(np.unique(groups)), "features": D + N}
+
+
 def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray,
-                    kinds: tuple[str, ...] = ("pooled", "patch"), seed: int = 0) -> dict:
+                    kinds: tuple[str, ...] = ("pooled", "patch"), seed: int = 0,
+                    agent_cover: np.ndarray | None = None) -> dict:
     """tokens [n_clips, S, N, D]; agent [n_clips, S, 2]; objects [n_clips, S, n_obj, 2] ->
-    {"agent": {"pooled": {...}, "patch": {...}}, "objects": {...}}."""
+    {"agent": {"pooled": {...}, "patch": {...}}, "objects": {...}}. With agent_cover [n_clips, S, N]
+    (the agent's coverage of every token) the agent also gets the "dense" probe."""
     n, S, N, D = tokens.shape
     groups = np.repeat(np.arange(n), S)
     feats = {}
@@ -130,7 +196,11 @@ def position_probes(tokens: torch.Tensor, agent: np.ndarray, objects: np.ndarray
         feats["patch"] = tokens.reshape(n * S, N * D).numpy()
     targets = {"agent": agent.reshape(n * S, -1), "objects": objects.reshape(n * S, -1)}
     by_kind = {k: ridge_probes(X, targets, groups, seed=seed) for k, X in feats.items()}
-    return {t: {k: by_kind[k][t] for k in feats} for t in targets}
+    out = {t: {k: by_kind[k][t] for k in feats} for t in targets}
+    if agent_cover is not None:
+        out["agent"]["dense"] = dense_probe(tokens.reshape(n * S, N, D), agent_cover.reshape(n * S, N),
+                                            targets["agent"], groups, seed=seed)
+    return out
 
 
 def pixel_probes(frames: np.ndarray, agent: np.ndarray, objects: np.ndarray, size: int = 16, seed: int = 0) -> dict:

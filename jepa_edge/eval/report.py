@@ -13,7 +13,8 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
         for kind, r in kinds.items():
             # More weights than rows reads low: R² of a patch probe still grows with --probe-clips.
             size = f", {r['features']} features / {r['n']} rows" if "features" in r else ""
-            out.append(("probe R²", f"{target} ({kind}{size})", f"{r['r2']:.3f}"))
+            cover = f" (token coverage R² {r['coverage_r2']:.3f})" if "coverage_r2" in r else ""
+            out.append(("probe R²", f"{target} ({kind}{size})", f"{r['r2']:.3f}{cover}"))
     for target, r in results.get("probes_pixels", {}).items():
         out.append(("probe R²", f"{target} (raw 16x16 pixels: the floor)", f"{r['r2']:.3f}"))
     phys = results.get("physics", {})
