@@ -1,7 +1,8 @@
 """`evaluate(model_dir, teacher=...)`: every probe that applies to what the model dir holds.
 
-- position probes (always): ridge from frozen features to agent / object positions, R^2, and the
-  same probe on raw 16x16 pixels (the floor);
+- position probes (always): ridge from frozen features (pooled, all tokens, and for the agent the
+  dense per-token coverage probe) to agent / object positions, R^2, and the same probe on raw 16x16
+  pixels (the floor);
 - intuitive physics (video encoder + mask-token predictor): surprise accuracy and AUROC; a
   distilled student's predictor predicts teacher tokens, so it needs the teacher for targets;
 - agreement (when a teacher is given): CKA and mapped cosine on the same clips;
