@@ -66,6 +66,7 @@ VARIANTS.update({  # uniform random token masks (RandomMasker) instead of tubes 
     "irp8_d6": ({**IMAGE_P8, "depth": 6, **RAND}, 1500),
     "irp8_d6_r50": ({**IMAGE_P8, "depth": 6, **RAND, "mask_ratio": 0.5}, 1500),
     "irp8_d12": ({**IMAGE_P8, **RAND}, 880),
+    "vrp8_d6_dense": ({**VIDEO_P8, "depth": 6, **RAND, "dense": True}, 900),  # + the dense loss on context tokens
 })
 RANDOM = {"rand_vp8_d6": "vp8_d6", "rand_ip8_d6": "ip8_d6"}  # same architecture, random weights
 

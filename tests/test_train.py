@@ -66,6 +66,23 @@ def test_resume_refuses_a_different_config_and_a_missing_checkpoint(tmp_path):
         pretrain(replace(TINY, steps=4, lr=1e-2), tmp_path / "r", progress=False, resume=True)
 
 
+def test_dense_pretraining_trains_the_context_tokens_too_and_resumes_with_its_head(tmp_path):
+    """--dense adds a loss on the unmasked tokens (through a linear head that is trained and
+    checkpointed with the rest, so a killed run still resumes bit for bit)."""
+    cfg = replace(TINY, dense=True, masking="random", steps=6)
+    pretrain(replace(cfg, dense=False), tmp_path / "plain", progress=False)
+    pretrain(cfg, tmp_path / "full", progress=False)
+    rows = read_metrics(tmp_path / "full" / "metrics.jsonl")
+    assert all(r["loss"] == pytest.approx(r["loss_pred"] + r["loss_dense"]) for r in rows)  # dense_weight 1, no VICReg
+    assert [r["loss"] for r in rows] != losses(tmp_path / "plain")
+    with pytest.raises(SimulatedCrash):
+        pretrain(cfg, tmp_path / "killed", progress=False, crash_after_step=4)
+    pretrain(cfg, tmp_path / "killed", progress=False, resume=True)
+    assert losses(tmp_path / "killed") == losses(tmp_path / "full")
+    config = json.loads((tmp_path / "full" / "model" / "config.json").read_text())
+    assert config["training"]["recipe"] == "v-jepa+dense" and config["parts"] == ["encoder", "predictor"]
+
+
 def test_checkpoint_state_roundtrip_without_pickle(tmp_path):
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.randn(3, 2))], betas=(0.9, 0.95))
     opt.param_groups[0]["params"][0].grad = torch.ones(3, 2)

@@ -8,7 +8,8 @@ from jepa_edge.training.cli_args import add_training_arguments, run_training
 from jepa_edge.training.pretrain import PretrainConfig
 
 HELP = {"arch": "encoder size, e.g. vit_small or vit_small/8", "data": "'world' or an image folder, video file/folder, .npy",
-        "num_frames": "1 = images (I-JEPA); > 1 = clips (V-JEPA)", "precision": "fp32 or bf16"}
+        "num_frames": "1 = images (I-JEPA); > 1 = clips (V-JEPA)", "precision": "fp32 or bf16",
+        "dense": "also match the EMA target's tokens at the unmasked positions (linear head)"}
 
 
 def add_arguments(p):

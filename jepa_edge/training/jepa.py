@@ -7,8 +7,8 @@ loss:        L1, averaged over mask families (V-JEPA: short-range, long-range, f
              Optionally (ours, off in the official recipes) a VICReg variance + covariance term on
              the context tokens: with small batches and short runs the EMA target alone can let
              every token collapse to one vector; this keeps every feature dimension alive.
-With a dense head (distillation `--dense`), the context tokens themselves are also mapped to the
-target width and matched to the targets at the context positions.
+With a dense head (`--dense` in distillation and pretraining), the context tokens themselves are
+also mapped to the target width and matched to the targets at the context positions.
 """
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ class PretrainConfig(RunConfig):
     frame_stride: int = 1
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
     cov_weight: float = 0.0  # VICReg covariance term
+    dense: bool = False  # also match the EMA target's tokens at the context positions (linear head)
+    dense_weight: float = 1.0
     ema_start: float = 0.996
     ema_end: float = 1.0
     # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
@@ -75,7 +77,10 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     encoder = VisionTransformer(enc_cfg)
     predictor = build_predictor(enc_cfg, predictor_embed_dim=cfg.predictor_width, depth=cfg.predictor_depth,
                                 num_mask_tokens=len(families))
-    online = OnlineJEPA(encoder, predictor).to(env.device)
+    # --dense: each context token must also give back its own target token, so what a token holds
+    # stays where it is (the masked loss alone lets training spread it over the slot: probe_dense.py)
+    dense_head = torch.nn.Linear(enc_cfg.embed_dim, enc_cfg.embed_dim) if cfg.dense else None
+    online = OnlineJEPA(encoder, predictor, dense_head).to(env.device)
     target = copy.deepcopy(encoder).requires_grad_(False).to(env.device)
     model = ddp.wrap(online, env)
 
@@ -89,7 +94,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         with torch.no_grad(), autocast(env.device, cfg.precision):
             targets = layer_norm_features(target(x).float())  # [B, N, D]
         with autocast(env.device, cfg.precision):
-            return jepa_loss(model, x, masks, targets, var_weight=cfg.var_weight, cov_weight=cfg.cov_weight)
+            return jepa_loss(model, x, masks, targets, dense_weight=cfg.dense_weight, var_weight=cfg.var_weight,
+                             cov_weight=cfg.cov_weight)
 
     summary = run_command(
         cfg, "pretrain", env, [online], run_dir=out, modules={"online": online, "target": target},
@@ -110,7 +116,7 @@ def training_record(cfg, families, data, summary) -> dict:
     """What config.json records about how the weights were made (mask families for the probes)."""
     names = [type(f).__name__ for f in families]
     return {
-        "recipe": "v-jepa" if any("3D" in n or "Future" in n for n in names) else "i-jepa",
+        "recipe": ("v-jepa" if any("3D" in n or "Future" in n for n in names) else "i-jepa") + ("+dense" if cfg.dense else ""),
         "config": asdict(cfg),
         "mask_families": names,
         "future_mask_index": names.index("FutureMasker") if "FutureMasker" in names else None,
