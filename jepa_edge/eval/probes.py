@@ -81,10 +81,8 @@ class Ridge:
         return W, self.ymu - self.mu @ W
 
     def predict(self, X: np.ndarray, lam: float) -> np.ndarray:
-        Xs = (torch.as_tensor(np.asarray(X), dtype=torch.float64, device=self.device) - self.mu) / self.sd
-        coef = self._coef(lam)
-        out = Xs @ coef if self.primal else (Xs @ self._Xs.T) @ coef
-        return (out + self.ymu).cpu().numpy()
+        W, b = self.weights(lam)
+        return (torch.as_tensor(np.asarray(X), dtype=torch.float64, device=self.device) @ W + b).cpu().numpy()
 
 
 def _folds(groups: np.ndarray, folds: int, seed: int):
