@@ -52,7 +52,7 @@ def main() -> int:
     import torch
 
     from jepa_edge.data.world import WorldConfig
-    from jepa_edge.eval.features import held_out_clips, model_normalization, slot_tokens, slot_truth
+    from jepa_edge.eval.features import agent_coverage, held_out_clips, model_normalization, slot_tokens, slot_truth
     from jepa_edge.eval.probes import coverage, position_probes
     from jepa_edge.eval.run import random_like
     from jepa_edge.models.model_dir import load_model_dir
@@ -61,8 +61,7 @@ def main() -> int:
     models = dict(m.split("=", 1) for m in args.models) if args.models else MODELS
     t0 = time.perf_counter()
     clips = held_out_clips(args.clips, FRAMES, SIZE)
-    radius = WorldConfig().agent_radius
-    rows, floors = {}, {}
+    rows, floors = {}, set()
 
     def record(name: str, r: dict, extra: dict) -> None:
         d = r["agent"]["dense"]
@@ -75,23 +74,20 @@ def main() -> int:
         for random_init in (False, True):
             b = (random_like(bundle, 0) if random_init else bundle).eval()
             enc = b.encoder
-            _, h, w = enc.cfg.grid
             with torch.no_grad():
                 tokens = slot_tokens(enc, clips.frames, model_normalization(b.config))
-            cover = slot_truth(coverage(clips.agent, radius, h), enc.cfg)
             r = position_probes(tokens, slot_truth(clips.agent, enc.cfg), slot_truth(clips.objects, enc.cfg),
-                                kinds=("pooled",), agent_cover=cover)
+                                kinds=("pooled",), agent_cover=agent_coverage(clips.agent, enc.cfg))
             record(f"{name}{' (random init)' if random_init else ''}", r,
-                   {"model": str(path), "random_init": random_init, "patch_size": enc.cfg.patch_size, "grid": h,
+                   {"model": str(path), "random_init": random_init, "patch_size": enc.cfg.patch_size, "grid": enc.cfg.grid[1],
                     "dim": enc.cfg.embed_dim})
         p = enc.cfg.patch_size
         if p not in floors:  # the raw-pixel floor at this token size, one row per frame
             px = pixel_tokens(clips.frames, p)
-            n, L, N, D = px.shape
-            r = position_probes(px.reshape(n, L, N, D), clips.agent, clips.objects, kinds=("pooled",),
-                                agent_cover=coverage(clips.agent, radius, SIZE // p))
-            floors[p] = True
-            record(f"raw pixel patches {p}x{p}", r, {"patch_size": p, "grid": SIZE // p, "dim": D})
+            r = position_probes(px, clips.agent, clips.objects, kinds=("pooled",),
+                                agent_cover=coverage(clips.agent, WorldConfig().agent_radius, SIZE // p))
+            floors.add(p)
+            record(f"raw pixel patches {p}x{p}", r, {"patch_size": p, "grid": SIZE // p, "dim": px.shape[-1]})
     atomic_write_json(args.out, {
         "what": __doc__.splitlines()[0], "command": "python " + " ".join(sys.argv), "machine": describe(),
         "clips": args.clips, "frames": FRAMES, "size": SIZE, "rows": rows,

@@ -75,3 +75,13 @@ def slot_truth(values: np.ndarray, encoder_cfg) -> np.ndarray:
     usable = (L // encoder_cfg.num_frames) * encoder_cfg.num_frames
     v = values[:, :usable]
     return v.reshape(n, usable // k, k, *v.shape[2:]).mean(2)
+
+
+def agent_coverage(agent: np.ndarray, encoder_cfg) -> np.ndarray | None:
+    """Per-frame agent positions [n, L, 2] -> per-slot share of every token the agent's disc covers
+    [n, S, h*w] (the dense probe's target), or None for a token grid that is not square."""
+    from jepa_edge.data.world import WorldConfig
+    from jepa_edge.eval.probes import coverage
+
+    _, h, w = encoder_cfg.grid
+    return slot_truth(coverage(agent, WorldConfig().agent_radius, h), encoder_cfg) if h == w else None

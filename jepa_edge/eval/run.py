@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.eval.features import held_out_clips, model_normalization, slot_tokens, slot_truth
+from jepa_edge.eval.features import agent_coverage, held_out_clips, model_normalization, slot_tokens, slot_truth
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir
 
 
@@ -66,17 +66,14 @@ def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle 
                      "options": asdict(opts), "skipped": {}, "seconds": {}}
 
     # -- position probes -------------------------------------------------------------------------
-    from jepa_edge.data.world import WorldConfig
-    from jepa_edge.eval.probes import coverage, pixel_probes, position_probes
+    from jepa_edge.eval.probes import pixel_probes, position_probes
 
     t0 = time.perf_counter()
     progress("position probes")
     clips = held_out_clips(opts.probe_clips, opts.probe_frames, enc.cfg.img_size)
     tokens = slot_tokens(enc, clips.frames, norm)
-    _, h, w = enc.cfg.grid
-    cover = slot_truth(coverage(clips.agent, WorldConfig().agent_radius, h), enc.cfg) if h == w else None
     results["probes"] = position_probes(tokens, slot_truth(clips.agent, enc.cfg), slot_truth(clips.objects, enc.cfg),
-                                        seed=opts.seed, agent_cover=cover)
+                                        seed=opts.seed, agent_cover=agent_coverage(clips.agent, enc.cfg))
     results["probes_pixels"] = pixel_probes(clips.frames, clips.agent, clips.objects, seed=opts.seed)
     results["seconds"]["probes"] = round(time.perf_counter() - t0, 1)
 
