@@ -115,8 +115,13 @@ def main(argv=None) -> int:
     ap.add_argument("--planner", default="cem", choices=("cem", "mppi"))
     ap.add_argument("--horizon", type=int, default=1,
                     help="actions per sequence; each step is one batched predictor call per iteration")
+    ap.add_argument("--energy", default="l1", choices=("l1", "l1_smooth"), help="planning energy (runtime/energy.py)")
+    ap.add_argument("--smooth-sigma", type=float, default=0.25, help="l1_smooth: blur sigma, fraction of the grid side")
     ap.add_argument("--action-hz", type=float, default=0.0, help="plan step rate (0 = the replan rate)")
     ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")
+    ap.add_argument("--max-steps", type=int, default=0, help="world steps per episode (default: the config's sim.max_steps)")
+    ap.add_argument("--methods", default="random,teacher,student,oracle",
+                    help="which goal-reaching methods to run (teacher needs --teacher-encoder)")
     ap.add_argument("--eval-samples", type=int, default=0, help="samples per iteration in the evaluation (default: --samples)")
     ap.add_argument("--eval-threads", type=int, default=0,
                     help="threads per session in the evaluation (lockstep: nothing runs beside the planner; default: the config's)")
@@ -136,7 +141,8 @@ def main(argv=None) -> int:
 
     overrides = {"models.encoder": args.encoder, "models.predictor": args.predictor, "planner.kind": args.planner,
                  "planner.samples": args.samples, "planner.budget_ms": args.budget_ms,
-                 "planner.horizon": args.horizon, "schedule.action_hz": args.action_hz,
+                 "planner.horizon": args.horizon, "planner.energy": args.energy,
+                 "planner.smooth_sigma": args.smooth_sigma, "schedule.action_hz": args.action_hz,
                  "schedule.max_ticks": args.ticks, "schedule.duration_s": 0.0, "telemetry.live": False,
                  "telemetry.out_dir": ""}
     cfg = load_robot_config(args.config, overrides)
@@ -158,10 +164,12 @@ def main(argv=None) -> int:
         from jepa_edge.runtime.goal_eval import Method, evaluate
 
         eval_cfg = cfg.override({"planner.samples": args.eval_samples or args.samples,
-                                 "models.threads": args.eval_threads or cfg.models.threads})
-        methods = [Method("random"), Method("student"), Method("oracle")]
-        if args.teacher_encoder:
-            methods.insert(1, Method("teacher", args.teacher_encoder, args.teacher_predictor))
+                                 "models.threads": args.eval_threads or cfg.models.threads,
+                                 "sim.max_steps": args.max_steps or cfg.sim.max_steps})
+        wanted = args.methods.split(",")
+        methods = [Method(name, args.teacher_encoder, args.teacher_predictor) if name == "teacher" else Method(name)
+                   for name in ("random", "teacher", "student", "oracle")
+                   if name in wanted and (name != "teacher" or args.teacher_encoder)]
         res = evaluate(eval_cfg, methods, args.episodes)
         for m in res["methods"].values():
             m.pop("per_episode")  # the summary is the benchmark; episodes are reproducible by seed

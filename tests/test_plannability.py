@@ -44,3 +44,7 @@ def test_a_blurred_latent_space_is_plannable_and_a_local_one_is_not():
     assert smooth["argmin_hit"] == local["argmin_hit"] == 1.0  # both recognise the goal...
     assert smooth["spearman"] > 0.5 > local["spearman"]  # ...but only one funnels towards it
     assert smooth["descent_hit"]["0.3"] >= 0.8 > local["descent_hit"]["0.3"]
+    # The planner's smoothed energy (the token grid blurred before L1) turns the local space's
+    # plateau into a slope the planner can follow.
+    smoothed = local["l1_smooth"]
+    assert smoothed["spearman"] > 0.5 and smoothed["descent_hit"]["0.3"] > local["descent_hit"]["0.3"]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, l1_energy, make_planner
+from jepa_edge.runtime.energy import l1_energy
+from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner
 from jepa_edge.runtime.robot_config import PlannerConfig
 
 from loop_support import N_TOKENS, LinearDynamics, embedding
@@ -114,3 +115,58 @@ def test_openvino_batch1_bundle_is_recompiled_for_the_planner_batch(tmp_path):
     d1, d16 = LatentDynamics(one), LatentDynamics(many)
     np.testing.assert_allclose(d1.rollout(z, acts), d16.rollout(z, acts), rtol=1e-6)
     assert d16.calls == 2 * 3 and d1.calls == 2 * 40  # ceil(40/16) calls per horizon step vs one per sample
+
+
+# --- energies -------------------------------------------------------------------------------------
+
+def _bump_latent(pos, side=8, dim=4):
+    """Token-local features: an agent at `pos` shows only in the (up to 4) tokens around it, with
+    bilinear weights (the way a trained ViT's tokens describe their own patch), on a fixed background."""
+    centers = (np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), -1).reshape(-1, 2) + 0.5) / side
+    cover = np.prod(np.clip(1 - np.abs(centers - np.asarray(pos)) * side, 0, 1), axis=1)  # [N], sums to 1
+    direction = np.linspace(1.0, 2.0, dim, dtype=np.float32)
+    return (0.3 + cover[:, None] * direction[None]).astype(np.float32)  # [N, D]
+
+
+def test_blur_matrix_is_a_normalised_gaussian_with_replicated_edges():
+    from jepa_edge.runtime.energy import blur_matrix
+
+    np.testing.assert_array_equal(blur_matrix(5, 0.0), np.eye(5, dtype=np.float32))
+    K = blur_matrix(6, 1.0)
+    np.testing.assert_allclose(K.sum(1), 1.0, atol=1e-6)
+    assert K[3, 3] > K[3, 2] > K[3, 1] > 0 and np.isclose(K[3, 2], K[3, 4])  # symmetric inside the grid
+    assert K[0, 0] > K[3, 3]  # the edge row keeps the mass that fell off the grid
+
+
+def test_smooth_energy_is_the_separable_2d_blur_of_the_difference():
+    from jepa_edge.runtime.energy import SmoothL1Energy, blur_matrix
+
+    rng = np.random.default_rng(0)
+    z, goal = rng.normal(size=(3, 36, 5)).astype(np.float32), rng.normal(size=(36, 5)).astype(np.float32)
+    K = blur_matrix(6, 0.25 * 6)
+    grid = (z - goal[None]).reshape(3, 6, 6, 5)
+    want = np.abs(np.einsum("ih,bhwd,jw->bijd", K, grid, K)).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(SmoothL1Energy(0.25)(z, goal), want, rtol=1e-5)
+
+
+def test_smooth_energy_funnels_where_plain_l1_is_flat():
+    from jepa_edge.runtime.energy import make_energy
+
+    goal = _bump_latent([0.8, 0.8])
+    path = [[0.3 + 0.05 * k, 0.3 + 0.05 * k] for k in range(9)]  # 0.7 from the goal to 0.14, toward it
+    z = np.stack([_bump_latent(p) for p in path])
+    plain, smooth = make_energy("l1")(z, goal), make_energy("l1_smooth", 0.25)(z, goal)
+    far = plain[:5]  # over 2 tokens apart, the bumps do not overlap: L1 can't tell which way to go
+    assert np.ptp(far) < 1e-3 * far.mean()
+    assert np.all(np.diff(smooth) < 0)  # every step toward the goal lowers the smoothed energy
+
+
+def test_planner_takes_its_energy_from_the_config():
+    from jepa_edge.runtime.energy import SmoothL1Energy
+
+    planner = make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(energy="l1_smooth", smooth_sigma=0.5))
+    assert isinstance(planner.energy, SmoothL1Energy) and planner.energy.sigma == 0.5
+    with pytest.raises(ConfigError, match="square token grid"):
+        planner.energy(np.zeros((1, 12, 2), np.float32), np.zeros((12, 2), np.float32))
+    with pytest.raises(ConfigError, match="planner.energy"):
+        make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(energy="l2"))

@@ -15,7 +15,9 @@ loop does (frame latents, layer-normed), and scores the energy landscape:
   (the loop's default: 2 steps x 0.05 = 0.1). The goal is reachable by following the energy.
 
 A low `descent_hit` with a high `argmin_hit` means a narrow basin: the goal is recognised only
-once the agent is nearly there, and no predictor or planner budget will fix that.
+once the agent is nearly there, and no predictor or planner budget will fix that with plain L1.
+The same scores for the planner's `l1_smooth` energy (runtime/energy.py), which blurs the latent
+difference over the token grid to widen that basin, sit under "l1_smooth".
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import torch
 
 from jepa_edge.data.tasks import start_episode
 from jepa_edge.data.transforms import Normalization
+from jepa_edge.runtime.energy import make_energy
 from jepa_edge.training.latents import frame_latents
 
 
@@ -55,11 +58,15 @@ def _greedy_descent(energy: np.ndarray, start: tuple[int, int], max_steps: int, 
 
 @torch.no_grad()
 def plannability(encoder: torch.nn.Module, norm: Normalization, episodes: int = 20, grid: int = 17,
-                 radius: float = 0.1, lookaheads: tuple[float, ...] = (0.1, 0.3), first_seed: int = 1000) -> dict:
+                 radius: float = 0.1, lookaheads: tuple[float, ...] = (0.1, 0.3), first_seed: int = 1000,
+                 smooth_sigma: float = 0.25) -> dict:
+    """Scores for plain L1 (top level) and for the planner's `l1_smooth` energy (under "l1_smooth")."""
     size = encoder.cfg.img_size
     axis = np.linspace(0.1, 0.9, grid)
     spacing = float(axis[1] - axis[0])
-    spearman, argmin_hit, descent_hit = [], [], {f"{r:g}": [] for r in lookaheads}
+    energies = {"l1": make_energy("l1"), "l1_smooth": make_energy("l1_smooth", smooth_sigma)}
+    scores = {name: {"spearman": [], "argmin_hit": [], "descent_hit": {f"{r:g}": [] for r in lookaheads}}
+              for name in energies}
     for seed in range(first_seed, first_seed + episodes):
         world, goal = start_episode(seed, size=size)
         start = world.state.copy()
@@ -71,15 +78,19 @@ def plannability(encoder: torch.nn.Module, norm: Normalization, episodes: int = 
                 world.set_state(s)
                 positions.append((x, y))
                 images.append(world.render(size))
-        z, z_goal = _encode(encoder, images, norm), _encode(encoder, [goal.image], norm)
-        energy = (z - z_goal).abs().mean((1, 2)).numpy()
+        z, z_goal = _encode(encoder, images, norm).numpy(), _encode(encoder, [goal.image], norm)[0].numpy()
         dist = np.hypot(*(np.asarray(positions) - goal.state.agent_pos).T)
-        spearman.append(_spearman(energy, dist))
-        argmin_hit.append(bool(dist[np.argmin(energy)] <= radius))
         cell = tuple(int(k) for k in np.clip(np.rint((start.agent_pos - axis[0]) / spacing), 0, grid - 1))
-        for r in lookaheads:
-            end = _greedy_descent(energy.reshape(grid, grid), cell, 4 * grid, reach=max(1, round(r / spacing)))
-            descent_hit[f"{r:g}"].append(bool(dist.reshape(grid, grid)[end] <= radius))
-    return {"episodes": episodes, "grid": grid, "radius": radius,
-            "spearman": round(float(np.mean(spearman)), 4), "argmin_hit": round(float(np.mean(argmin_hit)), 4),
-            "descent_hit": {r: round(float(np.mean(v)), 4) for r, v in descent_hit.items()}}
+        for name, energy_fn in energies.items():
+            energy, sc = energy_fn(z, z_goal), scores[name]
+            sc["spearman"].append(_spearman(energy, dist))
+            sc["argmin_hit"].append(bool(dist[np.argmin(energy)] <= radius))
+            for r in lookaheads:
+                end = _greedy_descent(energy.reshape(grid, grid), cell, 4 * grid, reach=max(1, round(r / spacing)))
+                sc["descent_hit"][f"{r:g}"].append(bool(dist.reshape(grid, grid)[end] <= radius))
+    summary = {name: {"spearman": round(float(np.mean(sc["spearman"])), 4),
+                      "argmin_hit": round(float(np.mean(sc["argmin_hit"])), 4),
+                      "descent_hit": {r: round(float(np.mean(v)), 4) for r, v in sc["descent_hit"].items()}}
+               for name, sc in scores.items()}
+    return {"episodes": episodes, "grid": grid, "radius": radius, **summary["l1"],
+            "l1_smooth": {"smooth_sigma": smooth_sigma, **summary["l1_smooth"]}}

@@ -30,10 +30,14 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
             out.append(("AC rollout L1", f"{h} step(s): AC / copy-last", f"{r['ac_l1']:.4f} / {r['copy_last_l1']:.4f}"))
     plan = results.get("plannability")
     if plan:
-        out.append(("plannability", f"energy vs distance to goal (Spearman, {plan['episodes']} reach episodes)", f"{plan['spearman']:.3f}"))
-        out.append(("plannability", "goal recognised: energy minimum within reach radius", f"{plan['argmin_hit']:.2f}"))
-        for reach, hit in plan["descent_hit"].items():
-            out.append(("plannability", f"goal reached by greedy descent, lookahead {reach}", f"{hit:.2f}"))
+        for name, scores in (("L1", plan), ("smoothed L1", plan.get("l1_smooth"))):
+            if not scores:  # eval.json files written before the smoothed energy existed
+                continue
+            what = f"plannability, {name}"
+            out.append((what, f"energy vs distance to goal (Spearman, {plan['episodes']} reach episodes)", f"{scores['spearman']:.3f}"))
+            out.append((what, "goal recognised: energy minimum within reach radius", f"{scores['argmin_hit']:.2f}"))
+            for reach, hit in scores["descent_hit"].items():
+                out.append((what, f"goal reached by greedy descent, lookahead {reach}", f"{hit:.2f}"))
     for what, why in results.get("skipped", {}).items():
         out.append(("skipped", what, why))
     return out

@@ -4,7 +4,8 @@
 
 `z_*` are one frame's encoder tokens [N, D]. A planner samples action sequences, rolls every one
 of them through the action-conditioned predictor in one batched call per horizon step, and scores
-the predicted final latent by its L1 distance to the goal latent (the V-JEPA 2-AC energy). The
+the predicted final latent by its distance to the goal latent (runtime/energy.py: L1, the V-JEPA 2-AC
+energy, or L1 over the blurred token grid). The
 search stops at `iterations` or when the next iteration would not fit in `budget_ms`, whichever
 comes first: on a robot the budget in milliseconds is the one that matters.
 """
@@ -16,13 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jepa_edge.runtime.energy import make_energy
 from jepa_edge.runtime.robot_config import PlannerConfig
 from jepa_edge.runtime.session import InferenceSession
-
-
-def l1_energy(z_pred: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
-    """Mean absolute difference per sample: z_pred [B, N, D], z_goal [N, D] -> [B]."""
-    return np.abs(z_pred - z_goal[None]).mean(axis=(1, 2))
 
 
 class LatentDynamics:
@@ -123,6 +120,7 @@ class Planner(ABC):
             raise ConfigError(f"planner action bounds have {len(self.low)} dims, the predictor takes "
                               f"{dynamics.action_dim}: set planner.action_low/action_high to {dynamics.action_dim} values")
         self.rng = np.random.default_rng(cfg.seed)
+        self.energy = make_energy(cfg.energy, cfg.smooth_sigma)
         self.scale = 1.0  # <1 when the overrun policy shrinks the budget
         self.last_info: PlanInfo | None = None
 
@@ -134,7 +132,7 @@ class Planner(ABC):
         return max(8, int(round(self.cfg.samples * self.scale)))
 
     def energies(self, z_now, z_goal, seqs, state) -> np.ndarray:
-        return l1_energy(self.dynamics.rollout(z_now, seqs, state), z_goal)
+        return self.energy(self.dynamics.rollout(z_now, seqs, state), z_goal)
 
     def initial_mean(self, warm_start: np.ndarray | None) -> np.ndarray:
         if warm_start is None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from jepa_edge.errors import ConfigError
+from jepa_edge.runtime.energy import ENERGIES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -81,6 +82,10 @@ class PlannerConfig:
     action_low: tuple[float, ...] = (-1.0, -1.0)
     action_high: tuple[float, ...] = (1.0, 1.0)
     max_batch: int = 0  # split the sample batch into chunks of this size (0 = one call)
+    # "l1" (V-JEPA 2-AC) or "l1_smooth": L1 after a Gaussian blur over the token grid, which gives
+    # the planner a direction when the agent is far from the goal (runtime/energy.py)
+    energy: str = "l1"
+    smooth_sigma: float = 0.25  # l1_smooth: blur sigma as a fraction of the token grid's side
     seed: int = 0
 
 
@@ -250,6 +255,7 @@ def validate(cfg: RobotConfig) -> None:
     """Cross-field checks; each message says which key to fix."""
     p, s = cfg.planner, cfg.schedule
     _choice(p.kind, ("cem", "mppi"), "planner.kind")
+    _choice(p.energy, ENERGIES, "planner.energy")
     _choice(s.mode, ("realtime", "lockstep"), "schedule.mode")
     _choice(s.overrun_policy, ("skip", "hold", "shrink"), "schedule.overrun_policy")
     _choice(cfg.surprise.policy, ("log", "slow", "stop"), "surprise.policy")
@@ -268,7 +274,8 @@ def validate(cfg: RobotConfig) -> None:
         raise ConfigError(f"planner.elites must be >= 1, got {p.elites}")
     for key, v in (("schedule.perception_hz", s.perception_hz), ("schedule.planning_hz", s.planning_hz),
                    ("schedule.command_valid_ms", s.command_valid_ms), ("planner.budget_ms", p.budget_ms),
-                   ("camera.max_age_ms", cfg.camera.max_age_ms), ("planner.temperature", p.temperature)):
+                   ("camera.max_age_ms", cfg.camera.max_age_ms), ("planner.temperature", p.temperature),
+                   ("planner.smooth_sigma", p.smooth_sigma)):
         if not v > 0:
             raise ConfigError(f"{key} must be > 0, got {v}")
     if len(cfg.models.mean) != len(cfg.models.std):
