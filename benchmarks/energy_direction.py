@@ -13,7 +13,9 @@ frame is encoded as the loop encodes it, and each energy of runtime/energy.py is
   start (a random direction: about 0.5).
 
 This is what a horizon-H planner with a perfect predictor would see; plannability in `jepa-edge
-eval` scores the same energies over a grid of positions instead.
+eval` scores the same energies over a grid of positions instead. When the model dir holds an AC
+predictor, the same scores are also computed on its H-step rollouts (the action held, the state
+held at the start's as the planner does), under "<energy> (predicted)": what the planner really sees.
 """
 from __future__ import annotations
 
@@ -55,11 +57,13 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
     angles = np.linspace(0, 2 * np.pi, directions, endpoint=False)
     moves = np.stack([np.cos(angles), np.sin(angles)], 1)
     energies = {name: make_energy(kind, sigma) for name, (kind, sigma) in ENERGIES.items()}
-    rows = {(name, H): {"spearman": [], "best_closer": []} for name in ENERGIES for H in HORIZONS}
+    sources = ("", " (predicted)") if bundle.ac_predictor is not None else ("",)
+    rows = {(name + src, H): {"spearman": [], "best_closer": []} for name in ENERGIES for src in sources for H in HORIZONS}
     for seed in range(1000, 1000 + episodes):
         world, goal = start_episode(seed, size=size)
         start = world.state.copy()
         z_goal = frame_latents(enc, norm(goal.image)[None])[0, 0].numpy()
+        z_start = frame_latents(enc, norm(world.render(size))[None])[:, 0]  # [1, N, D]
         d0 = np.hypot(*(start.agent_pos - goal.state.agent_pos))
         for H in HORIZONS:
             frames, dist = [], []
@@ -69,14 +73,28 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
                     world.step(a)
                 frames.append(norm(world.render(size)))
                 dist.append(np.hypot(*(world.state.agent_pos - goal.state.agent_pos)))
-            z = frame_latents(enc, torch.stack(frames))[:, 0].numpy()
+            latents = {"": frame_latents(enc, torch.stack(frames))[:, 0].numpy()}
+            if bundle.ac_predictor is not None:
+                latents[" (predicted)"] = rollout(bundle.ac_predictor, z_start, start, moves, H)
             dist = np.asarray(dist)
-            for name, energy in energies.items():
-                e = energy(z, z_goal)
-                rows[(name, H)]["spearman"].append(spearman(e, dist))
-                rows[(name, H)]["best_closer"].append(bool(dist[np.argmin(e)] < d0))
-    return {name: {f"H{H}": {k: round(float(np.mean(v)), 3) for k, v in rows[(name, H)].items()} for H in HORIZONS}
-            for name in ENERGIES}
+            for src, z in latents.items():
+                for name, energy in energies.items():
+                    e = energy(z, z_goal)
+                    rows[(name + src, H)]["spearman"].append(spearman(e, dist))
+                    rows[(name + src, H)]["best_closer"].append(bool(dist[np.argmin(e)] < d0))
+    return {key: {f"H{H}": {k: round(float(np.mean(v)), 3) for k, v in rows[(key, H)].items()} for H in HORIZONS}
+            for key in dict.fromkeys(k for k, _ in rows)}
+
+
+def rollout(ac_predictor, z_start: torch.Tensor, start, moves: np.ndarray, H: int) -> np.ndarray:
+    """Each move held for H steps through the AC predictor, one frame at a time, as the planner rolls out."""
+    n = len(moves)
+    state = torch.tensor(np.r_[start.agent_pos, start.agent_vel], dtype=torch.float32).expand(n, 1, 4).contiguous()
+    actions = torch.from_numpy(moves.astype(np.float32))[:, None]  # [n, 1, 2]
+    z = z_start.expand(n, -1, -1)
+    for _ in range(H):
+        z = ac_predictor.predict_next(z, actions, state)
+    return z.numpy()
 
 
 def main(argv=None) -> int:
