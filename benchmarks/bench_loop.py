@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from jepa_edge.runtime.energy import ENERGIES
 from jepa_edge.runtime.robot_config import load_robot_config
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("--planner", default="cem", choices=("cem", "mppi"))
     ap.add_argument("--horizon", type=int, default=1,
                     help="actions per sequence; each step is one batched predictor call per iteration")
-    ap.add_argument("--energy", default="l1", choices=("l1", "l1_smooth"), help="planning energy (runtime/energy.py)")
+    ap.add_argument("--energy", default="l1", choices=ENERGIES, help="planning energy (runtime/energy.py)")
     ap.add_argument("--smooth-sigma", type=float, default=0.25, help="l1_smooth: blur sigma, fraction of the grid side")
     ap.add_argument("--action-hz", type=float, default=0.0, help="plan step rate (0 = the replan rate)")
     ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")

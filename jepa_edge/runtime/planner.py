@@ -4,10 +4,10 @@
 
 `z_*` are one frame's encoder tokens [N, D]. A planner samples action sequences, rolls every one
 of them through the action-conditioned predictor in one batched call per horizon step, and scores
-the predicted final latent by its distance to the goal latent (runtime/energy.py: L1, the V-JEPA 2-AC
-energy, or L1 over the blurred token grid). The
-search stops at `iterations` or when the next iteration would not fit in `budget_ms`, whichever
-comes first: on a robot the budget in milliseconds is the one that matters.
+the predicted final latent by its distance to the goal latent (runtime/energy.py: L1, the V-JEPA
+2-AC energy, or L1 over the blurred token grid). The search stops at `iterations` or when the next
+iteration would not fit in `budget_ms`, whichever comes first: on a robot the budget in
+milliseconds is the one that matters.
 """
 from __future__ import annotations
 
