@@ -14,8 +14,9 @@ frame is encoded as the loop encodes it, and each energy of runtime/energy.py is
 
 This is what a horizon-H planner with a perfect predictor would see; plannability in `jepa-edge
 eval` scores the same energies over a grid of positions instead. When the model dir holds an AC
-predictor, the same scores are also computed on its H-step rollouts (the action held, the state
-held at the start's as the planner does), under "<energy> (predicted)": what the planner really sees.
+predictor (and --random-init is off for it), the same scores are also computed on its H-step
+rollouts through the planner's own `LatentDynamics` (the action held, the state held at the
+start's), under "<energy> (predicted)": what the planner really sees.
 """
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ import torch
 
 from jepa_edge.data.tasks import start_episode
 from jepa_edge.eval.features import model_normalization
+from jepa_edge.eval.plannability import spearman
 from jepa_edge.eval.run import random_like
 from jepa_edge.models.model_dir import load_model_dir
+from jepa_edge.runtime.assemble import load_session
 from jepa_edge.runtime.energy import make_energy
+from jepa_edge.runtime.planner import LatentDynamics
 from jepa_edge.training.latents import frame_latents
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
@@ -41,11 +45,6 @@ REPO = Path(__file__).resolve().parents[1]
 ENERGIES = {"l1": ("l1", 0.0), "l1_smooth_0.125": ("l1_smooth", 0.125), "l1_smooth_0.25": ("l1_smooth", 0.25),
             "l1_smooth_0.5": ("l1_smooth", 0.5)}
 HORIZONS = (1, 3, 6)
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 @torch.no_grad()
@@ -57,13 +56,17 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
     angles = np.linspace(0, 2 * np.pi, directions, endpoint=False)
     moves = np.stack([np.cos(angles), np.sin(angles)], 1)
     energies = {name: make_energy(kind, sigma) for name, (kind, sigma) in ENERGIES.items()}
-    sources = ("", " (predicted)") if bundle.ac_predictor is not None else ("",)
+    # The trained predictor, in the planner's own rollout (a random-init encoder has no predictor of its own).
+    dynamics = None
+    if bundle.ac_predictor is not None and not random_init:
+        dynamics = LatentDynamics(load_session(model_dir, "ac_predictor", torch.get_num_threads()))
+    sources = ("", " (predicted)") if dynamics is not None else ("",)
     rows = {(name + src, H): {"spearman": [], "best_closer": []} for name in ENERGIES for src in sources for H in HORIZONS}
     for seed in range(1000, 1000 + episodes):
         world, goal = start_episode(seed, size=size)
         start = world.state.copy()
         z_goal = frame_latents(enc, norm(goal.image)[None])[0, 0].numpy()
-        z_start = frame_latents(enc, norm(world.render(size))[None])[:, 0]  # [1, N, D]
+        z_start = frame_latents(enc, norm(world.render(size))[None])[0, 0].numpy()  # [N, D]
         d0 = np.hypot(*(start.agent_pos - goal.state.agent_pos))
         for H in HORIZONS:
             frames, dist = [], []
@@ -74,8 +77,9 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
                 frames.append(norm(world.render(size)))
                 dist.append(np.hypot(*(world.state.agent_pos - goal.state.agent_pos)))
             latents = {"": frame_latents(enc, torch.stack(frames))[:, 0].numpy()}
-            if bundle.ac_predictor is not None:
-                latents[" (predicted)"] = rollout(bundle.ac_predictor, z_start, start, moves, H)
+            if dynamics is not None:
+                held = np.repeat(moves[:, None].astype(np.float32), H, axis=1)  # [16, H, 2]
+                latents[" (predicted)"] = dynamics.rollout(z_start, held, start.proprio())
             dist = np.asarray(dist)
             for src, z in latents.items():
                 for name, energy in energies.items():
@@ -84,17 +88,6 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
                     rows[(name + src, H)]["best_closer"].append(bool(dist[np.argmin(e)] < d0))
     return {key: {f"H{H}": {k: round(float(np.mean(v)), 3) for k, v in rows[(key, H)].items()} for H in HORIZONS}
             for key in dict.fromkeys(k for k, _ in rows)}
-
-
-def rollout(ac_predictor, z_start: torch.Tensor, start, moves: np.ndarray, H: int) -> np.ndarray:
-    """Each move held for H steps through the AC predictor, one frame at a time, as the planner rolls out."""
-    n = len(moves)
-    state = torch.tensor(np.r_[start.agent_pos, start.agent_vel], dtype=torch.float32).expand(n, 1, 4).contiguous()
-    actions = torch.from_numpy(moves.astype(np.float32))[:, None]  # [n, 1, 2]
-    z = z_start.expand(n, -1, -1)
-    for _ in range(H):
-        z = ac_predictor.predict_next(z, actions, state)
-    return z.numpy()
 
 
 def main(argv=None) -> int:

@@ -35,7 +35,7 @@ def _encode(encoder, images: list[np.ndarray], norm: Normalization) -> torch.Ten
     return frame_latents(encoder, x)[:, 0]  # [B, N, D]
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Rank correlation (scipy is not a dependency; ties between float energies do not occur in practice)."""
     ra, rb = np.argsort(np.argsort(a)).astype(np.float64), np.argsort(np.argsort(b)).astype(np.float64)
     return float(np.corrcoef(ra, rb)[0, 1])
@@ -83,7 +83,7 @@ def plannability(encoder: torch.nn.Module, norm: Normalization, episodes: int = 
         cell = tuple(int(k) for k in np.clip(np.rint((start.agent_pos - axis[0]) / spacing), 0, grid - 1))
         for name, energy_fn in energies.items():
             energy, sc = energy_fn(z, z_goal), scores[name]
-            sc["spearman"].append(_spearman(energy, dist))
+            sc["spearman"].append(spearman(energy, dist))
             sc["argmin_hit"].append(bool(dist[np.argmin(energy)] <= radius))
             for r in lookaheads:
                 end = _greedy_descent(energy.reshape(grid, grid), cell, 4 * grid, reach=max(1, round(r / spacing)))

@@ -65,7 +65,7 @@ class SmoothL1Energy:
 
     def __call__(self, z_pred: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
         diff = z_pred - z_goal[None]  # [B, N, D]
-        return np.abs(np.einsum("mn,bnd->bmd", self._kernel(diff.shape[1]), diff, optimize=True)).mean(axis=(1, 2))
+        return np.abs(self._kernel(diff.shape[1]) @ diff).mean(axis=(1, 2))  # [N, N] @ [B, N, D]: every sample
 
 
 def make_energy(kind: str, smooth_sigma: float = 0.25):
