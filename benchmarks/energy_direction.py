@@ -15,8 +15,10 @@ frame is encoded as the loop encodes it, and each energy of runtime/energy.py is
 This is what a horizon-H planner with a perfect predictor would see; plannability in `jepa-edge
 eval` scores the same energies over a grid of positions instead. When the model dir holds an AC
 predictor (and --random-init is off for it), the same scores are also computed on its H-step
-rollouts through the planner's own `LatentDynamics` (the action held, the state held at the
-start's), under "<energy> (predicted)": what the planner really sees.
+rollouts through the planner's own `LatentDynamics` (the action held over the H steps), under
+"<energy> (predicted)": what the planner really sees. The robot state fed to the predictor is
+integrated step by step as the planner does (runtime/proprio.py); "(predicted, state held)" rows
+keep it at the start's, as the planner did before it integrated.
 """
 from __future__ import annotations
 
@@ -29,14 +31,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa_edge.data.tasks import start_episode
+from jepa_edge.data.tasks import TASK_CONFIG, start_episode
 from jepa_edge.eval.features import model_normalization
 from jepa_edge.eval.plannability import spearman
 from jepa_edge.eval.run import random_like
 from jepa_edge.models.model_dir import load_model_dir
-from jepa_edge.runtime.assemble import load_session
+from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import make_energy
 from jepa_edge.runtime.planner import LatentDynamics
+from jepa_edge.runtime.robot_config import RobotConfig
 from jepa_edge.training.latents import frame_latents
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
@@ -57,10 +60,13 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
     moves = np.stack([np.cos(angles), np.sin(angles)], 1)
     energies = {name: make_energy(kind, sigma) for name, (kind, sigma) in ENERGIES.items()}
     # The trained predictor, in the planner's own rollout (a random-init encoder has no predictor of its own).
-    dynamics = None
+    dynamics = {}
     if bundle.ac_predictor is not None and not random_init:
-        dynamics = LatentDynamics(load_session(model_dir, "ac_predictor", torch.get_num_threads()))
-    sources = ("", " (predicted)") if dynamics is not None else ("",)
+        session = load_session(model_dir, "ac_predictor", torch.get_num_threads())
+        kinematics = make_state_update(RobotConfig(), model_dir, TASK_CONFIG)
+        dynamics = {" (predicted)": LatentDynamics(session, state_update=kinematics),
+                    " (predicted, state held)": LatentDynamics(session)}
+    sources = ("", *dynamics)
     rows = {(name + src, H): {"spearman": [], "best_closer": []} for name in ENERGIES for src in sources for H in HORIZONS}
     for seed in range(1000, 1000 + episodes):
         world, goal = start_episode(seed, size=size)
@@ -77,9 +83,9 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
                 frames.append(norm(world.render(size)))
                 dist.append(np.hypot(*(world.state.agent_pos - goal.state.agent_pos)))
             latents = {"": frame_latents(enc, torch.stack(frames))[:, 0].numpy()}
-            if dynamics is not None:
-                held = np.repeat(moves[:, None].astype(np.float32), H, axis=1)  # [16, H, 2]
-                latents[" (predicted)"] = dynamics.rollout(z_start, held, start.proprio())
+            held = np.repeat(moves[:, None].astype(np.float32), H, axis=1)  # [16, H, 2]
+            for src, dyn in dynamics.items():
+                latents[src] = dyn.rollout(z_start, held, start.proprio())
             dist = np.asarray(dist)
             for src, z in latents.items():
                 for name, energy in energies.items():

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from jepa_edge.data.world import WorldConfig
 from jepa_edge.errors import ConfigError, DataError
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
 from jepa_edge.models.registry import build_encoder, build_predictor
+from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.training.ac import TrainACConfig, train_ac
 from jepa_edge.training.common import read_metrics
 from jepa_edge.training.distill import DistillConfig, distill
@@ -77,6 +79,8 @@ def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
     bundle = load_model_dir(out["model_dir"])
     assert set(bundle.parts()) == {"encoder", "predictor", "ac_predictor"}
     assert bundle.config["ac"]["norm"] == "layer_norm"
+    # the kinematics the planner integrates its actions with (runtime/proprio.py)
+    assert StateUpdate.from_dict(bundle.config["ac"]["state_update"]) == StateUpdate.for_world(WorldConfig())
     curve = [r["loss"] for r in read_metrics(tmp_path / "ac" / "metrics.jsonl")]
     assert curve[-1] < curve[0] and all(np.isfinite(curve))
     with pytest.raises(ConfigError, match="rollout"):

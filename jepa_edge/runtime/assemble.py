@@ -16,6 +16,7 @@ from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.loop import LoopParts
 from jepa_edge.runtime.perception import LatentEncoder
 from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner
+from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.runtime.robot_config import RobotConfig
 from jepa_edge.runtime.session import InferenceSession, TensorSpec
 
@@ -135,6 +136,23 @@ def make_encoder(session: InferenceSession, models, predictor_path: str = "") ->
                          layer_norm=layer_norm, tokens_per_frame=tokens_per_frame)
 
 
+def make_state_update(cfg: RobotConfig, predictor_path: str | Path, world_cfg=None) -> StateUpdate | None:
+    """How the planner moves the robot state over its horizon (`planner.state_update`): the
+    kinematics train-ac recorded with the predictor, else the simulated world's own."""
+    if cfg.planner.state_update == "hold":
+        return None
+    record = (model_config(predictor_path).get("ac") or {}).get("state_update")
+    if record:
+        return StateUpdate.from_dict(record)
+    if world_cfg is not None:
+        return StateUpdate.for_world(world_cfg)
+    if cfg.planner.state_update == "integrate":
+        raise ConfigError(f"planner.state_update = 'integrate', but {predictor_path} records no robot kinematics "
+                          "(config.json ac.state_update): retrain it with `jepa-edge train-ac`, or set "
+                          "planner.state_update = 'hold'")
+    return None
+
+
 def read_image(path: str | Path) -> np.ndarray:
     import cv2
 
@@ -245,7 +263,8 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
     if random_actions:
         planner, surprise = RandomPlanner(cfg.planner), None
     else:
-        planner = make_planner(LatentDynamics(predictor_sessions[0], cfg.planner.max_batch), cfg.planner)
+        kinematics = make_state_update(cfg, m.predictor or m.encoder, world.cfg if world is not None else None)
+        planner = make_planner(LatentDynamics(predictor_sessions[0], cfg.planner.max_batch, kinematics), cfg.planner)
         surprise = LatentDynamics(predictor_sessions[1]) if predictor_sessions[1] is not None else None
     parts = LoopParts(camera=camera, encoder=encoder, planner=planner, robot=robot, z_goal=z_goal,
                       surprise_dynamics=surprise)

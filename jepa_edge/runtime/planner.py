@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jepa_edge.runtime.energy import make_energy
+from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.runtime.robot_config import PlannerConfig
 from jepa_edge.runtime.session import InferenceSession
 
@@ -26,11 +27,12 @@ class LatentDynamics:
     """The AC predictor session as a one-step model: z_{t+1} = f(z_t, a_t, s_t).
 
     The predictor is block-causal across frames, so feeding one frame (T = 1) asks exactly for the
-    next frame's tokens; a horizon-H rollout is H calls, each with the whole sample batch. States
-    (proprioception) are held at their current value over the horizon.
+    next frame's tokens; a horizon-H rollout is H calls, each with the whole sample batch. With a
+    `state_update` (runtime/proprio.py) each planned action is integrated into the state the next
+    call sees, as V-JEPA 2-AC's planner does; without one the state is held at its current value.
     """
 
-    def __init__(self, session: InferenceSession, max_batch: int = 0):
+    def __init__(self, session: InferenceSession, max_batch: int = 0, state_update: StateUpdate | None = None):
         self.session = session
         names = [s.name for s in session.inputs]
         if len(names) not in (2, 3):
@@ -53,6 +55,9 @@ class LatentDynamics:
         fixed_batch = _static(specs[self.token_name].shape, 0)
         self.max_batch = fixed_batch or max_batch or 0
         self.pad_to_batch = bool(fixed_batch)
+        if state_update is not None and self.state_name:
+            state_update.check(self.action_dim, self.state_dim)
+        self.state_update = state_update if self.state_name else None
         self.calls = 0
 
     def step(self, z: np.ndarray, actions: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
@@ -86,9 +91,11 @@ class LatentDynamics:
         """z0 [N, D], actions [B, H, A], state [S] -> predicted final tokens [B, N, D]."""
         B, H, _ = actions.shape
         z = np.broadcast_to(z0[None], (B, *z0.shape))  # [B, N, D]
-        states = None if state is None or not self.state_dim else np.broadcast_to(state[None], (B, self.state_dim))
+        states = None if state is None or not self.state_name else np.broadcast_to(state[None], (B, len(state)))
         for h in range(H):
             z = self.step(z, actions[:, h], states)
+            if self.state_update is not None and states is not None and h + 1 < H:
+                states = self.state_update(states, actions[:, h])
         return z
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.energy import ENERGIES
+from jepa_edge.runtime.proprio import STATE_UPDATES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,6 +87,11 @@ class PlannerConfig:
     # the planner a direction when the agent is far from the goal (runtime/energy.py)
     energy: str = "l1"
     smooth_sigma: float = 0.25  # l1_smooth: blur sigma as a fraction of the token grid's side
+    # The robot state the predictor sees over the horizon (runtime/proprio.py): "integrate" each
+    # planned action into it, as V-JEPA 2-AC does, with the kinematics train-ac recorded in the
+    # model dir (in simulation: the world's own); "hold" keeps the current state; "auto"
+    # integrates when those kinematics are known, else holds.
+    state_update: str = "auto"
     seed: int = 0
 
 
@@ -256,6 +262,7 @@ def validate(cfg: RobotConfig) -> None:
     p, s = cfg.planner, cfg.schedule
     _choice(p.kind, ("cem", "mppi"), "planner.kind")
     _choice(p.energy, ENERGIES, "planner.energy")
+    _choice(p.state_update, STATE_UPDATES, "planner.state_update")
     _choice(s.mode, ("realtime", "lockstep"), "schedule.mode")
     _choice(s.overrun_policy, ("skip", "hold", "shrink"), "schedule.overrun_policy")
     _choice(cfg.surprise.policy, ("log", "slow", "stop"), "surprise.policy")

@@ -18,6 +18,7 @@ from jepa_edge.data.transforms import Normalization
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.training import ddp
 from jepa_edge.training.common import RunConfig, l1_loss, seed_everything
 from jepa_edge.training.jepa import autocast
@@ -165,6 +166,8 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
         config = {k: v for k, v in source.config.items() if k in ("normalization", "training")}
         config["ac"] = {**LATENT_RECIPE, "frames": cfg.frames, "rollout_steps": cfg.rollout_steps,
                         "states": "agent x, y, vx, vy (built-in world proprio)", "actions": "agent velocity in [-1, 1]^2",
+                        # how one action moves those states: the planner integrates its actions with it
+                        "state_update": StateUpdate.for_world(world.cfg).to_dict(),
                         "encoder_from": str(cfg.encoder), "config": asdict(cfg),
                         "seconds": round(summary["seconds"], 1), "final_loss": summary["final_loss"]}
         bundle = ModelBundle(config=config, encoder=encoder.cpu(), predictor=source.predictor, ac_predictor=ac.cpu())
