@@ -86,21 +86,24 @@ def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
     with pytest.raises(ConfigError, match="rollout"):
         replace(cfg, frames=2, rollout_steps=2)
     with pytest.raises(ConfigError, match="identity"):
-        train_ac(replace(cfg, predictor_width=32, identity_init=True), tmp_path / "ac2", progress=False)
+        train_ac(replace(cfg, predictor_width=32, identity_init=True), tmp_path / "ac2", progress=False)  # narrower
 
 
-def test_identity_init_makes_the_untrained_ac_predictor_copy_the_last_latent():
+@pytest.mark.parametrize("width", [64, 128])  # as wide as the latents, and wider
+def test_identity_init_makes_the_untrained_ac_predictor_copy_the_last_latent(width):
     from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
     from jepa_edge.training.ac import identity_init_
     from jepa_edge.training.common import layer_norm_features
 
     torch.manual_seed(0)
-    ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=64, predictor_embed_dim=64, depth=1, num_heads=2,
+    ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=64, predictor_embed_dim=width, depth=1, num_heads=2,
                                                       action_dim=2, state_dim=4, img_size=16, patch_size=8))
     assert identity_init_(ac)
     z = layer_norm_features(torch.randn(2, 3 * 4, 64))
     out = ac(z, torch.randn(2, 3, 2), torch.randn(2, 3, 4))
     assert (out - z).abs().mean() < 0.1 * z.abs().mean()
+    ac.blocks = torch.nn.ModuleList()  # without the (near-zero) blocks the copy is exact
+    torch.testing.assert_close(ac(z, torch.randn(2, 3, 2), torch.randn(2, 3, 4)), z, atol=1e-4, rtol=1e-4)
 
 
 def test_wrong_input_shapes_are_clear_errors(teacher_dir):

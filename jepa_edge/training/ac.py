@@ -31,12 +31,12 @@ from jepa_edge.training.data import StepSampler
 @dataclass(frozen=True)
 class TrainACConfig(RunConfig):
     encoder: str  # model dir whose encoder stays frozen (teacher or student)
-    predictor_width: int | None = None  # None: the encoder's width (what identity init needs)
+    predictor_width: int | None = None  # None: the encoder's width (identity init needs >= it)
     depth: int = 4
     num_heads: int = 4
     frames: int = 8  # frames per training trajectory
     rollout_steps: int = 2
-    identity_init: bool = True  # start as "copy the last latent" (needs predictor_width == encoder width)
+    identity_init: bool = True  # start as "copy the last latent" (needs predictor_width >= encoder width)
     n_trajectories: int = 1000
     cache_dir: str | None = None  # default: <out>/latent_cache
     # the run fields come from RunConfig; a small predictor on cached latents wants a smaller
@@ -91,14 +91,20 @@ def ac_config(cfg: TrainACConfig, enc_cfg, action_dim: int, state_dim: int) -> A
 def identity_init_(ac: ActionConditionedPredictor) -> bool:
     """Make the untrained predictor output its input latents: the token embedding and the output
     projection start as identities (the blocks start near zero, and LayerNorm of layer-normed
-    latents is the identity). Training then learns the change a frame brings, not the whole frame."""
+    latents is the identity). Training then learns the change a frame brings, not the whole frame.
+
+    A predictor wider than the latents (P > D) embeds them into its first D channels; its final
+    LayerNorm then sees D unit-variance channels and P - D zeros, i.e. x * sqrt(P / D), which the
+    output projection scales back. A narrower one cannot pass the latents through: False."""
     D, P = ac.cfg.embed_dim, ac.cfg.predictor_embed_dim
-    if D != P:
+    if P < D:
         return False
     with torch.no_grad():
-        ac.embed.weight.copy_(torch.eye(D))
+        ac.embed.weight.zero_()
+        ac.embed.weight[:D].copy_(torch.eye(D))
         ac.embed.bias.zero_()
-        ac.proj.weight.copy_(torch.eye(D))
+        ac.proj.weight.zero_()
+        ac.proj.weight[:, :D].copy_(torch.eye(D) * (D / P) ** 0.5)
         ac.proj.bias.zero_()
     return True
 
@@ -132,7 +138,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     a0, s0 = data.actions_states([0])
     ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1]))
     if cfg.identity_init and not identity_init_(ac):
-        raise ConfigError(f"--identity-init needs --predictor-width equal to the encoder width {enc_cfg.embed_dim} "
+        raise ConfigError(f"--identity-init needs --predictor-width of at least the encoder width {enc_cfg.embed_dim} "
                           f"(got {cfg.predictor_width}); pass --no-identity-init or that width")
     ac = ac.to(env.device)
     model = ddp.wrap(ac, env)
