@@ -137,3 +137,15 @@ def test_bad_configs_are_refused():
         from jepa_edge.training.ddp import DistEnv, local_rows
 
         local_rows(9, DistEnv(rank=0, world_size=2))
+
+
+def test_resume_accepts_a_checkpoint_older_than_a_config_field_at_its_default():
+    from jepa_edge.training.common import check_resume_config
+
+    current = {"lr": 1e-3, "dense": False, "steps": 10}
+    defaults = {"lr": 5e-4, "dense": False, "steps": 600}
+    check_resume_config({"lr": 1e-3, "steps": 10}, current, defaults)  # written before `dense` existed
+    with pytest.raises(ConfigError, match="dense: False -> True"):
+        check_resume_config({"lr": 1e-3, "steps": 10}, {**current, "dense": True}, defaults)
+    with pytest.raises(ConfigError, match="lr"):
+        check_resume_config({"steps": 10, "dense": False}, current, defaults)  # missing: read as its default 5e-4

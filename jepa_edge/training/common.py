@@ -14,7 +14,7 @@ import random
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -296,7 +296,18 @@ def config_fingerprint(cfg) -> dict:
     return json.loads(json.dumps(asdict(cfg), default=str))
 
 
-def check_resume_config(saved: dict, current: dict, ignore=("steps_to_run", "resume", "progress", "workers")) -> None:
+def config_defaults(cfg) -> dict:
+    """The run config's field defaults (JSON-safe), for checkpoints written before a field existed."""
+    values = {f.name: f.default for f in fields(cfg) if f.default is not MISSING}
+    return json.loads(json.dumps(values, default=str))
+
+
+def check_resume_config(saved: dict, current: dict, defaults: dict | None = None,
+                        ignore=("steps_to_run", "resume", "progress", "workers")) -> None:
+    """Refuse a resume whose config differs from the checkpoint's. A field the checkpoint does not
+    know (added to the package after it was written) matches when it is at its default."""
+    defaults = defaults or {}
+    saved = {**{k: v for k, v in defaults.items() if k not in saved and k in current}, **saved}
     diffs = [k for k in set(saved) | set(current) if k not in ignore and saved.get(k) != current.get(k)]
     if diffs:
         detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in sorted(diffs))

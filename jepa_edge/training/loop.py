@@ -22,6 +22,7 @@ from jepa_edge.training.common import (
     build_optimizer,
     capture_rng,
     check_resume_config,
+    config_defaults,
     config_fingerprint,
     plot_loss_curve,
     progress_bar,
@@ -44,6 +45,7 @@ class LoopSpec:
     compute_loss: Callable[[int], tuple[torch.Tensor, dict]]  # step -> (loss to backprop, extra metrics)
     after_step: Callable[[int], dict] = lambda step: {}  # e.g. EMA update; returns metrics to log
     config: dict = field(default_factory=dict)  # fingerprint: a resume with another config is refused
+    config_defaults: dict = field(default_factory=dict)  # what a field the checkpoint predates must be
     env: ddp.DistEnv = field(default_factory=ddp.DistEnv)
     grad_clip: float = 0.0
     ckpt_every: int = 100
@@ -62,7 +64,7 @@ def run_loop(spec: LoopSpec) -> dict:
     start, done_seconds, done_cpu = 0, 0.0, 0.0
     if spec.resume:
         state = ckpt.load_latest()
-        check_resume_config(state["config"], spec.config)
+        check_resume_config(state["config"], spec.config, spec.config_defaults)
         for name, m in spec.modules.items():
             m.load_state_dict(state["modules"][name])
         spec.optimizer.load_state_dict(state["optimizer"])
@@ -121,7 +123,8 @@ def run_command(cfg: RunConfig, kind: str, env: ddp.DistEnv, trainable: list[tor
     fingerprint = {**config_fingerprint(cfg), "kind": kind, "world_size": env.world_size}
     return run_loop(LoopSpec(
         total_steps=cfg.steps, trainable=trainable, optimizer=optimizer,
-        schedule=WarmupCosine(optimizer, cfg.steps, cfg.optim), config=fingerprint, env=env,
+        schedule=WarmupCosine(optimizer, cfg.steps, cfg.optim), config=fingerprint, config_defaults=config_defaults(cfg),
+        env=env,
         grad_clip=cfg.grad_clip, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, **spec,
     ))
 
