@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Quantize the trained student of bench_distill.py (encoder + AC predictor) for the loop benchmark:
-#   bash benchmarks/export_student.sh [RUNS=runs/distill_bench]
+#   bash benchmarks/export_student.sh [RUNS=runs/distill_bench] [AC_RUN=student_ac]
 # Then: python benchmarks/bench_loop.py --encoder $RUNS/bundles/enc-ov-int8 --predictor $RUNS/bundles/ac-ov-int8 ...
+# (bundles of another AC_RUN go to $RUNS/bundles_$AC_RUN)
 set -euo pipefail
 RUNS="${1:-runs/distill_bench}"
-AC="$RUNS/student_ac/model"
-jepa-edge calibrate "$AC" --out "$RUNS/calib/encoder" --count 300 --held-out 100
-jepa-edge calibrate "$AC" --part ac_predictor --frames 1 --out "$RUNS/calib/ac" --count 300 --held-out 100
-jepa-edge export "$AC" --target openvino --precision int8 --calib "$RUNS/calib/encoder" --out "$RUNS/bundles/enc-ov-int8" --overwrite --json "$RUNS/bundles/enc-ov-int8.json"
-jepa-edge export "$AC" --part ac_predictor --frames 1 --target openvino --precision int8 --calib "$RUNS/calib/ac" --out "$RUNS/bundles/ac-ov-int8" --overwrite --json "$RUNS/bundles/ac-ov-int8.json"
+AC_RUN="${2:-student_ac}"
+AC="$RUNS/$AC_RUN/model"
+OUT="$RUNS/bundles"; CALIB="$RUNS/calib"
+if [ "$AC_RUN" != student_ac ]; then OUT="$RUNS/bundles_$AC_RUN"; CALIB="$RUNS/calib_$AC_RUN"; fi
+jepa-edge calibrate "$AC" --out "$CALIB/encoder" --count 300 --held-out 100
+jepa-edge calibrate "$AC" --part ac_predictor --frames 1 --out "$CALIB/ac" --count 300 --held-out 100
+jepa-edge export "$AC" --target openvino --precision int8 --calib "$CALIB/encoder" --out "$OUT/enc-ov-int8" --overwrite --json "$OUT/enc-ov-int8.json"
+jepa-edge export "$AC" --part ac_predictor --frames 1 --target openvino --precision int8 --calib "$CALIB/ac" --out "$OUT/ac-ov-int8" --overwrite --json "$OUT/ac-ov-int8.json"
