@@ -52,6 +52,10 @@ def test_cross_field_validation_names_the_key():
         RobotConfig().override({"planner.energy": "l2"})
     with pytest.raises(ConfigError, match="planner.smooth_sigma"):
         RobotConfig().override({"planner.energy": "l1_smooth", "planner.smooth_sigma": 0.0})
+    with pytest.raises(ConfigError, match="models.planner_threads"):
+        RobotConfig().override({"models.planner_threads": -1})
+    with pytest.raises(ConfigError, match="models.threads"):
+        RobotConfig().override({"models.threads": 0})
 
 
 def test_every_field_is_a_flag_and_flags_override_the_toml(tmp_path):

@@ -248,7 +248,8 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
         sessions.append(encoder_session)
     if predictor_sessions is None and not random_actions:
         path = m.predictor or m.encoder
-        planner_s = load_session(path, "ac_predictor", m.threads, batch=cfg.planner.max_batch or cfg.planner.samples)
+        planner_s = load_session(path, "ac_predictor", m.planner_threads or m.threads,
+                                 batch=cfg.planner.max_batch or cfg.planner.samples)
         surprise_s = load_session(path, "ac_predictor", 1) if cfg.surprise.enabled else None
         predictor_sessions = (planner_s, surprise_s)
         sessions += [s for s in predictor_sessions if s is not None]

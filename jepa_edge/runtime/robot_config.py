@@ -53,6 +53,9 @@ class ModelsConfig:
     encoder: str = ""  # artifact bundle dir (manifest.json) or model dir (config.json)
     predictor: str = ""  # AC predictor bundle/model dir; empty = same model dir as the encoder
     threads: int = 1  # intra-op threads per session: perception and planning share 2 cores
+    # threads of the planner's predictor session (0 = `threads`): its batched calls are the heaviest
+    # work in the loop, and the planner thread runs niced, so perception keeps its core first
+    planner_threads: int = 0
     # Latent space the AC predictor was trained in: "auto" reads the recipe train-ac recorded in
     # the model dir ("ac" in config.json); "layer_norm" or "none" force it.
     latent_norm: str = "auto"
@@ -274,9 +277,12 @@ def validate(cfg: RobotConfig) -> None:
         raise ConfigError("planner.action_low and planner.action_high must be non-empty and of equal length")
     if any(lo >= hi for lo, hi in zip(p.action_low, p.action_high)):
         raise ConfigError("planner.action_low must be below planner.action_high in every dimension")
-    for key, v in (("planner.horizon", p.horizon), ("planner.samples", p.samples), ("planner.iterations", p.iterations)):
+    for key, v in (("planner.horizon", p.horizon), ("planner.samples", p.samples), ("planner.iterations", p.iterations),
+                   ("models.threads", cfg.models.threads)):
         if v < 1:
             raise ConfigError(f"{key} must be >= 1, got {v}")
+    if cfg.models.planner_threads < 0:
+        raise ConfigError(f"models.planner_threads must be >= 0 (0 = models.threads), got {cfg.models.planner_threads}")
     if p.elites < 1:  # more elites than samples just means all of them
         raise ConfigError(f"planner.elites must be >= 1, got {p.elites}")
     for key, v in (("schedule.perception_hz", s.perception_hz), ("schedule.planning_hz", s.planning_hz),
