@@ -1,0 +1,129 @@
+"""Where does closed-loop goal reaching fail: in the encoder's energy landscape, or in the AC predictor?
+
+    python benchmarks/closed_loop_ceiling.py --models NAME=MODEL_DIR ... [--horizons 3 6] \
+        [--episodes 10] [--max-steps 60] [--energy l1] [--out benchmarks/results/closed_loop_ceiling.json]
+
+A planner without optimizer noise, in the loop's reach episodes (seeds 1000...): every world step,
+each of 33 candidate actions (16 directions at full and at 40% speed, and standing still), held
+for H steps, is scored by the energy of its final latent to the goal image's latent; the best one
+is executed for one step, and the search starts again (receding horizon). Two world models score
+the candidates:
+
+- `true`: the world itself (each candidate is simulated and its end frame encoded): a perfect
+  predictor, so what fails here fails in the encoder's energy landscape (local minima);
+- `predicted`: the model dir's AC predictor, rolled out as the loop's planner rolls it out
+  (LatentDynamics, robot state integrated action by action).
+
+CEM in the loop searches a continuous space with a few hundred samples instead; this search is
+exhaustive over a coarse set, so neither its successes nor its failures come from sampling noise.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jepa_edge.data.tasks import TASK_CONFIG, goal_distance, is_success, start_episode
+from jepa_edge.eval.features import model_normalization
+from jepa_edge.models.model_dir import load_model_dir
+from jepa_edge.runtime.assemble import load_session, make_state_update
+from jepa_edge.runtime.energy import ENERGIES, make_energy
+from jepa_edge.runtime.planner import LatentDynamics
+from jepa_edge.runtime.robot_config import RobotConfig
+from jepa_edge.training.latents import frame_latents
+from jepa_edge.utils.device_info import describe
+from jepa_edge.utils.files import atomic_write_json
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def candidate_actions() -> np.ndarray:
+    """[33, 2]: 16 directions at full speed (on the [-1, 1]^2 box) and at 40% of it, and still."""
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    unit = np.stack([np.cos(angles), np.sin(angles)], 1)
+    full = unit / np.abs(unit).max(1, keepdims=True)
+    return np.concatenate([full, 0.4 * full, np.zeros((1, 2))]).astype(np.float32)
+
+
+@torch.no_grad()
+def run(model_dir: str, horizon: int, source: str, episodes: int, max_steps: int, energy_name: str) -> dict:
+    bundle = load_model_dir(model_dir).eval()
+    enc, norm = bundle.encoder, model_normalization(bundle.config)
+    size = enc.cfg.img_size
+    energy = make_energy(energy_name)
+    actions = candidate_actions()
+    dynamics = None
+    if source == "predicted":
+        session = load_session(model_dir, "ac_predictor", torch.get_num_threads())
+        dynamics = LatentDynamics(session, state_update=make_state_update(RobotConfig(), model_dir, TASK_CONFIG))
+
+    def encode(frames) -> np.ndarray:  # uint8 [B, H, W, 3] -> [B, N, D], as the loop encodes
+        return frame_latents(enc, torch.stack([norm(f) for f in frames]))[:, 0].numpy()
+
+    rows = []
+    for seed in range(1000, 1000 + episodes):
+        world, goal = start_episode(seed, size=size)
+        z_goal = encode([goal.image])[0]
+        steps, reached = 0, False
+        while steps < max_steps and not reached:
+            now = world.state.copy()
+            if dynamics is None:
+                ends = []
+                for a in actions:
+                    world.set_state(now.copy())
+                    for _ in range(horizon):
+                        world.step(a)
+                    ends.append(world.render(size))
+                world.set_state(now)
+                z = encode(ends)
+            else:
+                z_now = encode([world.render(size)])[0]
+                z = dynamics.rollout(z_now, np.repeat(actions[:, None], horizon, axis=1), now.proprio())
+            world.step(actions[int(np.argmin(energy(z, z_goal)))])
+            steps += 1
+            reached = is_success(world.state, goal)
+        rows.append({"seed": seed, "success": reached, "steps": steps,
+                     "final_distance": round(goal_distance(world.state, goal), 4)})
+    return {"success_rate": float(np.mean([r["success"] for r in rows])),
+            "final_distance_mean": round(float(np.mean([r["final_distance"] for r in rows])), 4),
+            "per_episode": rows}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", required=True, metavar="NAME=MODEL_DIR")
+    ap.add_argument("--horizons", type=int, nargs="+", default=[3, 6])
+    ap.add_argument("--sources", nargs="+", default=["true", "predicted"], choices=("true", "predicted"))
+    ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--max-steps", type=int, default=60)
+    ap.add_argument("--energy", default="l1", choices=ENERGIES)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "closed_loop_ceiling.json"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+              "machine": describe(), "episodes": args.episodes, "max_steps": args.max_steps,
+              "candidates": len(candidate_actions()), "energy": args.energy, "models": {}}
+    for spec in args.models:
+        name, _, path = spec.partition("=")
+        result["models"][name] = {"path": path}
+        for H in args.horizons:
+            for source in args.sources:
+                t = time.time()
+                res = run(path, H, source, args.episodes, args.max_steps, args.energy)
+                res["seconds"] = round(time.time() - t, 1)
+                result["models"][name][f"H{H} {source}"] = res
+                print(f"{name} H{H} {source:9s}: success {res['success_rate']:.0%}, final distance "
+                      f"{res['final_distance_mean']:.3f} ({res['seconds']:.0f} s)", flush=True)
+                atomic_write_json(args.out, {**result, "load_avg_after": os.getloadavg()})  # partial results survive
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
