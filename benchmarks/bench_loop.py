@@ -173,6 +173,7 @@ def main(argv=None) -> int:
         methods = [Method(name, args.teacher_encoder, args.teacher_predictor) if name == "teacher" else Method(name)
                    for name in ("random", "teacher", "student", "oracle")
                    if name in wanted and (name != "teacher" or args.teacher_encoder)]
+
         def progress(name, done, total, ep):
             print(f"  {name} {done}/{total}: {'reached' if ep['success'] else 'missed'} in {ep['steps']} steps, "
                   f"final distance {ep['final_distance']}, plan {ep['plan_ms_mean']} ms", flush=True)
