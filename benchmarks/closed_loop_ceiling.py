@@ -30,12 +30,12 @@ import torch
 
 from jepa_edge.data.tasks import TASK_CONFIG, goal_distance, is_success, start_episode
 from jepa_edge.eval.features import model_normalization
+from jepa_edge.eval.plannability import encode_images
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import ENERGIES, make_energy
 from jepa_edge.runtime.planner import LatentDynamics
 from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.training.latents import frame_latents
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -50,20 +50,22 @@ def candidate_actions() -> np.ndarray:
     return np.concatenate([full, 0.4 * full, np.zeros((1, 2))]).astype(np.float32)
 
 
+def predictor_dynamics(model_dir: str) -> LatentDynamics:
+    """The model dir's AC predictor, rolled out as the loop's planner rolls it out (state integrated)."""
+    session = load_session(model_dir, "ac_predictor", torch.get_num_threads())
+    return LatentDynamics(session, state_update=make_state_update(RobotConfig(), model_dir, TASK_CONFIG))
+
+
 @torch.no_grad()
-def run(model_dir: str, horizon: int, source: str, episodes: int, max_steps: int, energy_name: str) -> dict:
-    bundle = load_model_dir(model_dir).eval()
+def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, max_steps: int, energy_name: str) -> dict:
+    """Success over the reach episodes; `dynamics` None scores candidates on the true end frames."""
     enc, norm = bundle.encoder, model_normalization(bundle.config)
     size = enc.cfg.img_size
     energy = make_energy(energy_name)
     actions = candidate_actions()
-    dynamics = None
-    if source == "predicted":
-        session = load_session(model_dir, "ac_predictor", torch.get_num_threads())
-        dynamics = LatentDynamics(session, state_update=make_state_update(RobotConfig(), model_dir, TASK_CONFIG))
 
-    def encode(frames) -> np.ndarray:  # uint8 [B, H, W, 3] -> [B, N, D], as the loop encodes
-        return frame_latents(enc, torch.stack([norm(f) for f in frames]))[:, 0].numpy()
+    def encode(frames) -> np.ndarray:
+        return encode_images(enc, frames, norm).numpy()
 
     rows = []
     for seed in range(1000, 1000 + episodes):
@@ -112,10 +114,12 @@ def main(argv=None) -> int:
     for spec in args.models:
         name, _, path = spec.partition("=")
         result["models"][name] = {"path": path}
+        bundle = load_model_dir(path).eval()
+        dynamics = {"true": None, "predicted": predictor_dynamics(path) if "predicted" in args.sources else None}
         for H in args.horizons:
             for source in args.sources:
                 t = time.time()
-                res = run(path, H, source, args.episodes, args.max_steps, args.energy)
+                res = run(bundle, dynamics[source], H, args.episodes, args.max_steps, args.energy)
                 res["seconds"] = round(time.time() - t, 1)
                 result["models"][name][f"H{H} {source}"] = res
                 print(f"{name} H{H} {source:9s}: success {res['success_rate']:.0%}, final distance "

@@ -33,14 +33,13 @@ import torch
 
 from jepa_edge.data.tasks import TASK_CONFIG, start_episode
 from jepa_edge.eval.features import model_normalization
-from jepa_edge.eval.plannability import spearman
+from jepa_edge.eval.plannability import encode_images, spearman
 from jepa_edge.eval.run import random_like
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import make_energy
 from jepa_edge.runtime.planner import LatentDynamics
 from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.training.latents import frame_latents
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -71,8 +70,7 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
     for seed in range(1000, 1000 + episodes):
         world, goal = start_episode(seed, size=size)
         start = world.state.copy()
-        z_goal = frame_latents(enc, norm(goal.image)[None])[0, 0].numpy()
-        z_start = frame_latents(enc, norm(world.render(size))[None])[0, 0].numpy()  # [N, D]
+        z_goal, z_start = encode_images(enc, [goal.image, world.render(size)], norm).numpy()  # [N, D] each
         d0 = np.hypot(*(start.agent_pos - goal.state.agent_pos))
         for H in HORIZONS:
             frames, dist = [], []
@@ -80,9 +78,9 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
                 world.set_state(start.copy())
                 for _ in range(H):
                     world.step(a)
-                frames.append(norm(world.render(size)))
+                frames.append(world.render(size))
                 dist.append(np.hypot(*(world.state.agent_pos - goal.state.agent_pos)))
-            latents = {"": frame_latents(enc, torch.stack(frames))[:, 0].numpy()}
+            latents = {"": encode_images(enc, frames, norm).numpy()}
             held = np.repeat(moves[:, None].astype(np.float32), H, axis=1)  # [16, H, 2]
             for src, dyn in dynamics.items():
                 latents[src] = dyn.rollout(z_start, held, start.proprio())

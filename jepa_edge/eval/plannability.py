@@ -30,7 +30,8 @@ from jepa_edge.runtime.energy import make_energy
 from jepa_edge.training.latents import frame_latents
 
 
-def _encode(encoder, images: list[np.ndarray], norm: Normalization) -> torch.Tensor:
+def encode_images(encoder, images: list[np.ndarray], norm: Normalization) -> torch.Tensor:
+    """uint8 [H, W, 3] frames -> their tokens [B, N, D], encoded as the loop encodes them."""
     x = torch.stack([norm(im) for im in images])  # [B, C, H, W]
     return frame_latents(encoder, x)[:, 0]  # [B, N, D]
 
@@ -78,7 +79,7 @@ def plannability(encoder: torch.nn.Module, norm: Normalization, episodes: int = 
                 world.set_state(s)
                 positions.append((x, y))
                 images.append(world.render(size))
-        z, z_goal = _encode(encoder, images, norm).numpy(), _encode(encoder, [goal.image], norm)[0].numpy()
+        z, z_goal = encode_images(encoder, images, norm).numpy(), encode_images(encoder, [goal.image], norm)[0].numpy()
         dist = np.hypot(*(np.asarray(positions) - goal.state.agent_pos).T)
         cell = tuple(int(k) for k in np.clip(np.rint((start.agent_pos - axis[0]) / spacing), 0, grid - 1))
         for name, energy_fn in energies.items():
