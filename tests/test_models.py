@@ -111,3 +111,40 @@ def test_every_size_builds(arch, pos):
     assert pred.cfg.embed_dim == dim and pred.proj.out_features == dim
     if arch.startswith("vit_giant"):
         assert enc.blocks[0].mlp.fc1.out_features == 6144
+
+
+def test_input_blur_is_a_normalized_gaussian_low_pass_that_survives_a_model_dir(tmp_path):
+    from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+
+    torch.manual_seed(0)
+    enc = build_encoder("vit_nano", img_size=32, patch_size=8, num_frames=4, depth=1, input_blur=1.5).eval()
+    blur = enc.patch_embed.blur
+    flat = torch.full((1, 3, 4, 32, 32), 0.7)
+    assert torch.allclose(blur(flat), flat, atol=1e-6)  # taps sum to 1, edges reflected: no darkening at the border
+    dot = torch.zeros(1, 3, 32, 32)
+    dot[..., 16, 16] = 1.0
+    out = blur(dot)[0, 0]
+    assert abs(float(out.sum()) - 1) < 1e-5
+    r2 = (torch.arange(32.0) - 16) ** 2
+    assert abs(float((out.sum(0) * r2).sum()) - 1.5 ** 2) < 0.05  # its variance along x is sigma^2
+    x = torch.randn(2, 3, 4, 32, 32)
+    sharp = build_encoder("vit_nano", img_size=32, patch_size=8, num_frames=4, depth=1).eval()
+    sharp.load_state_dict(enc.state_dict())  # the taps are not weights: the same state dict fits both
+    with torch.no_grad():
+        assert torch.allclose(enc(x), sharp(blur(x)), atol=1e-5)
+        assert not torch.allclose(enc(x), sharp(x), atol=1e-3)
+    save_model_dir(tmp_path / "m", ModelBundle(config={}, encoder=enc))
+    back = load_model_dir(tmp_path / "m").encoder  # built on the meta device: the taps are rebuilt
+    assert back.cfg.input_blur == 1.5
+    with torch.no_grad():
+        assert torch.allclose(back(x), enc(x), atol=1e-6)
+
+
+def test_input_blur_config_is_checked_and_optional():
+    d = encoder_config("vit_nano", img_size=32, patch_size=8).to_dict()
+    del d["input_blur"]  # written before the field existed
+    assert EncoderConfig.from_dict(d).input_blur == 0.0
+    with pytest.raises(ConfigError, match="input_blur"):
+        encoder_config("vit_nano", img_size=32, patch_size=8, input_blur=-1)
+    with pytest.raises(ConfigError, match="img_size / 8"):
+        encoder_config("vit_nano", img_size=32, patch_size=8, input_blur=5)

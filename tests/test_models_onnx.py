@@ -35,13 +35,14 @@ def _export(module, args, names, out_names, path, dynamo=True):
 
 
 @pytest.mark.parametrize(
-    "pos,frames,dynamo",
-    [("rope", 4, True), ("sincos", 1, False), ("rope", 4, False)],
-    ids=["video-rope-dynamo", "image-sincos-legacy", "video-rope-legacy"],
+    "pos,frames,dynamo,blur",
+    [("rope", 4, True, 1.0), ("sincos", 1, False, 1.5), ("rope", 4, False, 0.0)],
+    ids=["video-rope-blur-dynamo", "image-sincos-blur-legacy", "video-rope-legacy"],
 )
-def test_encoder_onnx_matches_torch(pos, frames, dynamo, tmp_path):
+def test_encoder_onnx_matches_torch(pos, frames, dynamo, blur, tmp_path):
     torch.manual_seed(0)
-    enc = build_encoder("vit_nano", img_size=32, patch_size=8, num_frames=frames, pos=pos, depth=2).eval()
+    enc = build_encoder("vit_nano", img_size=32, patch_size=8, num_frames=frames, pos=pos, depth=2,
+                        input_blur=blur).eval()
     shape = (3, frames, 32, 32) if frames > 1 else (3, 32, 32)
     sess = _export(enc, (torch.randn(2, *shape),), ["x"], ["tokens"], tmp_path / "enc.onnx", dynamo)
     x = torch.randn(3, *shape)

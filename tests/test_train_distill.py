@@ -73,12 +73,16 @@ def test_student_at_lower_resolution_with_a_matching_grid(teacher_dir, tmp_path)
 def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
     torch.set_num_threads(1)
     cfg = TrainACConfig(encoder=str(teacher_dir), predictor_width=128, depth=1, num_heads=2, frames=4, n_trajectories=8,
-                        identity_init=False,
+                        identity_init=False, input_blur=1.0,
                         batch_size=4, steps=6, lr=3e-3, start_lr=3e-4, warmup_steps=1, ckpt_every=3, log_every=1)
     out = train_ac(cfg, tmp_path / "ac", progress=False)
     bundle = load_model_dir(out["model_dir"])
     assert set(bundle.parts()) == {"encoder", "predictor", "ac_predictor"}
     assert bundle.config["ac"]["norm"] == "layer_norm"
+    # --input-blur: the frozen encoder's weights behind a new input low-pass, recorded in the model dir
+    teacher = load_model_dir(teacher_dir).encoder
+    assert teacher.cfg.input_blur == 0 and bundle.encoder.cfg.input_blur == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(), bundle.encoder.state_dict().values()))
     # the kinematics the planner integrates its actions with (runtime/proprio.py)
     assert StateUpdate.from_dict(bundle.config["ac"]["state_update"]) == StateUpdate.for_world(WorldConfig())
     curve = [r["loss"] for r in read_metrics(tmp_path / "ac" / "metrics.jsonl")]

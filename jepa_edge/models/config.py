@@ -70,9 +70,16 @@ class EncoderConfig(_GridMixin):
     pos: str = "sincos"  # "sincos": fixed 2D/3D table added to the patches; "rope": 3D RoPE in attention
     qkv_bias: bool = True
     norm_eps: float = 1e-6
+    # sigma (pixels at img_size) of a Gaussian low-pass before the patch embedding; 0: none. Why:
+    # a small sharp object changes the tokens by an amount that depends on where it sits against the
+    # patch grid, which makes a latent distance ripple at the patch period (vit.InputBlur)
+    input_blur: float = 0.0
 
     def __post_init__(self):
         self._check_grid("EncoderConfig")
+        if not 0.0 <= self.input_blur <= self.img_size / 8:
+            raise ConfigError(f"EncoderConfig: input_blur is a Gaussian sigma in pixels, 0 <= sigma <= img_size / 8 "
+                              f"= {self.img_size / 8:g}; got {self.input_blur}")
         if self.embed_dim % self.num_heads:
             raise ConfigError(f"EncoderConfig: embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
         if self.pos == "rope" and (self.embed_dim // self.num_heads) % 2:

@@ -1,6 +1,6 @@
 """The JEPA Vision Transformer encoder (I-JEPA images, V-JEPA / V-JEPA 2 video).
 
-Pixels -> patch tokens (Conv2d for images, Conv3d over `tubelet_size` frames for video) -> positions
+Pixels -> (optional Gaussian low-pass, `input_blur`) -> patch tokens (Conv2d for images, Conv3d over `tubelet_size` frames for video) -> positions
 (a fixed sin-cos table added once, or 3D RoPE inside every attention) -> pre-norm blocks -> final
 LayerNorm. Parameter names follow the official code (patch_embed.proj, blocks.i.attn.qkv, norm, ...).
 
@@ -13,11 +13,45 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from jepa_edge.models.attention import Block
 from jepa_edge.models.config import EncoderConfig
 from jepa_edge.models.pos_embed import sincos_2d, sincos_3d
 from jepa_edge.models.rope import rope_tables
+
+
+class InputBlur(nn.Module):
+    """Separable Gaussian low-pass over H and W of each channel (and frame), edges reflected.
+
+    Anti-aliasing before a strided patch embedding (as blur-pooling does before strided convs): a
+    sharp object that straddles a patch border changes more tokens, by a different total amount,
+    than one centred in a patch, so the L1 distance between two frames ripples with the object's
+    position at the patch period instead of growing with how far it moved. Measured on the built-in
+    world by benchmarks/energy_landscape.py. The taps are a constant buffer rebuilt from the config,
+    so checkpoints do not carry them; export sees two small depthwise convolutions."""
+
+    def __init__(self, sigma: float, channels: int):
+        super().__init__()
+        self.sigma, self.channels = sigma, channels
+        self.radius = max(1, math.ceil(3 * sigma))
+        self.init_buffers()
+
+    def init_buffers(self) -> None:
+        r = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
+        taps = torch.exp(-0.5 * (r / self.sigma) ** 2)
+        self.register_buffer("taps", (taps / taps.sum()).repeat(self.channels, 1), persistent=False)  # [C, K]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape  # [B, C, H, W] or [B, C, T, H, W]
+        if x.dim() == 5:  # frames as batch: [B*T, C, H, W]
+            x = x.transpose(1, 2).flatten(0, 1)
+        C, K, r = self.channels, self.taps.shape[1], self.radius
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), self.taps.view(C, 1, 1, K), groups=C)
+        x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), self.taps.view(C, 1, K, 1), groups=C)
+        if len(shape) == 5:
+            x = x.view(shape[0], shape[2], C, *shape[3:]).transpose(1, 2)
+        return x
 
 
 class PatchEmbed(nn.Module):
@@ -29,8 +63,11 @@ class PatchEmbed(nn.Module):
             self.proj = nn.Conv3d(cfg.in_chans, cfg.embed_dim, kernel_size=k, stride=k)
         else:
             self.proj = nn.Conv2d(cfg.in_chans, cfg.embed_dim, kernel_size=p, stride=p)
+        self.blur = InputBlur(cfg.input_blur, cfg.in_chans) if cfg.input_blur > 0 else None
 
     def forward(self, x):
+        if self.blur is not None:
+            x = self.blur(x)
         return self.proj(x).flatten(2).transpose(1, 2)  # [B, D, t, h, w] -> [B, N, D]
 
 
@@ -73,6 +110,8 @@ class VisionTransformer(nn.Module):
         instead of paying for a random init that the weights overwrite anyway."""
         cfg = self.cfg
         t, h, w = cfg.grid
+        if self.patch_embed.blur is not None:
+            self.patch_embed.blur.init_buffers()
         if cfg.pos == "sincos":
             # Persistent: converted checkpoints bring their own table (I-JEPA orders its 2D halves
             # differently from V-JEPA), so the exact table travels with the weights.

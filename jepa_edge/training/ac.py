@@ -8,7 +8,7 @@ The result is a model dir holding the encoder (and its mask-token predictor, if 
 """
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from jepa_edge.data.transforms import Normalization
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.training import ddp
 from jepa_edge.training.common import RunConfig, l1_loss, seed_everything
@@ -31,6 +32,7 @@ from jepa_edge.training.data import StepSampler
 @dataclass(frozen=True)
 class TrainACConfig(RunConfig):
     encoder: str  # model dir whose encoder stays frozen (teacher or student)
+    input_blur: float | None = None  # None: the encoder's own input low-pass; else set it (models/vit.py)
     predictor_width: int | None = None  # None: the encoder's width (identity init needs >= it)
     depth: int = 4
     num_heads: int = 4
@@ -109,6 +111,15 @@ def identity_init_(ac: ActionConditionedPredictor) -> bool:
     return True
 
 
+def with_input_blur(encoder: VisionTransformer, sigma: float | None) -> VisionTransformer:
+    """The same weights behind another input low-pass (its taps are config, not weights)."""
+    if sigma is None or sigma == encoder.cfg.input_blur:
+        return encoder
+    blurred = VisionTransformer(replace(encoder.cfg, input_blur=sigma))
+    blurred.load_state_dict(encoder.state_dict())
+    return blurred
+
+
 def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, rollout_steps: int):
     """z [B, T, N, D] latents; actions [B, T, A]; states [B, T, S]."""
     B, T, N, D = z.shape
@@ -129,7 +140,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     env = env or ddp.init_from_env(cfg.device)
     seed_everything(cfg.seed)
     source = load_model_dir(cfg.encoder)
-    encoder = source.encoder.to(env.device).eval().requires_grad_(False)
+    encoder = with_input_blur(source.encoder, cfg.input_blur).to(env.device).eval().requires_grad_(False)
     enc_cfg = encoder.cfg
     norm_d = source.config.get("normalization")
     norm = Normalization.from_dict(norm_d) if norm_d else Normalization()
@@ -148,7 +159,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
             z = frame_latents(encoder, x.to(env.device))
         return z.flatten(1, 2)
 
-    key = {"encoder_sha256": source.config.get("weights_sha256"), "data": data.describe(),
+    key = {"encoder_sha256": source.config.get("weights_sha256"), "input_blur": enc_cfg.input_blur, "data": data.describe(),
            "recipe": LATENT_RECIPE, "precision": cfg.precision}
     cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "latent_cache", key, len(data))
     cache.build(data, latents, cfg.batch_size, env, progress)

@@ -42,6 +42,7 @@ class DistillConfig(RunConfig):
     patch_size: int | None = None  # None: the teacher's patch size
     img_size: int | None = None  # None: teacher grid side * student patch (the grids then match)
     pos: str = "sincos"
+    input_blur: float = 0.0  # the student's input low-pass (models/vit.py); the teacher keeps its own
     predictor_width: int = 192
     predictor_depth: int = 6
     future_masks: bool = True
@@ -75,7 +76,7 @@ def student_config(cfg: DistillConfig, teacher: EncoderConfig) -> EncoderConfig:
     size = cfg.img_size or teacher.grid[1] * patch
     extra = {} if cfg.student_depth is None else {"depth": cfg.student_depth}
     return encoder_config(cfg.student_arch, img_size=size, patch_size=patch, num_frames=teacher.num_frames,
-                          tubelet_size=teacher.tubelet_size, pos=cfg.pos, **extra)
+                          tubelet_size=teacher.tubelet_size, pos=cfg.pos, input_blur=cfg.input_blur, **extra)
 
 
 def check_grids(teacher: EncoderConfig, student: EncoderConfig) -> None:

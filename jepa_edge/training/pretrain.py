@@ -33,6 +33,7 @@ class PretrainConfig(RunConfig):
     num_frames: int = 1  # 1: I-JEPA on images; > 1: V-JEPA on clips of this many frames
     tubelet_size: int = 2
     pos: str = "sincos"
+    input_blur: float = 0.0  # Gaussian sigma (pixels) before the patch embedding: anti-aliasing (models/vit.py)
     predictor_width: int = 192
     predictor_depth: int = 6
     future_masks: bool = True  # video: also predict the last temporal slots from the first ones
@@ -61,7 +62,8 @@ class PretrainConfig(RunConfig):
         if named and self.patch_size and named != self.patch_size:
             raise ConfigError(f"--arch {self.arch} says patch {named} but --patch-size is {self.patch_size}")
         return encoder_config(self.arch, img_size=self.img_size, patch_size=self.patch_size or named or 8,
-                              num_frames=self.num_frames, tubelet_size=self.tubelet_size, pos=self.pos, **extra)
+                              num_frames=self.num_frames, tubelet_size=self.tubelet_size, pos=self.pos,
+                              input_blur=self.input_blur, **extra)
 
 
 def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
