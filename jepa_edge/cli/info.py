@@ -25,7 +25,8 @@ def describe(config: dict) -> dict:
 
     enc = EncoderConfig.from_dict(config["encoder"])
     out = {"arch": f"{enc.arch}/{enc.patch_size}", "img_size": enc.img_size, "frames": enc.num_frames,
-           "pos": enc.pos, "tokens": enc.num_patches, "width": enc.embed_dim, "depth": enc.depth,
+           "pos": enc.pos, "input_blur": enc.input_blur, "tokens": enc.num_patches, "width": enc.embed_dim,
+           "depth": enc.depth,
            "heads": enc.num_heads, "gmacs": encoder_macs(enc) / 1e9, "gflops": 2 * encoder_macs(enc) / 1e9,
            "params": {}}
     for part in PARTS:
@@ -60,6 +61,8 @@ def run(args) -> int:
     table.add_row("tokens", str(info["tokens"]))
     table.add_row("width / depth / heads", f"{info['width']} / {info['depth']} / {info['heads']}")
     table.add_row("positions", info["pos"])
+    if info["input_blur"]:
+        table.add_row("input low-pass (sigma, px)", f"{info['input_blur']:g}")
     for part, n in info["params"].items():
         table.add_row(f"{part} params", f"{n / 1e6:.2f} M")
     table.add_row("encoder GMACs", f"{info['gmacs']:.2f}")
