@@ -139,3 +139,20 @@ def test_teacher_cache_shards_resume_and_invalidate(tmp_path):
     assert TeacherFeatureCache(tmp_path, {"teacher": "A"}, n=10, shard_size=4).build(data, feats, 3, progress=False) == 1
     # another teacher: every old shard is wrong, the cache starts over
     assert TeacherFeatureCache(tmp_path, {"teacher": "B"}, n=10, shard_size=4).build(data, feats, 3, progress=False) == 3
+
+
+def test_motion_weighted_ac_loss_charges_more_for_missing_what_moved():
+    from jepa_edge.training.ac import motion_weighted_l1
+
+    prev = torch.zeros(1, 4, 3)
+    target = prev.clone()
+    target[0, 1] = 1.0  # token 1 changed (the agent moved there); the others stayed
+    wrong_on_mover, wrong_on_static = target.clone(), target.clone()
+    wrong_on_mover[0, 1] = 0.0   # copies the last latent where the agent went
+    wrong_on_static[0, 2] = 1.0  # the same L1 error, on a token that did not change
+    plain = [motion_weighted_l1(p, target, prev, 0.0) for p in (wrong_on_mover, wrong_on_static)]
+    assert torch.isclose(plain[0], plain[1]) and torch.isclose(plain[0], (wrong_on_mover - target).abs().mean())
+    weighted = [motion_weighted_l1(p, target, prev, 10.0) for p in (wrong_on_mover, wrong_on_static)]
+    assert weighted[0] > 3 * weighted[1]
+    with pytest.raises(ConfigError, match="motion-weight"):
+        TrainACConfig(encoder="e", motion_weight=-1)
