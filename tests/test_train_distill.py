@@ -66,8 +66,10 @@ def test_teacher_student_grid_mismatch_is_a_clear_error(teacher_dir, tmp_path):
 
 def test_student_at_lower_resolution_with_a_matching_grid(teacher_dir, tmp_path):
     # teacher 32 px / patch 8 -> 4x4; student 16 px / patch 4 -> 4x4: allowed, the teacher sees an upsampled clip
-    out = distill(tiny(teacher_dir, patch_size=4, steps=2, teacher_cache=False), tmp_path / "z", progress=False)
-    assert load_model_dir(out["model_dir"]).encoder.cfg.img_size == 16
+    out = distill(tiny(teacher_dir, patch_size=4, steps=2, teacher_cache=False, input_blur=1.0), tmp_path / "z",
+                  progress=False)
+    student = load_model_dir(out["model_dir"]).encoder.cfg
+    assert student.img_size == 16 and student.input_blur == 1.0  # --input-blur: the student's own low-pass
 
 
 def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):

@@ -1,8 +1,9 @@
 """The JEPA Vision Transformer encoder (I-JEPA images, V-JEPA / V-JEPA 2 video).
 
-Pixels -> (optional Gaussian low-pass, `input_blur`) -> patch tokens (Conv2d for images, Conv3d over `tubelet_size` frames for video) -> positions
-(a fixed sin-cos table added once, or 3D RoPE inside every attention) -> pre-norm blocks -> final
-LayerNorm. Parameter names follow the official code (patch_embed.proj, blocks.i.attn.qkv, norm, ...).
+Pixels -> (an optional Gaussian low-pass, `input_blur`) -> patch tokens (Conv2d for images, Conv3d
+over `tubelet_size` frames for video) -> positions (a fixed sin-cos table added once, or 3D RoPE
+inside every attention) -> pre-norm blocks -> final LayerNorm. Parameter names follow the official
+code (patch_embed.proj, blocks.i.attn.qkv, norm, ...).
 
 Export-safe: the grid is fixed by the config, position tables are constant buffers, and masks
 select tokens with `gather` (no per-sample Python loops).

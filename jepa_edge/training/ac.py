@@ -179,8 +179,10 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
             z = frame_latents(encoder, x.to(env.device))
         return z.flatten(1, 2)
 
-    key = {"encoder_sha256": source.config.get("weights_sha256"), "input_blur": enc_cfg.input_blur, "data": data.describe(),
+    key = {"encoder_sha256": source.config.get("weights_sha256"), "data": data.describe(),
            "recipe": LATENT_RECIPE, "precision": cfg.precision}
+    if enc_cfg.input_blur:  # the same weights see other pixels (a key without it: caches made before the field)
+        key["input_blur"] = enc_cfg.input_blur
     cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "latent_cache", key, len(data))
     cache.build(data, latents, cfg.batch_size, env, progress)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
