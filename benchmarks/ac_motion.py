@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
-from closed_loop_ceiling import candidate_actions, predictor_dynamics
+from closed_loop_ceiling import candidate_actions, predictor_dynamics, simulate_held
 from jepa_edge.data.tasks import goal_distance, start_episode
 from jepa_edge.eval.features import model_normalization
-from jepa_edge.eval.plannability import encode_images
+from jepa_edge.eval.plannability import encode_images, spearman
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.energy import ENERGIES, make_energy
 from jepa_edge.utils.device_info import describe
@@ -45,14 +44,9 @@ def measure(path: str, episodes: int, horizon: int, energy_names) -> dict:
     ratios, rhos, closer = [], {e: [] for e in energies}, {e: [] for e in energies}
     for seed in range(1000, 1000 + episodes):
         world, goal = start_episode(seed, size=size)
-        start, ends, dist = world.state.copy(), [], []
-        for a in actions:
-            world.set_state(start.copy())
-            for _ in range(horizon):
-                world.step(a)
-            ends.append(world.render(size))
-            dist.append(goal_distance(world.state, goal))
-        world.set_state(start)
+        start = world.state.copy()
+        ends, end_states = simulate_held(world, actions, horizon, size)
+        dist = [goal_distance(s, goal) for s in end_states]
         z_true = encode_images(enc, ends, norm).numpy()
         z_now, z_goal = encode_images(enc, [world.render(size), goal.image], norm).numpy()
         z_pred = dynamics.rollout(z_now, np.repeat(actions[:, None], horizon, axis=1), start.proprio())
@@ -60,7 +54,7 @@ def measure(path: str, episodes: int, horizon: int, energy_names) -> dict:
         ratios.append(float(np.abs(z_pred - z_pred[still]).mean() / np.abs(z_true - z_true[still]).mean()))
         for name, energy in energies.items():
             e_pred = energy(z_pred, z_goal)
-            rhos[name].append(float(spearmanr(e_pred, energy(z_true, z_goal))[0]))
+            rhos[name].append(spearman(e_pred, energy(z_true, z_goal)))
             closer[name].append(dist[int(np.argmin(e_pred))] < goal_distance(start, goal))
     return {"motion_ratio": round(float(np.mean(ratios)), 4),
             **{name: {"rho_energy": round(float(np.nanmean(rhos[name])), 3),

@@ -50,6 +50,20 @@ def candidate_actions() -> np.ndarray:
     return np.concatenate([full, 0.4 * full, np.zeros((1, 2))]).astype(np.float32)
 
 
+def simulate_held(world, actions: np.ndarray, horizon: int, size: int) -> tuple[list[np.ndarray], list]:
+    """Each action held for `horizon` world steps from the current state: the end frames and end
+    states (what a perfect predictor would say); the world is put back where it was."""
+    now, frames, states = world.state.copy(), [], []
+    for a in actions:
+        world.set_state(now.copy())
+        for _ in range(horizon):
+            world.step(a)
+        frames.append(world.render(size))
+        states.append(world.state.copy())
+    world.set_state(now)
+    return frames, states
+
+
 def predictor_dynamics(model_dir: str) -> LatentDynamics:
     """The model dir's AC predictor, rolled out as the loop's planner rolls it out (state integrated)."""
     session = load_session(model_dir, "ac_predictor", torch.get_num_threads())
@@ -75,14 +89,7 @@ def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, ma
         while steps < max_steps and not reached:
             now = world.state.copy()
             if dynamics is None:
-                ends = []
-                for a in actions:
-                    world.set_state(now.copy())
-                    for _ in range(horizon):
-                        world.step(a)
-                    ends.append(world.render(size))
-                world.set_state(now)
-                z = encode(ends)
+                z = encode(simulate_held(world, actions, horizon, size)[0])
             else:
                 z_now = encode([world.render(size)])[0]
                 z = dynamics.rollout(z_now, np.repeat(actions[:, None], horizon, axis=1), now.proprio())

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from closed_loop_ceiling import simulate_held
 from jepa_edge.data.tasks import TASK_CONFIG, start_episode
 from jepa_edge.eval.features import model_normalization
 from jepa_edge.eval.plannability import encode_images, spearman
@@ -73,13 +74,8 @@ def score(model_dir: str, random_init: bool, episodes: int, directions: int = 16
         z_goal, z_start = encode_images(enc, [goal.image, world.render(size)], norm).numpy()  # [N, D] each
         d0 = np.hypot(*(start.agent_pos - goal.state.agent_pos))
         for H in HORIZONS:
-            frames, dist = [], []
-            for a in moves:
-                world.set_state(start.copy())
-                for _ in range(H):
-                    world.step(a)
-                frames.append(world.render(size))
-                dist.append(np.hypot(*(world.state.agent_pos - goal.state.agent_pos)))
+            frames, ends = simulate_held(world, moves, H, size)
+            dist = [np.hypot(*(s.agent_pos - goal.state.agent_pos)) for s in ends]
             latents = {"": encode_images(enc, frames, norm).numpy()}
             held = np.repeat(moves[:, None].astype(np.float32), H, axis=1)  # [16, H, 2]
             for src, dyn in dynamics.items():

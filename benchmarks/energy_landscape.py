@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from jepa_edge.data.tasks import start_episode
 from jepa_edge.eval.features import model_normalization
-from jepa_edge.eval.plannability import encode_images
+from jepa_edge.eval.plannability import agent_on_grid, encode_images, greedy_descent, spearman
 from jepa_edge.models.model_dir import load_model_dir
+from jepa_edge.models.vit import with_input_blur
 from jepa_edge.runtime.energy import ENERGIES, make_energy
-from jepa_edge.training.ac import with_input_blur
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -41,35 +40,21 @@ LOOKAHEAD = 3  # cells
 
 
 def energy_maps(encoder, norm, seed: int, energies: dict) -> tuple[dict, np.ndarray]:
-    """{energy: [G, G] map} and the goal's grid cell, for episode `seed`."""
+    """{energy: [G, G] map, rows y, columns x} and the goal's grid cell (row, column), for episode `seed`."""
     world, goal = start_episode(seed, size=encoder.cfg.img_size)
-    start, frames = world.state, []
-    for y in GRID:
-        for x in GRID:
-            s = start.copy()
-            s.agent_pos = np.array([x, y])
-            world.set_state(s)
-            frames.append(world.render(encoder.cfg.img_size))
+    frames, _ = agent_on_grid(world, GRID, encoder.cfg.img_size)  # x-major
     z = encode_images(encoder, frames, norm).numpy()
     z_goal = encode_images(encoder, [goal.image], norm).numpy()[0]
     g = len(GRID)
     cell = (int(np.argmin(np.abs(GRID - goal.state.agent_pos[1]))), int(np.argmin(np.abs(GRID - goal.state.agent_pos[0]))))
-    return {name: fn(z, z_goal).reshape(g, g) for name, fn in energies.items()}, np.array(cell)
+    return {name: fn(z, z_goal).reshape(g, g).T for name, fn in energies.items()}, np.array(cell)
 
 
 def descent_share(M: np.ndarray, goal: np.ndarray) -> float:
-    """Share of start cells from which jumping to the lowest cell within LOOKAHEAD ends by the goal."""
-    g, ok = M.shape[0], 0
-    for start in np.ndindex(g, g):
-        p, seen = start, set()
-        while p not in seen:
-            seen.add(p)
-            lo = [max(0, c - LOOKAHEAD) for c in p]
-            window = M[lo[0]:p[0] + LOOKAHEAD + 1, lo[1]:p[1] + LOOKAHEAD + 1]
-            i, j = np.unravel_index(np.argmin(window), window.shape)
-            p = (lo[0] + int(i), lo[1] + int(j))
-        ok += int(np.abs(np.array(p) - goal).max() <= 1)
-    return ok / g / g
+    """Share of start cells from which descent to the lowest cell within LOOKAHEAD ends by the goal."""
+    g = M.shape[0]
+    ends = [greedy_descent(M, start, g * g, reach=LOOKAHEAD) for start in np.ndindex(g, g)]
+    return sum(int(np.abs(np.array(end) - goal).max() <= 1) for end in ends) / g / g
 
 
 def distance_map(goal: np.ndarray) -> np.ndarray:
@@ -124,7 +109,7 @@ def main(argv=None) -> int:
                 with torch.no_grad():
                     maps, goal = energy_maps(encoder, norm, seed, energies)
                 for e, M in maps.items():
-                    rows[e]["rho"].append(float(spearmanr(M.ravel(), distance_map(goal).ravel())[0]))
+                    rows[e]["rho"].append(spearman(M.ravel(), distance_map(goal).ravel()))
                     rows[e]["descent"].append(descent_share(M, goal))
                     if k == 0:
                         shown[f"{name} blur {sigma:g} {e}"] = (M, goal)

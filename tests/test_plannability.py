@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from jepa_edge.data.transforms import Normalization
-from jepa_edge.eval.plannability import _greedy_descent, plannability
+from jepa_edge.eval.plannability import greedy_descent, plannability
 from jepa_edge.models.config import EncoderConfig
 
 
@@ -28,13 +28,13 @@ class BlurEncoder(torch.nn.Module):
         return torch.cat([t, -t], dim=-1)
 
 
-def test_greedy_descent_follows_the_energy_to_the_minimum():
+def testgreedy_descent_follows_the_energy_to_the_minimum():
     i, j = np.mgrid[:9, :9]
     bowl = (i - 6.0) ** 2 + (j - 2.0) ** 2
-    assert _greedy_descent(bowl, (0, 8), max_steps=40) == (6, 2)
+    assert greedy_descent(bowl, (0, 8), max_steps=40) == (6, 2)
     plateau = np.ones((9, 9))
     plateau[6, 2] = 0  # a needle: recognisable, not reachable
-    assert _greedy_descent(plateau, (0, 8), max_steps=40) == (0, 8)
+    assert greedy_descent(plateau, (0, 8), max_steps=40) == (0, 8)
 
 
 def test_a_blurred_latent_space_is_plannable_and_a_local_one_is_not():

@@ -36,13 +36,36 @@ def encode_images(encoder, images: list[np.ndarray], norm: Normalization) -> tor
     return frame_latents(encoder, x)[:, 0]  # [B, N, D]
 
 
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks with ties given their average rank (scipy's rankdata 'average', less 1)."""
+    a = np.asarray(a).ravel()
+    ranks = np.empty(len(a))
+    ranks[np.argsort(a, kind="stable")] = np.arange(len(a))
+    _, group, counts = np.unique(a, return_inverse=True, return_counts=True)
+    return (np.bincount(group, weights=ranks) / counts)[group]
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Rank correlation (scipy is not a dependency; ties between float energies do not occur in practice)."""
-    ra, rb = np.argsort(np.argsort(a)).astype(np.float64), np.argsort(np.argsort(b)).astype(np.float64)
-    return float(np.corrcoef(ra, rb)[0, 1])
+    """Rank correlation, ties averaged (scipy is not a dependency). Ties occur: two actions that
+    both push the agent into a wall end in the same frame."""
+    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
 
 
-def _greedy_descent(energy: np.ndarray, start: tuple[int, int], max_steps: int, reach: int = 1) -> tuple[int, int]:
+def agent_on_grid(world, axis: np.ndarray, size: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames of the world's current scene with the agent moved to every (x, y) of `axis` x `axis`
+    (x-major) and those positions [G*G, 2]; the world is left at the last of them."""
+    start, images, positions = world.state.copy(), [], []
+    for x in axis:
+        for y in axis:
+            s = start.copy()
+            s.agent_pos = np.array([x, y])
+            world.set_state(s)
+            positions.append((x, y))
+            images.append(world.render(size))
+    return images, np.asarray(positions)
+
+
+def greedy_descent(energy: np.ndarray, start: tuple[int, int], max_steps: int, reach: int = 1) -> tuple[int, int]:
     """Move to the lowest-energy cell within `reach` cells (what a planner's horizon can see) until
     none is lower."""
     n = energy.shape[0]
@@ -71,23 +94,16 @@ def plannability(encoder: torch.nn.Module, norm: Normalization, episodes: int = 
     for seed in range(first_seed, first_seed + episodes):
         world, goal = start_episode(seed, size=size)
         start = world.state.copy()
-        positions, images = [], []
-        for x in axis:
-            for y in axis:
-                s = start.copy()
-                s.agent_pos = np.array([x, y])
-                world.set_state(s)
-                positions.append((x, y))
-                images.append(world.render(size))
+        images, positions = agent_on_grid(world, axis, size)
         z, z_goal = encode_images(encoder, images, norm).numpy(), encode_images(encoder, [goal.image], norm)[0].numpy()
-        dist = np.hypot(*(np.asarray(positions) - goal.state.agent_pos).T)
+        dist = np.hypot(*(positions - goal.state.agent_pos).T)
         cell = tuple(int(k) for k in np.clip(np.rint((start.agent_pos - axis[0]) / spacing), 0, grid - 1))
         for name, energy_fn in energies.items():
             energy, sc = energy_fn(z, z_goal), scores[name]
             sc["spearman"].append(spearman(energy, dist))
             sc["argmin_hit"].append(bool(dist[np.argmin(energy)] <= radius))
             for r in lookaheads:
-                end = _greedy_descent(energy.reshape(grid, grid), cell, 4 * grid, reach=max(1, round(r / spacing)))
+                end = greedy_descent(energy.reshape(grid, grid), cell, 4 * grid, reach=max(1, round(r / spacing)))
                 sc["descent_hit"][f"{r:g}"].append(bool(dist.reshape(grid, grid)[end] <= radius))
     summary = {name: {"spearman": round(float(np.mean(sc["spearman"])), 4),
                       "argmin_hit": round(float(np.mean(sc["argmin_hit"])), 4),

@@ -11,6 +11,7 @@ select tokens with `gather` (no per-sample Python loops).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn as nn
@@ -188,3 +189,13 @@ class VisionTransformer(nn.Module):
             if i in wanted:
                 outs.append(self.norm(x))
         return outs
+
+
+def with_input_blur(encoder: VisionTransformer, sigma: float | None) -> VisionTransformer:
+    """The same weights behind another input low-pass (its taps are config, not weights); None or
+    the encoder's own sigma: the encoder itself."""
+    if sigma is None or sigma == encoder.cfg.input_blur:
+        return encoder
+    blurred = VisionTransformer(replace(encoder.cfg, input_blur=sigma))
+    blurred.load_state_dict(encoder.state_dict())
+    return blurred

@@ -8,7 +8,7 @@ The result is a model dir holding the encoder (and its mask-token predictor, if 
 """
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, asdict, dataclass, replace
+from dataclasses import KW_ONLY, asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ from jepa_edge.data.transforms import Normalization
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
-from jepa_edge.models.vit import VisionTransformer
+from jepa_edge.models.vit import with_input_blur
 from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.training import ddp
 from jepa_edge.training.common import RunConfig, seed_everything
@@ -112,15 +112,6 @@ def identity_init_(ac: ActionConditionedPredictor) -> bool:
         ac.proj.weight[:, :D].copy_(torch.eye(D) * (D / P) ** 0.5)
         ac.proj.bias.zero_()
     return True
-
-
-def with_input_blur(encoder: VisionTransformer, sigma: float | None) -> VisionTransformer:
-    """The same weights behind another input low-pass (its taps are config, not weights)."""
-    if sigma is None or sigma == encoder.cfg.input_blur:
-        return encoder
-    blurred = VisionTransformer(replace(encoder.cfg, input_blur=sigma))
-    blurred.load_state_dict(encoder.state_dict())
-    return blurred
 
 
 def motion_weighted_l1(pred: torch.Tensor, target: torch.Tensor, prev: torch.Tensor, weight: float) -> torch.Tensor:
