@@ -158,3 +158,37 @@ def test_motion_weighted_ac_loss_charges_more_for_missing_what_moved():
     assert weighted[0] > 3 * weighted[1]
     with pytest.raises(ConfigError, match="motion-weight"):
         TrainACConfig(encoder="e", motion_weight=-1)
+
+
+def test_one_step_ac_loss_predicts_each_transition_from_its_frame_alone():
+    """--one-step: every transition is a sample of its own, as the loop's planner calls the predictor
+    (one frame per call); with two frames it is the block-causal loss (frame 0 sees only itself)."""
+    from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
+    from jepa_edge.training.ac import ac_loss, motion_weighted_l1
+
+    torch.manual_seed(0)
+    ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=32, predictor_embed_dim=32, depth=1, num_heads=2,
+                                                      action_dim=2, state_dim=4, img_size=16, patch_size=8))
+    B, T, N, D = 2, 4, 4, 32
+    z, a, s = torch.randn(B, T, N, D), torch.randn(B, T, 2), torch.randn(B, T, 4)
+    _, parts = ac_loss(ac, z, a, s, rollout_steps=1, one_step=True)
+    alone = torch.stack([motion_weighted_l1(ac(z[:, t], a[:, t:t + 1], s[:, t:t + 1]), z[:, t + 1], z[:, t], 0.0)
+                         for t in range(T - 1)]).mean()
+    assert parts["loss_forcing"] == pytest.approx(float(alone), rel=1e-6)  # block-causal: 1e-4 away here
+    two = [ac_loss(ac, z[:, :2], a[:, :2], s[:, :2], rollout_steps=1, one_step=o)[0] for o in (False, True)]
+    torch.testing.assert_close(two[0], two[1])
+
+
+def test_train_ac_on_static_scenes():
+    """--object-speed 0 --p-cross 0: the task's scenes, where only what the agent pushes moves."""
+    from jepa_edge.data.datasets import WorldTrajectories
+    from jepa_edge.training.ac import scene_config
+
+    cfg = TrainACConfig(encoder="e", object_speed=0.0, p_cross=0.0)
+    data = WorldTrajectories(6, 4, 32, cfg=scene_config(cfg, 32), p_cross=cfg.p_cross)
+    assert all(np.all(data.clip(i).world_states()[0].obj_vel == 0) for i in range(len(data)))
+    default = WorldTrajectories(6, 4, 32, cfg=scene_config(TrainACConfig(encoder="e"), 32))
+    assert any(np.any(default.clip(i).world_states()[0].obj_vel != 0) for i in range(len(default)))
+    for bad in ({"object_speed": -1.0}, {"p_cross": 1.5}):
+        with pytest.raises(ConfigError, match="object-speed|p-cross"):
+            TrainACConfig(encoder="e", **bad)

@@ -8,13 +8,14 @@ The result is a model dir holding the encoder (and its mask-token predictor, if 
 """
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from jepa_edge.data.datasets import WorldTrajectories
 from jepa_edge.data.transforms import Normalization
+from jepa_edge.data.world import WorldConfig
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
 from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
@@ -38,9 +39,18 @@ class TrainACConfig(RunConfig):
     num_heads: int = 4
     frames: int = 8  # frames per training trajectory
     rollout_steps: int = 2
+    # True: learn z[t+1] = f(z[t], a[t], s[t]) from one frame, which is how the loop's planner rolls the
+    # predictor out (runtime/planner.py LatentDynamics: one frame per call); False: block-causal over
+    # all frames at once, as V-JEPA 2-AC trains
+    one_step: bool = False
     identity_init: bool = True  # start as "copy the last latent" (needs predictor_width >= encoder width)
     motion_weight: float = 0.0  # extra L1 weight on tokens that change between frames (0: the official loss)
     n_trajectories: int = 1000
+    # the trajectories' scenes: by default objects drift and a quarter of the clips send one across
+    # the occluder (the pretraining data); the reach/push tasks have objects at rest (tasks.TASK_CONFIG),
+    # where everything that moves is the agent or what it pushes
+    object_speed: float | None = None  # None: the world's default; 0: objects move only when pushed
+    p_cross: float = 0.25
     cache_dir: str | None = None  # default: <out>/latent_cache
     # the run fields come from RunConfig; a small predictor on cached latents wants a smaller
     # batch, fewer steps and a lower peak lr than RunConfig's defaults
@@ -52,6 +62,10 @@ class TrainACConfig(RunConfig):
     warmup_steps: int = 30
 
     def __post_init__(self):
+        if self.object_speed is not None and self.object_speed < 0:
+            raise ConfigError(f"--object-speed must be >= 0, got {self.object_speed}")
+        if not 0 <= self.p_cross <= 1:
+            raise ConfigError(f"--p-cross must be in [0, 1], got {self.p_cross}")
         if self.motion_weight < 0:
             raise ConfigError(f"--motion-weight must be >= 0, got {self.motion_weight}")
         if self.frames < self.rollout_steps + 1 or self.frames < 2:
@@ -83,6 +97,11 @@ class _ActionsMemo(torch.utils.data.Dataset):
 
     def describe(self):
         return {**self.data.describe(), "n": len(self.data), "seed": self.data.seed}
+
+
+def scene_config(cfg: TrainACConfig, img_size: int) -> WorldConfig:
+    base = WorldConfig(img_size=img_size)
+    return base if cfg.object_speed is None else replace(base, object_speed=cfg.object_speed)
 
 
 def ac_config(cfg: TrainACConfig, enc_cfg, action_dim: int, state_dim: int) -> ACPredictorConfig:
@@ -130,8 +149,10 @@ def motion_weighted_l1(pred: torch.Tensor, target: torch.Tensor, prev: torch.Ten
 
 
 def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, rollout_steps: int,
-            motion_weight: float = 0.0):
+            motion_weight: float = 0.0, one_step: bool = False):
     """z [B, T, N, D] latents; actions [B, T, A]; states [B, T, S]."""
+    if one_step:
+        return one_step_loss(ac, z, actions, states, rollout_steps, motion_weight)
     B, T, N, D = z.shape
     pred = ac(z[:, :-1].reshape(B, (T - 1) * N, D), actions[:, :-1], states[:, :-1])  # [B, (T-1)*N, D]
     forcing = motion_weighted_l1(pred, z[:, 1:].reshape(B, (T - 1) * N, D), z[:, :-1].reshape(B, (T - 1) * N, D),
@@ -141,6 +162,23 @@ def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, ro
         nxt = ac(seq, actions[:, :k], states[:, :k])[:, -N:]  # prediction of frame k
         rollout.append(motion_weighted_l1(nxt, z[:, k], z[:, k - 1], motion_weight))
         seq = torch.cat([seq, nxt], dim=1)
+    roll = torch.stack(rollout).mean()
+    return forcing + roll, {"loss_forcing": float(forcing.detach()), "loss_rollout": float(roll.detach())}
+
+
+def one_step_loss(ac, z, actions, states, rollout_steps: int, motion_weight: float):
+    """ac_loss for a predictor that sees one frame: every transition of the batch is a sample of its
+    own (teacher forcing), and the rollout feeds each prediction back as the next call's only frame
+    (with the true state, which the planner integrates from its actions)."""
+    B, T, N, D = z.shape
+    pred = ac(z[:, :-1].reshape(B * (T - 1), N, D), actions[:, :-1].reshape(B * (T - 1), 1, -1),
+              states[:, :-1].reshape(B * (T - 1), 1, -1))
+    forcing = motion_weighted_l1(pred, z[:, 1:].reshape(B * (T - 1), N, D), z[:, :-1].reshape(B * (T - 1), N, D),
+                                 motion_weight)
+    nxt, rollout = z[:, 0], []
+    for k in range(rollout_steps):
+        nxt = ac(nxt, actions[:, k:k + 1], states[:, k:k + 1])
+        rollout.append(motion_weighted_l1(nxt, z[:, k + 1], z[:, k], motion_weight))
     roll = torch.stack(rollout).mean()
     return forcing + roll, {"loss_forcing": float(forcing.detach()), "loss_rollout": float(roll.detach())}
 
@@ -155,7 +193,8 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     enc_cfg = encoder.cfg
     norm_d = source.config.get("normalization")
     norm = Normalization.from_dict(norm_d) if norm_d else Normalization()
-    world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000, normalization=norm)
+    world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000, normalization=norm,
+                              cfg=scene_config(cfg, enc_cfg.img_size), p_cross=cfg.p_cross)
     data = _ActionsMemo(world)
     a0, s0 = data.actions_states([0])
     ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1]))
@@ -174,6 +213,8 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
            "recipe": LATENT_RECIPE, "precision": cfg.precision}
     if enc_cfg.input_blur:  # the same weights see other pixels (a key without it: caches made before the field)
         key["input_blur"] = enc_cfg.input_blur
+    if cfg.object_speed is not None or cfg.p_cross != 0.25:  # other scenes (likewise named only when set)
+        key["scenes"] = {"object_speed": world.cfg.object_speed, "p_cross": cfg.p_cross}
     cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "latent_cache", key, len(data))
     cache.build(data, latents, cfg.batch_size, env, progress)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
@@ -186,7 +227,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
         z = z.reshape(len(idx), cfg.frames, N, -1)  # [B, T, N, D]
         a, s = (t.to(env.device) for t in data.actions_states(idx))
         with autocast(env.device, cfg.precision):
-            return ac_loss(model, z, a, s, cfg.rollout_steps, cfg.motion_weight)
+            return ac_loss(model, z, a, s, cfg.rollout_steps, cfg.motion_weight, cfg.one_step)
 
     summary = run_command(
         cfg, "train-ac", env, [ac], run_dir=out, modules={"ac_predictor": ac}, compute_loss=compute_loss,
