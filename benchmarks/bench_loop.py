@@ -179,8 +179,8 @@ def main(argv=None) -> int:
                   f"final distance {ep['final_distance']}, plan {ep['plan_ms_mean']} ms", flush=True)
 
         res = evaluate(eval_cfg, methods, args.episodes, progress=progress)
-        for m in res["methods"].values():
-            m.pop("per_episode")  # the summary is the benchmark; episodes are reproducible by seed
+        for m in res["methods"].values():  # the outcome of each seed, to compare methods episode by episode
+            m["per_episode"] = [{k: e[k] for k in ("seed", "success", "steps", "final_distance")} for e in m["per_episode"]]
         result["goal_reaching"] = res
         print({k: v["success_rate"] for k, v in res["methods"].items()}, "faulted episodes:",
               {k: v["faulted"] for k, v in res["methods"].items()})

@@ -213,7 +213,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
            "recipe": LATENT_RECIPE, "precision": cfg.precision}
     if enc_cfg.input_blur:  # the same weights see other pixels (a key without it: caches made before the field)
         key["input_blur"] = enc_cfg.input_blur
-    if cfg.object_speed is not None or cfg.p_cross != 0.25:  # other scenes (likewise named only when set)
+    if cfg.object_speed is not None or cfg.p_cross != TrainACConfig.p_cross:  # other scenes (named only when set)
         key["scenes"] = {"object_speed": world.cfg.object_speed, "p_cross": cfg.p_cross}
     cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "latent_cache", key, len(data))
     cache.build(data, latents, cfg.batch_size, env, progress)
