@@ -148,6 +148,11 @@ def motion_weighted_l1(pred: torch.Tensor, target: torch.Tensor, prev: torch.Ten
     return (w * err).mean() / w.mean()
 
 
+def _total(forcing: torch.Tensor, rollout: list[torch.Tensor]):
+    roll = torch.stack(rollout).mean()
+    return forcing + roll, {"loss_forcing": float(forcing.detach()), "loss_rollout": float(roll.detach())}
+
+
 def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, rollout_steps: int,
             motion_weight: float = 0.0, one_step: bool = False):
     """z [B, T, N, D] latents; actions [B, T, A]; states [B, T, S]."""
@@ -162,8 +167,7 @@ def ac_loss(ac, z: torch.Tensor, actions: torch.Tensor, states: torch.Tensor, ro
         nxt = ac(seq, actions[:, :k], states[:, :k])[:, -N:]  # prediction of frame k
         rollout.append(motion_weighted_l1(nxt, z[:, k], z[:, k - 1], motion_weight))
         seq = torch.cat([seq, nxt], dim=1)
-    roll = torch.stack(rollout).mean()
-    return forcing + roll, {"loss_forcing": float(forcing.detach()), "loss_rollout": float(roll.detach())}
+    return _total(forcing, rollout)
 
 
 def one_step_loss(ac, z, actions, states, rollout_steps: int, motion_weight: float):
@@ -179,8 +183,7 @@ def one_step_loss(ac, z, actions, states, rollout_steps: int, motion_weight: flo
     for k in range(rollout_steps):
         nxt = ac(nxt, actions[:, k:k + 1], states[:, k:k + 1])
         rollout.append(motion_weighted_l1(nxt, z[:, k + 1], z[:, k], motion_weight))
-    roll = torch.stack(rollout).mean()
-    return forcing + roll, {"loss_forcing": float(forcing.detach()), "loss_rollout": float(roll.detach())}
+    return _total(forcing, rollout)
 
 
 def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
