@@ -28,7 +28,7 @@ class BlurEncoder(torch.nn.Module):
         return torch.cat([t, -t], dim=-1)
 
 
-def testgreedy_descent_follows_the_energy_to_the_minimum():
+def test_greedy_descent_follows_the_energy_to_the_minimum():
     i, j = np.mgrid[:9, :9]
     bowl = (i - 6.0) ** 2 + (j - 2.0) ** 2
     assert greedy_descent(bowl, (0, 8), max_steps=40) == (6, 2)

@@ -26,8 +26,8 @@ def describe(config: dict) -> dict:
     enc = EncoderConfig.from_dict(config["encoder"])
     out = {"arch": f"{enc.arch}/{enc.patch_size}", "img_size": enc.img_size, "frames": enc.num_frames,
            "pos": enc.pos, "input_blur": enc.input_blur, "tokens": enc.num_patches, "width": enc.embed_dim,
-           "depth": enc.depth,
-           "heads": enc.num_heads, "gmacs": encoder_macs(enc) / 1e9, "gflops": 2 * encoder_macs(enc) / 1e9,
+           "depth": enc.depth, "heads": enc.num_heads, "gmacs": encoder_macs(enc) / 1e9,
+           "gflops": 2 * encoder_macs(enc) / 1e9,
            "params": {}}
     for part in PARTS:
         if part in config:
