@@ -249,3 +249,15 @@ def test_the_teacher_plans_with_its_own_predictor_not_the_students(tmp_path):
     assert res["teacher"]["predictor"] == str(teacher) and res["student"]["predictor"] == str(student)
     assert res["teacher"]["faulted"] == res["student"]["faulted"] == 0
     assert all(e["replans"] > 0 for r in res.values() for e in r["per_episode"])
+
+
+def test_goal_evaluation_gives_a_frame_skip_predictor_k_world_steps_per_action(tmp_path):
+    """A predictor trained with --action-repeat k: its plan's actions last k world steps; the
+    evaluation still replans and acts every step."""
+    from jepa_edge.runtime.goal_eval import eval_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"ac": {"action_repeat": 3}}))
+    skip = eval_config(sim_cfg(**{"models.predictor": str(tmp_path)})).schedule
+    plain = eval_config(sim_cfg()).schedule
+    assert skip.planning_hz == plain.planning_hz == plain.action_hz
+    assert skip.action_hz == pytest.approx(plain.action_hz / 3)

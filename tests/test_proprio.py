@@ -112,3 +112,14 @@ def test_state_update_is_a_checked_config_key(tmp_path):
     toml.write_text('[planner]\nstate_update = "freeze"\n')
     with pytest.raises(ConfigError, match="planner.state_update"):
         load_robot_config(toml)
+
+
+def test_the_update_for_a_frame_skip_predictor_matches_k_world_steps():
+    k = 3
+    update = StateUpdate.for_world(WORLD, action_repeat=k)
+    world = TabletopWorld(WorldConfig(n_objects=1, object_speed=0.0), seed=5)
+    world.agent_pos, world.obj_pos = np.array([0.5, 0.5]), np.array([[0.15, 0.85]])  # no wall or object in reach
+    state = update(world.state.proprio()[None], np.array([[0.6, -0.4]], np.float32))[0]
+    for _ in range(k):
+        world.step([0.6, -0.4])
+    np.testing.assert_allclose(state, world.state.proprio(), atol=1e-5)

@@ -189,6 +189,6 @@ def test_train_ac_on_static_scenes():
     assert all(np.all(data.clip(i).world_states()[0].obj_vel == 0) for i in range(len(data)))
     default = WorldTrajectories(6, 4, 32, cfg=scene_config(TrainACConfig(encoder="e"), 32))
     assert any(np.any(default.clip(i).world_states()[0].obj_vel != 0) for i in range(len(default)))
-    for bad in ({"object_speed": -1.0}, {"p_cross": 1.5}):
-        with pytest.raises(ConfigError, match="object-speed|p-cross"):
+    for bad in ({"object_speed": -1.0}, {"p_cross": 1.5}, {"action_repeat": 0}):
+        with pytest.raises(ConfigError, match="object-speed|p-cross|action-repeat"):
             TrainACConfig(encoder="e", **bad)

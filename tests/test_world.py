@@ -219,3 +219,20 @@ def test_teleport_in_front_of_the_agent():
     np.testing.assert_allclose(p, [0.45, 0.5])
     np.testing.assert_allclose(w.state.obj_pos[1], p)
     assert np.all(w.teleport(0, [5.0, -1.0]) == [1 - cfg.wall - cfg.object_radius, cfg.wall + cfg.object_radius])
+
+
+def test_action_repeat_holds_each_action_and_keeps_every_kth_frame():
+    k, T = 3, 5
+    skip = make_clip(7, frames=T, action_repeat=k, render=False)
+    assert len(skip) == T
+    # the same world, stepped by hand with each of the clip's actions held for k steps
+    world = TabletopWorld(WorldConfig(), seed=(7,))
+    for t in range(T):
+        np.testing.assert_allclose(skip.states[t], world.state.proprio(), atol=1e-6)
+        for _ in range(k):
+            world.step(skip.actions[t])
+    # one clip step covers k world steps: the agent moves about k times as far as without the skip
+    plain = make_clip(7, frames=T, render=False)
+    assert np.abs(np.diff(skip.positions["agent"], axis=0)).sum() > 1.5 * np.abs(np.diff(plain.positions["agent"], axis=0)).sum()
+    with pytest.raises(ConfigError, match="action_repeat"):
+        make_clip(7, frames=T, action_repeat=0)

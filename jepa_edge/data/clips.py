@@ -70,16 +70,32 @@ def launch_across_occluder(world: TabletopWorld, rng: np.random.Generator, frame
 
 
 def make_clip(seed, frames: int = 16, size: int = 64, cfg: WorldConfig | None = None,
-              policy: str = "explore", cross: bool = False, render: bool = True) -> Clip:
+              policy: str = "explore", cross: bool = False, render: bool = True, action_repeat: int = 1) -> Clip:
     """A clip of `frames` frames from world seed `seed` (int or tuple of ints).
 
-    `cross=True` launches one object across the occluder (see launch_across_occluder)."""
+    `cross=True` launches one object across the occluder (see launch_across_occluder).
+    `action_repeat=k` holds each action for k world steps and keeps every k-th frame (frame skip):
+    one clip step is then k world steps, as for a predictor that looks k steps ahead per call."""
+    if action_repeat < 1:
+        raise ConfigError(f"action_repeat must be >= 1, got {action_repeat}")
     cfg = cfg or WorldConfig()
     seed = tuple(np.atleast_1d(seed).tolist())
     world = TabletopWorld(cfg, seed=seed)
     if cross:
-        launch_across_occluder(world, np.random.default_rng((*seed, 1)), frames)
-    return world.rollout(make_policy(policy, cfg, (*seed, 2)), frames, size=size, render=render)
+        launch_across_occluder(world, np.random.default_rng((*seed, 1)), frames * action_repeat)
+    policy_fn = make_policy(policy, cfg, (*seed, 2))
+    if action_repeat == 1:
+        return world.rollout(policy_fn, frames, size=size, render=render)
+    held = {}
+
+    def every_kth(s):  # the policy decides on every k-th step; the steps between repeat its action
+        if (s.t - t0) % action_repeat == 0:
+            held["a"] = policy_fn(s)
+        return held["a"]
+
+    t0 = world.t
+    states, actions = world.record(every_kth, frames * action_repeat)
+    return Clip.from_states(states[::action_repeat], actions[::action_repeat], world.renderer, size, render=render)
 
 
 def _crossing_times(visible: np.ndarray) -> tuple[int, int] | None:

@@ -72,12 +72,13 @@ class WorldClips(FrameDataset):
 
     def __init__(self, n: int = 2_000, frames: int = 16, size: int = 64, cfg: WorldConfig | None = None,
                  seed: int = 0, normalization: Normalization = IMAGENET, policy: str = "explore",
-                 p_cross: float = 0.5, with_truth: bool = False):
+                 p_cross: float = 0.5, with_truth: bool = False, action_repeat: int = 1):
         _check_n(n)
         clip_span(frames, 1)
         self.n, self.frames, self.size, self.seed, self.policy = n, frames, size, seed, policy
         self.cfg = cfg or WorldConfig(img_size=size)
         self.normalization, self.p_cross, self.with_truth = normalization, p_cross, with_truth
+        self.action_repeat = action_repeat  # world steps per clip step (clips.make_clip)
 
     def __len__(self):
         return self.n
@@ -85,7 +86,8 @@ class WorldClips(FrameDataset):
     def clip(self, i: int):
         _check_index(i, self.n)
         cross = bool(np.random.default_rng((self.seed, i, 4)).random() < self.p_cross)
-        return make_clip((self.seed, i), self.frames, self.size, self.cfg, self.policy, cross=cross)
+        return make_clip((self.seed, i), self.frames, self.size, self.cfg, self.policy, cross=cross,
+                         action_repeat=self.action_repeat)
 
     def __getitem__(self, i):
         c = self.clip(i)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.assemble import assemble, load_session
+from jepa_edge.runtime.assemble import assemble, load_session, model_config
 from jepa_edge.runtime.loop import RobotLoop
 from jepa_edge.runtime.planner import PlanInfo
 from jepa_edge.runtime.robot_config import RobotConfig
@@ -62,8 +62,11 @@ def eval_config(cfg: RobotConfig) -> RobotConfig:
     if cfg.camera.source != "world":
         raise ConfigError("goal-reaching evaluation runs in the built-in world: set camera.source = 'world', link.url = 'sim'")
     hz = 1.0 / TASK_CONFIG.dt
+    # a predictor trained with --action-repeat k looks k world steps ahead per action: its plan's
+    # actions last k steps, and the loop still replans (and acts) every step
+    repeat = int((model_config(cfg.models.predictor).get("ac") or {}).get("action_repeat", 1))
     return cfg.override({"schedule.mode": "lockstep", "schedule.perception_hz": hz, "schedule.planning_hz": hz,
-                         "schedule.action_hz": hz, "schedule.max_ticks": cfg.sim.max_steps, "surprise.enabled": False,
+                         "schedule.action_hz": hz / repeat, "schedule.max_ticks": cfg.sim.max_steps, "surprise.enabled": False,
                          "telemetry.live": False, "planner.budget_ms": 1e9,
                          # Lockstep waits for the planner between commands: a window shorter than
                          # planning time would let the firmware watchdog stop the agent mid-episode

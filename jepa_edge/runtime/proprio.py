@@ -45,10 +45,11 @@ class StateUpdate:
             raise ConfigError(f"StateUpdate: low {self.low} must be below high {self.high}")
 
     @classmethod
-    def for_world(cls, cfg) -> "StateUpdate":
-        """The built-in world's agent (data/world.py): proprio (x, y, vx, vy), clipped to the table."""
+    def for_world(cls, cfg, action_repeat: int = 1) -> "StateUpdate":
+        """The built-in world's agent (data/world.py): proprio (x, y, vx, vy), clipped to the table;
+        one predictor step holds the action for `action_repeat` world steps."""
         margin = cfg.wall + cfg.agent_radius
-        return cls(position=(0, 1), step=cfg.max_speed * cfg.dt, velocity=(2, 3), velocity_scale=cfg.max_speed,
+        return cls(position=(0, 1), step=cfg.max_speed * cfg.dt * action_repeat, velocity=(2, 3), velocity_scale=cfg.max_speed,
                    low=margin, high=1 - margin)
 
     def check(self, action_dim: int, state_dim: int) -> None:

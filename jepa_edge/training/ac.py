@@ -51,6 +51,11 @@ class TrainACConfig(RunConfig):
     # where everything that moves is the agent or what it pushes
     object_speed: float | None = None  # None: the world's default; 0: objects move only when pushed
     p_cross: float = 0.25
+    # world steps per predictor step: each action is held this long and every k-th frame kept. Why:
+    # one world step moves the agent too little for the L1 energy to rank candidate moves (greedy
+    # search on the true next frames reaches 10% of reach goals, on frames 3 steps ahead 90%:
+    # closed_loop_ceiling*.json), and rolling a one-step predictor out 3 times compounds its error
+    action_repeat: int = 1
     cache_dir: str | None = None  # default: <out>/latent_cache
     # the run fields come from RunConfig; a small predictor on cached latents wants a smaller
     # batch, fewer steps and a lower peak lr than RunConfig's defaults
@@ -66,6 +71,8 @@ class TrainACConfig(RunConfig):
             raise ConfigError(f"--object-speed must be >= 0, got {self.object_speed}")
         if not 0 <= self.p_cross <= 1:
             raise ConfigError(f"--p-cross must be in [0, 1], got {self.p_cross}")
+        if self.action_repeat < 1:
+            raise ConfigError(f"--action-repeat must be >= 1, got {self.action_repeat}")
         if self.motion_weight < 0:
             raise ConfigError(f"--motion-weight must be >= 0, got {self.motion_weight}")
         if self.frames < self.rollout_steps + 1 or self.frames < 2:
@@ -197,7 +204,8 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     norm_d = source.config.get("normalization")
     norm = Normalization.from_dict(norm_d) if norm_d else Normalization()
     world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000, normalization=norm,
-                              cfg=scene_config(cfg, enc_cfg.img_size), p_cross=cfg.p_cross)
+                              cfg=scene_config(cfg, enc_cfg.img_size), p_cross=cfg.p_cross,
+                              action_repeat=cfg.action_repeat)
     data = _ActionsMemo(world)
     a0, s0 = data.actions_states([0])
     ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1]))
@@ -218,6 +226,8 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
         key["input_blur"] = enc_cfg.input_blur
     if cfg.object_speed is not None or cfg.p_cross != TrainACConfig.p_cross:  # other scenes (named only when set)
         key["scenes"] = {"object_speed": world.cfg.object_speed, "p_cross": cfg.p_cross}
+    if cfg.action_repeat != 1:
+        key["action_repeat"] = cfg.action_repeat
     cache = TeacherFeatureCache(Path(cfg.cache_dir) if cfg.cache_dir else out / "latent_cache", key, len(data))
     cache.build(data, latents, cfg.batch_size, env, progress)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
@@ -241,7 +251,8 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
         config["ac"] = {**LATENT_RECIPE, "frames": cfg.frames, "rollout_steps": cfg.rollout_steps,
                         "states": "agent x, y, vx, vy (built-in world proprio)", "actions": "agent velocity in [-1, 1]^2",
                         # how one action moves those states: the planner integrates its actions with it
-                        "state_update": StateUpdate.for_world(world.cfg).to_dict(),
+                        "state_update": StateUpdate.for_world(world.cfg, cfg.action_repeat).to_dict(),
+                        "action_repeat": cfg.action_repeat,  # world steps per predictor step
                         "encoder_from": str(cfg.encoder), "config": asdict(cfg),
                         "seconds": round(summary["seconds"], 1), "final_loss": summary["final_loss"]}
         bundle = ModelBundle(config=config, encoder=encoder.cpu(), predictor=source.predictor, ac_predictor=ac.cpu())
