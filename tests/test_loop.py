@@ -261,3 +261,23 @@ def test_goal_evaluation_gives_a_frame_skip_predictor_k_world_steps_per_action(t
     plain = eval_config(sim_cfg()).schedule
     assert skip.planning_hz == plain.planning_hz == plain.action_hz
     assert skip.action_hz == pytest.approx(plain.action_hz / 3)
+
+
+def test_ctrl_c_during_a_goal_evaluation_stops_the_episode_safely_and_the_evaluation_too():
+    """The loop turns SIGINT into a safe stop of the episode; the evaluation must not then go on
+    to the next episode (it did: Ctrl-C on `jepa-edge run --episodes N` ended one episode only)."""
+    import signal
+
+    class CtrlCOnFirstPlan(LinearDynamics):
+        def run(self, inputs):
+            if not self.batches:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().run(inputs)
+
+    done = []
+    student = Method("student", encoder_session=AgentPositionEncoder(64), predictor_session=CtrlCOnFirstPlan(0.05))
+    with pytest.raises(KeyboardInterrupt, match="episode 1 of 3: interrupted: SIGINT"):
+        evaluate(sim_cfg(**{"sim.max_steps": 40}), [student], episodes=3, first_seed=7,
+                 progress=lambda name, k, n, ep: done.append(ep))
+    assert len(done) == 1 and done[0]["reason"] == "interrupted: SIGINT" and not done[0]["success"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the loop put Python's handler back

@@ -135,12 +135,18 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
         # Each method's own model dirs decide its latent space (normalization, latent recipe).
         mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": pred_path or ""})
         per_episode = []
-        for k in range(episodes):
-            per_episode.append(run_episode(mcfg, method, first_seed + k, encoder, predictor))
-            if progress:
-                progress(method.name, k + 1, episodes, per_episode[-1])
-        for s in own:
-            s.close()
+        try:
+            for k in range(episodes):
+                per_episode.append(run_episode(mcfg, method, first_seed + k, encoder, predictor))
+                if progress:
+                    progress(method.name, k + 1, episodes, per_episode[-1])
+                if str(per_episode[-1]["reason"]).startswith("interrupted"):
+                    # the loop turned Ctrl-C / SIGTERM into a safe stop of this episode; the
+                    # evaluation stops too, rather than start the next episode
+                    raise KeyboardInterrupt(f"{method.name} episode {k + 1} of {episodes}: {per_episode[-1]['reason']}")
+        finally:
+            for s in own:
+                s.close()
         wins = [e for e in per_episode if e["success"]]
         results[method.name] = {
             "encoder": enc_path or repr(encoder),
