@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from jepa_edge.models.model_dir import FORMAT, ModelBundle, load_model_dir, save_model_dir  # noqa: E402
-from jepa_edge.utils.files import sha256_file  # noqa: E402
+from jepa_edge.utils.files import atomic_path, atomic_write_json, sha256_file  # noqa: E402
 
 AC = "ac_predictor."
 
@@ -48,15 +48,12 @@ def unpack(pack_dir: str, encoder: str, out: str) -> None:
     config = json.loads((pack_dir / "config.json").read_text())
     tensors = {k: v for k, v in load_file(str(Path(encoder) / "model.safetensors")).items() if k.startswith("encoder.")}
     tensors.update(load_file(str(pack_dir / "ac_predictor.safetensors")))
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "model.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"format": FORMAT})
-    if sha256_file(tmp) != config["weights_sha256"]:
-        tmp.unlink()
-        raise SystemExit(f"{pack_dir}: the rebuilt weights do not hash to the GPU run's sha256: "
-                         f"{encoder} is not the encoder that run trained on")
-    tmp.replace(out / "model.safetensors")
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    with atomic_path(out / "model.safetensors") as tmp:  # not put in place unless the hash matches
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        if sha256_file(tmp) != config["weights_sha256"]:
+            raise SystemExit(f"{pack_dir}: the rebuilt weights do not hash to the GPU run's sha256: "
+                             f"{encoder} is not the encoder that run trained on")
+    atomic_write_json(out / "config.json", config)
     if (pack_dir / "metrics.jsonl").exists():
         shutil.copy(pack_dir / "metrics.jsonl", out.parent / "metrics.jsonl")
     load_model_dir(out)  # loads and verifies

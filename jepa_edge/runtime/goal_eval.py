@@ -132,8 +132,9 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
                 predictor = load_session(pred_path, "ac_predictor", cfg.models.threads,
                                          batch=cfg.planner.max_batch or cfg.planner.samples)
                 own.append(predictor)
-        # Each method's own model dirs decide its latent space (normalization, latent recipe).
-        mcfg = cfg.override({"models.encoder": enc_path or "", "models.predictor": pred_path or ""})
+        # Each method's own model dirs decide its latent space (normalization, latent recipe) and,
+        # through eval_config, its plan's action period (a frame-skip predictor's k world steps).
+        mcfg = eval_config(cfg.override({"models.encoder": enc_path or "", "models.predictor": pred_path or ""}))
         per_episode = []
         try:
             for k in range(episodes):
