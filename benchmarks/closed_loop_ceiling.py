@@ -64,10 +64,11 @@ def simulate_held(world, actions: np.ndarray, horizon: int, size: int) -> tuple[
     return frames, states
 
 
-def predictor_dynamics(model_dir: str) -> LatentDynamics:
+def predictor_dynamics(model_dir: str, context: str = "last", renorm: bool = False) -> LatentDynamics:
     """The model dir's AC predictor, rolled out as the loop's planner rolls it out (state integrated)."""
     session = load_session(model_dir, "ac_predictor", torch.get_num_threads())
-    return LatentDynamics(session, state_update=make_state_update(RobotConfig(), model_dir, TASK_CONFIG))
+    return LatentDynamics(session, state_update=make_state_update(RobotConfig(), model_dir, TASK_CONFIG),
+                          context=context, renorm=renorm)
 
 
 @torch.no_grad()
@@ -111,18 +112,22 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--max-steps", type=int, default=60)
     ap.add_argument("--energy", default="l1", choices=ENERGIES)
+    ap.add_argument("--context", default="last", choices=LatentDynamics.CONTEXTS,
+                    help="what each rollout call sees (planner.rollout_context)")
+    ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "closed_loop_ceiling.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
               "machine": describe(), "episodes": args.episodes, "max_steps": args.max_steps,
-              "candidates": len(candidate_actions()), "energy": args.energy, "models": {}}
+              "candidates": len(candidate_actions()), "energy": args.energy, "context": args.context,
+              "renorm": args.renorm, "models": {}}
     for spec in args.models:
         name, _, path = spec.partition("=")
         result["models"][name] = {"path": path}
         bundle = load_model_dir(path).eval()
-        dynamics = {"true": None, "predicted": predictor_dynamics(path) if "predicted" in args.sources else None}
+        dynamics = {"true": None, "predicted": predictor_dynamics(path, args.context, args.renorm) if "predicted" in args.sources else None}
         for H in args.horizons:
             for source in args.sources:
                 t = time.time()

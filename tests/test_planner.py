@@ -170,3 +170,59 @@ def test_planner_takes_its_energy_from_the_config():
         planner.energy(np.zeros((1, 12, 2), np.float32), np.zeros((12, 2), np.float32))
     with pytest.raises(ConfigError, match="planner.energy"):
         make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(energy="l2"))
+
+
+def _tiny_ac_session(frames):
+    """A random tiny AC predictor (block-causal, RoPE) as a torch session taking `frames` frames per call."""
+    import torch
+
+    from jepa_edge.runtime.session import TensorSpec
+    from jepa_edge.runtime.torch_session import TorchSession
+
+    from loop_support import tiny_random_models
+
+    _, ac = tiny_random_models()
+    c = ac.cfg
+    session = TorchSession(ac, [TensorSpec("tokens", ("batch", "n", c.embed_dim)),
+                                TensorSpec("actions", ("batch", frames, c.action_dim)),
+                                TensorSpec("states", ("batch", frames, c.state_dim))],
+                           [TensorSpec("next_tokens", ("batch", "n", c.embed_dim))])
+    return ac, session, torch
+
+
+def test_history_rollout_is_the_official_growing_context_and_zero_fill_is_exact():
+    ac, dynamic, torch = _tiny_ac_session("frames")
+    c, rng = ac.cfg, np.random.default_rng(0)
+    z0 = rng.standard_normal((c.tokens_per_frame, c.embed_dim)).astype(np.float32)
+    acts = rng.uniform(-1, 1, (5, 3, c.action_dim)).astype(np.float32)
+    state = rng.standard_normal(c.state_dim).astype(np.float32)
+    # by hand, as V-JEPA 2-AC's planner: call k sees [z0, p1 .. p(k-1)] and the actions so far
+    seq = torch.from_numpy(np.repeat(z0[None], 5, 0))
+    a, s = torch.from_numpy(acts), torch.from_numpy(np.repeat(state[None, None], 5, 0).repeat(3, 1))
+    with torch.no_grad():
+        for k in range(1, 4):
+            nxt = ac(seq, a[:, :k], s[:, :k])[:, -c.tokens_per_frame:]
+            nxt = torch.nn.functional.layer_norm(nxt, (c.embed_dim,))
+            seq = torch.cat([seq, nxt], 1)
+    history = LatentDynamics(dynamic, context="history", renorm=True).rollout(z0, acts, state)
+    np.testing.assert_allclose(history, nxt.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(history.mean(-1), 0, atol=1e-5)  # renorm: every token layer-normed
+    # a bundle exported for 3 frames: the frames not yet predicted are zero-filled, which the
+    # block-causal mask keeps out of every prediction that is read
+    _, fixed3, _ = _tiny_ac_session(3)
+    np.testing.assert_allclose(LatentDynamics(fixed3, context="history", renorm=True).rollout(z0, acts, state),
+                               history, rtol=1e-4, atol=1e-5)
+    # one frame per call is another model of the future: the two must differ after the first step
+    last = LatentDynamics(dynamic, context="last", renorm=True).rollout(z0, acts, state)
+    assert np.abs(last - history).max() > 1e-3
+    np.testing.assert_allclose(LatentDynamics(fixed3, context="last").rollout(z0, acts[:, :1], state),
+                               LatentDynamics(dynamic, context="history").rollout(z0, acts[:, :1], state),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_history_horizon_longer_than_the_exported_frames_is_refused():
+    _, fixed2, _ = _tiny_ac_session(2)
+    with pytest.raises(ConfigError, match="--frames 3"):
+        make_planner(LatentDynamics(fixed2, context="history"), PlannerConfig(horizon=3))
+    with pytest.raises(ConfigError, match="rollout_context"):
+        LatentDynamics(fixed2, context="future")

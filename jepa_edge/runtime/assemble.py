@@ -95,10 +95,11 @@ def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSessi
         raise ConfigError(f"{path} holds no action-conditioned predictor: train one with `jepa-edge train-ac` "
                           "or point models.predictor at one")
     c = ac.cfg
-    return TorchSession(ac, [TensorSpec("tokens", ("batch", c.tokens_per_frame, c.embed_dim)),
-                             TensorSpec("actions", ("batch", 1, c.action_dim)),
-                             TensorSpec("states", ("batch", 1, c.state_dim))],
-                        [TensorSpec("next_tokens", ("batch", c.tokens_per_frame, c.embed_dim))], threads=threads)
+    # any number of frames per call (the eager module takes them all): T frames in, frames 1..T out
+    return TorchSession(ac, [TensorSpec("tokens", ("batch", "frames*tokens", c.embed_dim)),
+                             TensorSpec("actions", ("batch", "frames", c.action_dim)),
+                             TensorSpec("states", ("batch", "frames", c.state_dim))],
+                        [TensorSpec("next_tokens", ("batch", "frames*tokens", c.embed_dim))], threads=threads)
 
 
 def model_config(path: str | Path | None) -> dict:
@@ -265,7 +266,9 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
         planner, surprise = RandomPlanner(cfg.planner), None
     else:
         kinematics = make_state_update(cfg, m.predictor or m.encoder, world.cfg if world is not None else None)
-        planner = make_planner(LatentDynamics(predictor_sessions[0], cfg.planner.max_batch, kinematics), cfg.planner)
+        dynamics = LatentDynamics(predictor_sessions[0], cfg.planner.max_batch, kinematics,
+                                  cfg.planner.rollout_context, cfg.planner.renorm)
+        planner = make_planner(dynamics, cfg.planner)
         surprise = LatentDynamics(predictor_sessions[1]) if predictor_sessions[1] is not None else None
     parts = LoopParts(camera=camera, encoder=encoder, planner=planner, robot=robot, z_goal=z_goal,
                       surprise_dynamics=surprise)

@@ -24,33 +24,48 @@ from jepa_edge.runtime.session import InferenceSession
 
 
 class LatentDynamics:
-    """The AC predictor session as a one-step model: z_{t+1} = f(z_t, a_t, s_t).
+    """The AC predictor session as the planner's world model.
 
-    The predictor is block-causal across frames, so feeding one frame (T = 1) asks exactly for the
-    next frame's tokens; a horizon-H rollout is H calls, each with the whole sample batch. With a
-    `state_update` (runtime/proprio.py) each planned action is integrated into the state the next
-    call sees, as V-JEPA 2-AC's planner does; without one the state is held at its current value.
+    The predictor is block-causal across frames: given T frames it predicts frames 1..T, and the
+    prediction of frame k depends on frames < k only. A horizon-H rollout is H calls, each with the
+    whole sample batch, in one of two ways (`context`):
+
+    - "history" (V-JEPA 2-AC's planner, notebooks/utils/mpc_utils.py): call k sees the current
+      frame and the k-1 frames predicted so far, which is how `train-ac`'s rollout loss trains it;
+    - "last": call k sees only the frame predicted last (one frame per call: the cheapest, and what
+      a predictor trained with `--one-step` expects).
+
+    `renorm` layer-normalises every predicted frame before it is fed back or scored, as the official
+    planner does (`normalize_reps`): the latents the predictor was trained on are layer-normed.
+    With a `state_update` (runtime/proprio.py) each planned action is integrated into the state the
+    next call sees, as V-JEPA 2-AC's planner does; without one the state is held at its current value.
+
+    A session exported for a fixed number of frames F (`jepa-edge export --frames F`) takes calls of
+    up to F frames: the frames after those given are zero-filled, which block-causality makes
+    harmless. History rollouts need F >= the horizon; a one-frame session serves "last" only.
     """
 
-    def __init__(self, session: InferenceSession, max_batch: int = 0, state_update: StateUpdate | None = None):
+    CONTEXTS = ("last", "history")
+
+    def __init__(self, session: InferenceSession, max_batch: int = 0, state_update: StateUpdate | None = None,
+                 context: str = "last", renorm: bool = False):
+        from jepa_edge.errors import ConfigError
+
         self.session = session
         names = [s.name for s in session.inputs]
         if len(names) not in (2, 3):
-            from jepa_edge.errors import ConfigError
-
             raise ConfigError(f"AC predictor session must take (tokens, actions[, states]), got inputs {names}")
+        if context not in self.CONTEXTS:
+            raise ConfigError(f"planner.rollout_context must be one of {self.CONTEXTS}, got {context!r}")
         self.token_name = names[0]
         self.action_name = next((n for n in names[1:] if "action" in n.lower()), names[1])
         rest = [n for n in names[1:] if n != self.action_name]
         self.state_name = rest[0] if rest else None
         specs = {s.name: s for s in session.inputs}
-        frames = specs[self.action_name].shape[1] if len(specs[self.action_name].shape) == 3 else 1
-        if isinstance(frames, int) and frames != 1:
-            from jepa_edge.errors import ConfigError
-
-            raise ConfigError(f"this AC predictor bundle takes {frames} frames per call; the planner rolls out one "
-                              "frame at a time: export it with `jepa-edge export --part ac_predictor --frames 1`")
-        self.action_dim = _static(specs[self.action_name].shape, -1)
+        action_shape = specs[self.action_name].shape
+        self.frames = _static(action_shape, 1) if len(action_shape) == 3 else 1  # 0: any number
+        self.context, self.renorm = context, renorm
+        self.action_dim = _static(action_shape, -1)
         self.state_dim = _static(specs[self.state_name].shape, -1) if self.state_name else 0
         fixed_batch = _static(specs[self.token_name].shape, 0)
         self.max_batch = fixed_batch or max_batch or 0
@@ -60,43 +75,74 @@ class LatentDynamics:
         self.state_update = state_update if self.state_name else None
         self.calls = 0
 
+    def check_horizon(self, horizon: int) -> None:
+        """History rollouts need a session that takes `horizon` frames."""
+        if self.context == "history" and self.frames and horizon > self.frames:
+            from jepa_edge.errors import ConfigError
+
+            raise ConfigError(f"planner.horizon {horizon} with rollout_context \"history\" needs an AC predictor "
+                              f"that takes {horizon} frames; this bundle takes {self.frames}: export it with "
+                              f"`jepa-edge export --part ac_predictor --frames {horizon}`")
+
     def step(self, z: np.ndarray, actions: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
         """z [B, N, D], actions [B, A], states [B, S] -> next-frame tokens [B, N, D]."""
-        B = z.shape[0]
+        return self.predict(z[:, None], actions[:, None], None if states is None else states[:, None])
+
+    def predict(self, frames: np.ndarray, actions: np.ndarray, states: np.ndarray | None = None) -> np.ndarray:
+        """frames [B, T, N, D], actions [B, T, A], states [B, T, S] -> the tokens of frame T+1 [B, N, D]."""
+        B = frames.shape[0]
         if not self.max_batch or B <= self.max_batch:
-            return self._run(z, actions, states)
-        outs = [self._run(z[i:i + self.max_batch], actions[i:i + self.max_batch],
+            return self._run(frames, actions, states)
+        outs = [self._run(frames[i:i + self.max_batch], actions[i:i + self.max_batch],
                           None if states is None else states[i:i + self.max_batch])
                 for i in range(0, B, self.max_batch)]
         return np.concatenate(outs)[:B]
 
-    def _run(self, z, actions, states) -> np.ndarray:
-        n = z.shape[0]
+    def _run(self, frames, actions, states) -> np.ndarray:
+        n, T, N, D = frames.shape
+        if states is None:
+            states = np.zeros((n, T, self.state_dim), np.float32)
+        if self.frames > T:  # a fixed-frame export: zero-fill the frames after the last one given
+            pad = self.frames - T
+            frames = np.concatenate([frames, np.zeros((n, pad, N, D), frames.dtype)], 1)
+            actions = np.concatenate([actions, np.zeros((n, pad, actions.shape[-1]), actions.dtype)], 1)
+            states = np.concatenate([states, np.repeat(states[:, -1:], pad, 1)], 1)
         if self.pad_to_batch and n < self.max_batch:  # an export with a fixed batch: pad, then cut
             pad = self.max_batch - n
-            z = np.concatenate([z, np.repeat(z[-1:], pad, 0)])
-            actions = np.concatenate([actions, np.repeat(actions[-1:], pad, 0)])
-            states = None if states is None else np.concatenate([states, np.repeat(states[-1:], pad, 0)])
-        feeds = {self.token_name: np.ascontiguousarray(z, dtype=np.float32),
-                 self.action_name: np.ascontiguousarray(actions[:, None, :], dtype=np.float32)}  # [B, T=1, A]
+            frames, actions, states = (np.concatenate([a, np.repeat(a[-1:], pad, 0)]) for a in (frames, actions, states))
+        feeds = {self.token_name: np.ascontiguousarray(frames.reshape(len(frames), -1, D), dtype=np.float32),
+                 self.action_name: np.ascontiguousarray(actions, dtype=np.float32)}
         if self.state_name:
-            if states is None:
-                states = np.zeros((z.shape[0], self.state_dim), np.float32)
-            feeds[self.state_name] = np.ascontiguousarray(states[:, None, :], dtype=np.float32)  # [B, T=1, S]
+            feeds[self.state_name] = np.ascontiguousarray(states, dtype=np.float32)
         self.calls += 1
-        out = self.session.run(feeds)
-        return next(iter(out.values()))[:n]
+        out = next(iter(self.session.run(feeds).values()))[:n]  # [n, frames*N, D]: predictions of frames 1..
+        nxt = out[:, (T - 1) * N:T * N]
+        return _layer_norm(nxt) if self.renorm else nxt
 
     def rollout(self, z0: np.ndarray, actions: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
         """z0 [N, D], actions [B, H, A], state [S] -> predicted final tokens [B, N, D]."""
         B, H, _ = actions.shape
         z = np.broadcast_to(z0[None], (B, *z0.shape))  # [B, N, D]
         states = None if state is None or not self.state_name else np.broadcast_to(state[None], (B, len(state)))
+        seen, seen_states = [z], [states]  # the frames (and states) a history call sees
         for h in range(H):
-            z = self.step(z, actions[:, h], states)
+            if self.context == "history":
+                z = self.predict(np.stack(seen, 1), actions[:, :h + 1],
+                                 None if states is None else np.stack(seen_states, 1))
+            else:
+                z = self.step(z, actions[:, h], states)
             if self.state_update is not None and states is not None and h + 1 < H:
                 states = self.state_update(states, actions[:, h])
+            seen.append(z)
+            seen_states.append(states)
         return z
+
+
+def _layer_norm(z: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Per-token layer norm without affine, in the latents' dtype (training/common.layer_norm_features)."""
+    mu = z.mean(-1, keepdims=True)
+    var = z.var(-1, keepdims=True)
+    return ((z - mu) / np.sqrt(var + eps)).astype(z.dtype, copy=False)
 
 
 def _static(shape, axis: int) -> int:
@@ -128,6 +174,7 @@ class Planner(ABC):
                               f"{dynamics.action_dim}: set planner.action_low/action_high to {dynamics.action_dim} values")
         self.rng = np.random.default_rng(cfg.seed)
         self.energy = make_energy(cfg.energy, cfg.smooth_sigma)
+        dynamics.check_horizon(cfg.horizon)
         self.scale = 1.0  # <1 when the overrun policy shrinks the budget
         self.last_info: PlanInfo | None = None
 

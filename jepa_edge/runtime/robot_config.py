@@ -95,6 +95,11 @@ class PlannerConfig:
     # model dir (in simulation: the world's own); "hold" keeps the current state; "auto"
     # integrates when those kinematics are known, else holds.
     state_update: str = "auto"
+    # What each rollout call sees (runtime/planner.py LatentDynamics): "last" = the frame predicted
+    # last (one frame per call, the cheapest); "history" = the current frame and every frame
+    # predicted since, as V-JEPA 2-AC's planner and train-ac's rollout loss do (horizon > 1 only)
+    rollout_context: str = "last"
+    renorm: bool = False  # layer-norm each predicted frame, as the official planner (normalize_reps)
     seed: int = 0
 
 
@@ -266,6 +271,7 @@ def validate(cfg: RobotConfig) -> None:
     _choice(p.kind, ("cem", "mppi"), "planner.kind")
     _choice(p.energy, ENERGIES, "planner.energy")
     _choice(p.state_update, STATE_UPDATES, "planner.state_update")
+    _choice(p.rollout_context, ("last", "history"), "planner.rollout_context")
     _choice(s.mode, ("realtime", "lockstep"), "schedule.mode")
     _choice(s.overrun_policy, ("skip", "hold", "shrink"), "schedule.overrun_policy")
     _choice(cfg.surprise.policy, ("log", "slow", "stop"), "surprise.policy")
