@@ -116,6 +116,9 @@ def main(argv=None) -> int:
     ap.add_argument("--planner", default="cem", choices=("cem", "mppi"))
     ap.add_argument("--horizon", type=int, default=1,
                     help="actions per sequence; each step is one batched predictor call per iteration")
+    ap.add_argument("--rollout-context", default="last", choices=("last", "history"),
+                    help="what each rollout call sees (planner.rollout_context; history needs an export with --frames >= horizon)")
+    ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
     ap.add_argument("--planner-threads", type=int, default=0, help="threads of the planner's predictor session (0 = models.threads)")
     ap.add_argument("--energy", default="l1", choices=ENERGIES, help="planning energy (runtime/energy.py)")
     ap.add_argument("--smooth-sigma", type=float, default=0.25, help="l1_smooth: blur sigma, fraction of the grid side")
@@ -144,6 +147,7 @@ def main(argv=None) -> int:
     overrides = {"models.encoder": args.encoder, "models.predictor": args.predictor, "planner.kind": args.planner,
                  "planner.samples": args.samples, "planner.budget_ms": args.budget_ms,
                  "planner.horizon": args.horizon, "planner.energy": args.energy,
+                 "planner.rollout_context": args.rollout_context, "planner.renorm": args.renorm,
                  "models.planner_threads": args.planner_threads,
                  "planner.smooth_sigma": args.smooth_sigma, "schedule.action_hz": args.action_hz,
                  "schedule.max_ticks": args.ticks, "schedule.duration_s": 0.0, "telemetry.live": False,

@@ -50,6 +50,8 @@ def test_cross_field_validation_names_the_key():
         RobotConfig().override({"safety.camera": "ignore"})
     with pytest.raises(ConfigError, match="planner.energy"):
         RobotConfig().override({"planner.energy": "l2"})
+    with pytest.raises(ConfigError, match="planner.rollout_context"):
+        RobotConfig().override({"planner.rollout_context": "all"})
     with pytest.raises(ConfigError, match="planner.smooth_sigma"):
         RobotConfig().override({"planner.energy": "l1_smooth", "planner.smooth_sigma": 0.0})
     with pytest.raises(ConfigError, match="models.planner_threads"):
