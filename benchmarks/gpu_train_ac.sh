@@ -28,8 +28,9 @@ declare -A FLAGS=(
   [t_d2]="--encoder $R/teacher_enc --predictor-width 384 --num-heads 6 --depth 2 --motion-weight 3"
 )
 train() {  # name [extra flags]: stops 30 s before LIMIT, leaving time to pack
-  local name=$1; shift
-  timeout $((LIMIT - 30 - SECONDS)) python3 -m jepa_edge train-ac ${FLAGS[$name]} $RECIPE "$@" --out "$R/$name" >"$R/$name.log" 2>&1
+  local name=$1 left=$((LIMIT - 30 - SECONDS)); shift
+  if [ $left -lt 10 ]; then echo "$name: not started, ${left}s left of LIMIT=$LIMIT" | tee "$R/$name.log"; return; fi
+  timeout $left python3 -m jepa_edge train-ac ${FLAGS[$name]} $RECIPE "$@" --out "$R/$name" >"$R/$name.log" 2>&1
   echo "$name: exit $? after ${SECONDS}s"; tail -n 3 "$R/$name.log"
 }
 # the student runs share one latent cache (same encoder and trajectories): the first student run

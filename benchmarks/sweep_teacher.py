@@ -161,18 +161,20 @@ def print_row(r: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cpu-step-time", action="store_true", help="time each recipe's training step on this CPU")
-    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--device", help="default: cuda for the sweep, cpu for --keep")
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--deadline", type=float, default=400.0, help="seconds; later variants are killed and marked")
     ap.add_argument("--only", nargs="*", help="variant names (default: all)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "teacher_sweep.json")
     ap.add_argument("--keep", nargs=2, metavar=("VARIANT", "OUT"),
-                    help="train one variant on this CPU (2 threads) into OUT and keep it, for a full `jepa-edge eval`")
+                    help="train one variant (on this CPU with 2 threads, or --device cuda) into OUT and keep it, "
+                         "for a full `jepa-edge eval`")
+    ap.add_argument("--steps", type=int, help="--keep: train this many steps instead of the variant's budget")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--row-json", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        Path(args.row_json).write_text(json.dumps(run_one(args.one, args.device)))
+        Path(args.row_json).write_text(json.dumps(run_one(args.one, args.device or "cuda")))
         return 0
     if args.keep:
         import torch
@@ -181,7 +183,7 @@ def main() -> int:
 
         name, out_dir = args.keep
         torch.set_num_threads(2)
-        s = pretrain(replace(config(name, device="cpu"), ckpt_every=100, log_every=25), out_dir, progress=True)
+        s = pretrain(replace(config(name, args.steps, args.device or "cpu"), ckpt_every=100, log_every=25), out_dir, progress=True)
         print(f"{name}: {s['steps']} steps in {s['seconds'] / 60:.1f} min, final loss {s['final_loss']:.4f} -> {s['model_dir']}")
         return 0
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -196,7 +198,7 @@ def main() -> int:
                "variants": names}
         result.update(what=__doc__.splitlines()[0], eval=asdict(EVAL))
         result.setdefault("runs", []).append(run)
-        sweep(names, args.device, args.jobs, args.deadline, args.out, result)
+        sweep(names, args.device or "cuda", args.jobs, args.deadline, args.out, result)
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0
