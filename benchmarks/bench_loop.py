@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from jepa_edge.runtime.energy import ENERGIES
-from jepa_edge.runtime.robot_config import load_robot_config
+from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, load_robot_config
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("--planner", default="cem", choices=("cem", "mppi"))
     ap.add_argument("--horizon", type=int, default=1,
                     help="actions per sequence; each step is one batched predictor call per iteration")
-    ap.add_argument("--rollout-context", default="last", choices=("last", "history"),
+    ap.add_argument("--rollout-context", default="last", choices=ROLLOUT_CONTEXTS,
                     help="what each rollout call sees (planner.rollout_context; history needs an export with --frames >= horizon)")
     ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
     ap.add_argument("--planner-threads", type=int, default=0, help="threads of the planner's predictor session (0 = models.threads)")

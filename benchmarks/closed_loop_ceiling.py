@@ -35,7 +35,7 @@ from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import ENERGIES, make_energy
 from jepa_edge.runtime.planner import LatentDynamics
-from jepa_edge.runtime.robot_config import RobotConfig
+from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, RobotConfig
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--max-steps", type=int, default=60)
     ap.add_argument("--energy", default="l1", choices=ENERGIES)
-    ap.add_argument("--context", default="last", choices=LatentDynamics.CONTEXTS,
+    ap.add_argument("--context", default="last", choices=ROLLOUT_CONTEXTS,
                     help="what each rollout call sees (planner.rollout_context)")
     ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
     ap.add_argument("--threads", type=int, default=2)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.energy import make_energy
 from jepa_edge.runtime.proprio import StateUpdate
-from jepa_edge.runtime.robot_config import PlannerConfig
+from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, PlannerConfig
 from jepa_edge.runtime.session import InferenceSession
 
 
@@ -45,18 +46,14 @@ class LatentDynamics:
     harmless. History rollouts need F >= the horizon; a one-frame session serves "last" only.
     """
 
-    CONTEXTS = ("last", "history")
-
     def __init__(self, session: InferenceSession, max_batch: int = 0, state_update: StateUpdate | None = None,
                  context: str = "last", renorm: bool = False):
-        from jepa_edge.errors import ConfigError
-
         self.session = session
         names = [s.name for s in session.inputs]
         if len(names) not in (2, 3):
             raise ConfigError(f"AC predictor session must take (tokens, actions[, states]), got inputs {names}")
-        if context not in self.CONTEXTS:
-            raise ConfigError(f"planner.rollout_context must be one of {self.CONTEXTS}, got {context!r}")
+        if context not in ROLLOUT_CONTEXTS:
+            raise ConfigError(f"planner.rollout_context must be one of {ROLLOUT_CONTEXTS}, got {context!r}")
         self.token_name = names[0]
         self.action_name = next((n for n in names[1:] if "action" in n.lower()), names[1])
         rest = [n for n in names[1:] if n != self.action_name]
@@ -78,8 +75,6 @@ class LatentDynamics:
     def check_horizon(self, horizon: int) -> None:
         """History rollouts need a session that takes `horizon` frames."""
         if self.context == "history" and self.frames and horizon > self.frames:
-            from jepa_edge.errors import ConfigError
-
             raise ConfigError(f"planner.horizon {horizon} with rollout_context \"history\" needs an AC predictor "
                               f"that takes {horizon} frames; this bundle takes {self.frames}: export it with "
                               f"`jepa-edge export --part ac_predictor --frames {horizon}`")
@@ -168,8 +163,6 @@ class Planner(ABC):
         self.low = np.asarray(cfg.action_low, np.float32)
         self.high = np.asarray(cfg.action_high, np.float32)
         if dynamics.action_dim and dynamics.action_dim != len(self.low):
-            from jepa_edge.errors import ConfigError
-
             raise ConfigError(f"planner action bounds have {len(self.low)} dims, the predictor takes "
                               f"{dynamics.action_dim}: set planner.action_low/action_high to {dynamics.action_dim} values")
         self.rng = np.random.default_rng(cfg.seed)

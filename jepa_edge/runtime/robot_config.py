@@ -28,6 +28,8 @@ from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.energy import ENERGIES
 from jepa_edge.runtime.proprio import STATE_UPDATES
 
+ROLLOUT_CONTEXTS = ("last", "history")  # planner.rollout_context (runtime/planner.py LatentDynamics)
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -271,7 +273,7 @@ def validate(cfg: RobotConfig) -> None:
     _choice(p.kind, ("cem", "mppi"), "planner.kind")
     _choice(p.energy, ENERGIES, "planner.energy")
     _choice(p.state_update, STATE_UPDATES, "planner.state_update")
-    _choice(p.rollout_context, ("last", "history"), "planner.rollout_context")
+    _choice(p.rollout_context, ROLLOUT_CONTEXTS, "planner.rollout_context")
     _choice(s.mode, ("realtime", "lockstep"), "schedule.mode")
     _choice(s.overrun_policy, ("skip", "hold", "shrink"), "schedule.overrun_policy")
     _choice(cfg.surprise.policy, ("log", "slow", "stop"), "surprise.policy")
