@@ -15,7 +15,7 @@ OUT_DIR="${1:?OUT_DIR}"
 LIMIT="${LIMIT:-560}"; R="${R:-runs/gpu}"
 DEVICE="${DEVICE:-$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-mkdir -p "$R/packs"
+mkdir -p "$R/packs" "$OUT_DIR"
 step() {  # name command...: run it, say how long it took, stop the script if it failed
   local name=$1 t=$SECONDS; shift
   "$@" >"$R/$name.log" 2>&1; local rc=$?
@@ -23,7 +23,6 @@ step() {  # name command...: run it, say how long it took, stop the script if it
   cp "$R/$name.log" "$R/packs/"
   [ $rc -eq 0 ] || { tar cf - -C "$R" packs | split -b 15M - "$OUT_DIR/packs.tar.part-"; exit $rc; }
 }
-mkdir -p "$OUT_DIR"
 step teacher python3 benchmarks/sweep_teacher.py --keep vrp8_d6_dense "$R/teacher" --device "$DEVICE" \
   ${TEACHER_STEPS:+--steps "$TEACHER_STEPS"}
 step student python3 -m jepa_edge distill --teacher "$R/teacher/model" --student-arch vit_tiny --student-depth 6 \
