@@ -12,6 +12,13 @@ import numpy as np
 from jepa_edge.runtime.session import InferenceSession
 
 
+def layer_norm_tokens(z: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Each token normalized over its features, no affine: the latent space the AC predictor is
+    trained in (training/common.layer_norm_features)."""
+    mu = z.mean(-1, keepdims=True)
+    return (z - mu) / np.sqrt(((z - mu) ** 2).mean(-1, keepdims=True) + eps)
+
+
 class NonFiniteLatent(RuntimeError):
     """The encoder produced NaN or Inf: its output must not reach the planner."""
 
@@ -62,8 +69,7 @@ class LatentEncoder:
         if self.frames > 1:  # average the temporal slots: [t*h*w, D] -> [h*w, D]
             z = z.reshape(-1, self.tokens_per_frame, z.shape[-1]).mean(0)
         if self.layer_norm:
-            mu = z.mean(-1, keepdims=True)
-            z = (z - mu) / np.sqrt(((z - mu) ** 2).mean(-1, keepdims=True) + 1e-5)
+            z = layer_norm_tokens(z)
         if not np.isfinite(z).all():
             bad = int((~np.isfinite(z)).sum())
             raise NonFiniteLatent(f"encoder output has {bad} NaN/Inf values of {z.size}")

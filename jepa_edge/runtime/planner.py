@@ -19,6 +19,7 @@ import numpy as np
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.energy import make_energy
+from jepa_edge.runtime.perception import layer_norm_tokens
 from jepa_edge.runtime.proprio import StateUpdate
 from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, PlannerConfig
 from jepa_edge.runtime.session import InferenceSession
@@ -112,7 +113,7 @@ class LatentDynamics:
         self.calls += 1
         out = next(iter(self.session.run(feeds).values()))[:n]  # [n, frames*N, D]: predictions of frames 1..
         nxt = out[:, (T - 1) * N:T * N]
-        return _layer_norm(nxt) if self.renorm else nxt
+        return layer_norm_tokens(nxt) if self.renorm else nxt
 
     def rollout(self, z0: np.ndarray, actions: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
         """z0 [N, D], actions [B, H, A], state [S] -> predicted final tokens [B, N, D]."""
@@ -131,13 +132,6 @@ class LatentDynamics:
             seen.append(z)
             seen_states.append(states)
         return z
-
-
-def _layer_norm(z: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Per-token layer norm without affine, in the latents' dtype (training/common.layer_norm_features)."""
-    mu = z.mean(-1, keepdims=True)
-    var = z.var(-1, keepdims=True)
-    return ((z - mu) / np.sqrt(var + eps)).astype(z.dtype, copy=False)
 
 
 def _static(shape, axis: int) -> int:
