@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rollout-context", default="last", choices=ROLLOUT_CONTEXTS,
                     help="what each rollout call sees (planner.rollout_context; history needs an export with --frames >= horizon)")
     ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
+    ap.add_argument("--delta-scale", type=float, default=1.0,
+                    help="score z_now + S * (z_pred - z_now) (planner.delta_scale)")
     ap.add_argument("--planner-threads", type=int, default=0, help="threads of the planner's predictor session (0 = models.threads)")
     ap.add_argument("--energy", default="l1", choices=ENERGIES, help="planning energy (runtime/energy.py)")
     ap.add_argument("--smooth-sigma", type=float, default=0.25, help="l1_smooth: blur sigma, fraction of the grid side")
@@ -148,6 +150,7 @@ def main(argv=None) -> int:
                  "planner.samples": args.samples, "planner.budget_ms": args.budget_ms,
                  "planner.horizon": args.horizon, "planner.energy": args.energy,
                  "planner.rollout_context": args.rollout_context, "planner.renorm": args.renorm,
+                 "planner.delta_scale": args.delta_scale,
                  "models.planner_threads": args.planner_threads,
                  "planner.smooth_sigma": args.smooth_sigma, "schedule.action_hz": args.action_hz,
                  "schedule.max_ticks": args.ticks, "schedule.duration_s": 0.0, "telemetry.live": False,

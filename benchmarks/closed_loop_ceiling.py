@@ -20,6 +20,7 @@ exhaustive over a coarse set, so neither its successes nor its failures come fro
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -34,7 +35,7 @@ from jepa_edge.eval.plannability import encode_images
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import ENERGIES, make_energy
-from jepa_edge.runtime.planner import LatentDynamics
+from jepa_edge.runtime.planner import LatentDynamics, scale_change
 from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, RobotConfig
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
@@ -72,7 +73,8 @@ def predictor_dynamics(model_dir: str, context: str = "last", renorm: bool = Fal
 
 
 @torch.no_grad()
-def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, max_steps: int, energy_name: str) -> dict:
+def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, max_steps: int, energy_name: str,
+        delta_scale: float = 1.0, first_seed: int = 1000) -> dict:
     """Success over the reach episodes; `dynamics` None scores candidates on the true end frames."""
     enc, norm = bundle.encoder, model_normalization(bundle.config)
     size = enc.cfg.img_size
@@ -83,17 +85,18 @@ def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, ma
         return encode_images(enc, frames, norm).numpy()
 
     rows = []
-    for seed in range(1000, 1000 + episodes):
+    for seed in range(first_seed, first_seed + episodes):
         world, goal = start_episode(seed, size=size)
         z_goal = encode([goal.image])[0]
         steps, reached = 0, False
         while steps < max_steps and not reached:
             now = world.state.copy()
+            z_now = encode([world.render(size)])[0]
             if dynamics is None:
                 z = encode(simulate_held(world, actions, horizon, size)[0])
             else:
-                z_now = encode([world.render(size)])[0]
                 z = dynamics.rollout(z_now, np.repeat(actions[:, None], horizon, axis=1), now.proprio())
+            z = scale_change(z_now, z, delta_scale)
             world.step(actions[int(np.argmin(energy(z, z_goal)))])
             steps += 1
             reached = is_success(world.state, goal)
@@ -110,17 +113,20 @@ def main(argv=None) -> int:
     ap.add_argument("--horizons", type=int, nargs="+", default=[3, 6])
     ap.add_argument("--sources", nargs="+", default=["true", "predicted"], choices=("true", "predicted"))
     ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=1000, help="episodes are seeds first_seed, first_seed + 1, ...")
     ap.add_argument("--max-steps", type=int, default=60)
     ap.add_argument("--energy", default="l1", choices=ENERGIES)
     ap.add_argument("--context", default="last", choices=ROLLOUT_CONTEXTS,
                     help="what each rollout call sees (planner.rollout_context)")
     ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
+    ap.add_argument("--delta-scale", type=float, nargs="+", default=[1.0],
+                    help="score z_now + S * (z_end - z_now) (planner.delta_scale); several run one after another")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "closed_loop_ceiling.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-              "machine": describe(), "episodes": args.episodes, "max_steps": args.max_steps,
+              "machine": describe(), "episodes": args.episodes, "first_seed": args.first_seed, "max_steps": args.max_steps,
               "candidates": len(candidate_actions()), "energy": args.energy, "context": args.context,
               "renorm": args.renorm, "models": {}}
     for spec in args.models:
@@ -128,15 +134,15 @@ def main(argv=None) -> int:
         result["models"][name] = {"path": path}
         bundle = load_model_dir(path).eval()
         dynamics = {"true": None, "predicted": predictor_dynamics(path, args.context, args.renorm) if "predicted" in args.sources else None}
-        for H in args.horizons:
-            for source in args.sources:
-                t = time.time()
-                res = run(bundle, dynamics[source], H, args.episodes, args.max_steps, args.energy)
-                res["seconds"] = round(time.time() - t, 1)
-                result["models"][name][f"H{H} {source}"] = res
-                print(f"{name} H{H} {source:9s}: success {res['success_rate']:.0%}, final distance "
-                      f"{res['final_distance_mean']:.3f} ({res['seconds']:.0f} s)", flush=True)
-                atomic_write_json(args.out, {**result, "load_avg_after": os.getloadavg()})  # partial results survive
+        for H, source, L in itertools.product(args.horizons, args.sources, args.delta_scale):
+            t = time.time()
+            res = run(bundle, dynamics[source], H, args.episodes, args.max_steps, args.energy, L, args.first_seed)
+            res["seconds"] = round(time.time() - t, 1)
+            key = f"H{H} {source}" + (f" delta scale {L:g}" if L != 1 else "")
+            result["models"][name][key] = res
+            print(f"{name} {key:24s}: success {res['success_rate']:.0%}, final distance "
+                  f"{res['final_distance_mean']:.3f} ({res['seconds']:.0f} s)", flush=True)
+            atomic_write_json(args.out, {**result, "load_avg_after": os.getloadavg()})  # partial results survive
     print(f"wrote {args.out}")
     return 0
 

@@ -54,6 +54,8 @@ def test_cross_field_validation_names_the_key():
         RobotConfig().override({"planner.rollout_context": "all"})
     with pytest.raises(ConfigError, match="planner.smooth_sigma"):
         RobotConfig().override({"planner.energy": "l1_smooth", "planner.smooth_sigma": 0.0})
+    with pytest.raises(ConfigError, match="planner.delta_scale"):
+        RobotConfig().override({"planner.delta_scale": 0.0})
     with pytest.raises(ConfigError, match="models.planner_threads"):
         RobotConfig().override({"models.planner_threads": -1})
     with pytest.raises(ConfigError, match="models.threads"):
@@ -78,7 +80,7 @@ def test_every_field_is_a_flag_and_flags_override_the_toml(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.sampled_from(["samples", "horizon", "budget_ms", "kind", "bogus", "elites", "energy",
-                                       "smooth_sigma"]),
+                                       "smooth_sigma", "delta_scale"]),
                        st.one_of(st.integers(-5, 2000), st.floats(allow_nan=True), st.text(max_size=5), st.booleans()),
                        max_size=4))
 def test_planner_section_never_crashes_on_junk(section):

@@ -102,6 +102,9 @@ class PlannerConfig:
     # predicted since, as V-JEPA 2-AC's planner and train-ac's rollout loss do (horizon > 1 only)
     rollout_context: str = "last"
     renorm: bool = False  # layer-norm each predicted frame, as the official planner (normalize_reps)
+    # Score z_now + delta_scale * (z_pred - z_now): below 1 the energy weighs the direction of the
+    # predicted change more than its size (runtime/planner.py scale_change); 1 = the prediction
+    delta_scale: float = 1.0
     seed: int = 0
 
 
@@ -296,7 +299,7 @@ def validate(cfg: RobotConfig) -> None:
     for key, v in (("schedule.perception_hz", s.perception_hz), ("schedule.planning_hz", s.planning_hz),
                    ("schedule.command_valid_ms", s.command_valid_ms), ("planner.budget_ms", p.budget_ms),
                    ("camera.max_age_ms", cfg.camera.max_age_ms), ("planner.temperature", p.temperature),
-                   ("planner.smooth_sigma", p.smooth_sigma)):
+                   ("planner.smooth_sigma", p.smooth_sigma), ("planner.delta_scale", p.delta_scale)):
         if not v > 0:
             raise ConfigError(f"{key} must be > 0, got {v}")
     if len(cfg.models.mean) != len(cfg.models.std):
