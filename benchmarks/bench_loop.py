@@ -126,10 +126,13 @@ def main(argv=None) -> int:
     ap.add_argument("--smooth-sigma", type=float, default=0.25, help="l1_smooth: blur sigma, fraction of the grid side")
     ap.add_argument("--action-hz", type=float, default=0.0, help="plan step rate (0 = the replan rate)")
     ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")
+    ap.add_argument("--first-seed", type=int, default=1000, help="goal-reaching episodes are seeds first_seed, first_seed + 1, ...")
     ap.add_argument("--max-steps", type=int, default=0, help="world steps per episode (default: the config's sim.max_steps)")
     ap.add_argument("--methods", default="random,teacher,student,oracle",
                     help="which goal-reaching methods to run (teacher needs --teacher-encoder)")
     ap.add_argument("--eval-samples", type=int, default=0, help="samples per iteration in the evaluation (default: --samples)")
+    ap.add_argument("--eval-iterations", type=int, default=0,
+                    help="planner iterations per action in the evaluation (default: the config's planner.iterations)")
     ap.add_argument("--eval-threads", type=int, default=0,
                     help="threads per session in the evaluation (lockstep: nothing runs beside the planner; default: the config's)")
     ap.add_argument("--skip-latency", action="store_true")
@@ -174,6 +177,7 @@ def main(argv=None) -> int:
         from jepa_edge.runtime.goal_eval import Method, evaluate
 
         eval_cfg = cfg.override({"planner.samples": args.eval_samples or args.samples,
+                                 "planner.iterations": args.eval_iterations or cfg.planner.iterations,
                                  "models.threads": args.eval_threads or cfg.models.threads,
                                  "sim.max_steps": args.max_steps or cfg.sim.max_steps})
         wanted = args.methods.split(",")
@@ -185,7 +189,7 @@ def main(argv=None) -> int:
             print(f"  {name} {done}/{total}: {'reached' if ep['success'] else 'missed'} in {ep['steps']} steps, "
                   f"final distance {ep['final_distance']}, plan {ep['plan_ms_mean']} ms", flush=True)
 
-        res = evaluate(eval_cfg, methods, args.episodes, progress=progress)
+        res = evaluate(eval_cfg, methods, args.episodes, args.first_seed, progress=progress)
         for m in res["methods"].values():  # the outcome of each seed, to compare methods episode by episode
             m["per_episode"] = [{k: e[k] for k in ("seed", "success", "steps", "final_distance")} for e in m["per_episode"]]
         result["goal_reaching"] = res

@@ -1,12 +1,14 @@
 """Where does closed-loop goal reaching fail: in the encoder's energy landscape, or in the AC predictor?
 
     python benchmarks/closed_loop_ceiling.py --models NAME=MODEL_DIR ... [--horizons 3 6] \
-        [--episodes 10] [--max-steps 60] [--energy l1] [--out benchmarks/results/closed_loop_ceiling.json]
+        [--episodes 10] [--first-seed 1000] [--max-steps 60] [--energy l1] [--delta-scale 1 0.25] \
+        [--out benchmarks/results/closed_loop_ceiling.json]
 
 A planner without optimizer noise, in the loop's reach episodes (seeds 1000...): every world step,
 each of 33 candidate actions (16 directions at full and at 40% speed, and standing still), held
 for H steps, is scored by the energy of its final latent to the goal image's latent; the best one
-is executed for one step, and the search starts again (receding horizon). Two world models score
+is executed for one step, and the search starts again (receding horizon). Each `--delta-scale` S
+scores z_now + S * (z_end - z_now) instead of z_end (planner.delta_scale). Two world models score
 the candidates:
 
 - `true`: the world itself (each candidate is simulated and its end frame encoded): a perfect
@@ -35,7 +37,7 @@ from jepa_edge.eval.plannability import encode_images
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import ENERGIES, make_energy
-from jepa_edge.runtime.planner import LatentDynamics, scale_change
+from jepa_edge.runtime.planner import LatentDynamics, scaled_change_energy
 from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, RobotConfig
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
@@ -74,11 +76,11 @@ def predictor_dynamics(model_dir: str, context: str = "last", renorm: bool = Fal
 
 @torch.no_grad()
 def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, max_steps: int, energy_name: str,
-        delta_scale: float = 1.0, first_seed: int = 1000) -> dict:
+        delta_scale: float = 1.0, first_seed: int = 1000, smooth_sigma: float = 0.25) -> dict:
     """Success over the reach episodes; `dynamics` None scores candidates on the true end frames."""
     enc, norm = bundle.encoder, model_normalization(bundle.config)
     size = enc.cfg.img_size
-    energy = make_energy(energy_name)
+    energy = make_energy(energy_name, smooth_sigma)
     actions = candidate_actions()
 
     def encode(frames) -> np.ndarray:
@@ -96,8 +98,7 @@ def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, ma
                 z = encode(simulate_held(world, actions, horizon, size)[0])
             else:
                 z = dynamics.rollout(z_now, np.repeat(actions[:, None], horizon, axis=1), now.proprio())
-            z = scale_change(z_now, z, delta_scale)
-            world.step(actions[int(np.argmin(energy(z, z_goal)))])
+            world.step(actions[int(np.argmin(scaled_change_energy(energy, z_now, z, z_goal, delta_scale)))])
             steps += 1
             reached = is_success(world.state, goal)
         rows.append({"seed": seed, "success": reached, "steps": steps,
@@ -116,6 +117,8 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=1000, help="episodes are seeds first_seed, first_seed + 1, ...")
     ap.add_argument("--max-steps", type=int, default=60)
     ap.add_argument("--energy", default="l1", choices=ENERGIES)
+    ap.add_argument("--smooth-sigma", type=float, nargs="+", default=[0.25],
+                    help="l1_smooth: blur sigma, fraction of the grid side (planner.smooth_sigma); several run one after another")
     ap.add_argument("--context", default="last", choices=ROLLOUT_CONTEXTS,
                     help="what each rollout call sees (planner.rollout_context)")
     ap.add_argument("--renorm", action="store_true", help="layer-norm each predicted frame (planner.renorm)")
@@ -134,13 +137,14 @@ def main(argv=None) -> int:
         result["models"][name] = {"path": path}
         bundle = load_model_dir(path).eval()
         dynamics = {"true": None, "predicted": predictor_dynamics(path, args.context, args.renorm) if "predicted" in args.sources else None}
-        for H, source, L in itertools.product(args.horizons, args.sources, args.delta_scale):
+        for H, source, L, sigma in itertools.product(args.horizons, args.sources, args.delta_scale, args.smooth_sigma):
             t = time.time()
-            res = run(bundle, dynamics[source], H, args.episodes, args.max_steps, args.energy, L, args.first_seed)
+            res = run(bundle, dynamics[source], H, args.episodes, args.max_steps, args.energy, L, args.first_seed, sigma)
             res["seconds"] = round(time.time() - t, 1)
-            key = f"H{H} {source}" + (f" delta scale {L:g}" if L != 1 else "")
+            key = (f"H{H} {source}" + (f" delta scale {L:g}" if L != 1 else "")
+                   + (f" sigma {sigma:g}" if args.energy == "l1_smooth" and sigma != 0.25 else ""))
             result["models"][name][key] = res
-            print(f"{name} {key:24s}: success {res['success_rate']:.0%}, final distance "
+            print(f"{name} {key:36s}: success {res['success_rate']:.0%}, final distance "
                   f"{res['final_distance_mean']:.3f} ({res['seconds']:.0f} s)", flush=True)
             atomic_write_json(args.out, {**result, "load_avg_after": os.getloadavg()})  # partial results survive
     print(f"wrote {args.out}")

@@ -6,7 +6,7 @@ import pytest
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.runtime.energy import l1_energy
-from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner, scale_change
+from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner, scaled_change_energy
 from jepa_edge.runtime.robot_config import PlannerConfig
 
 from loop_support import N_TOKENS, LinearDynamics, embedding
@@ -228,19 +228,22 @@ def test_history_horizon_longer_than_the_exported_frames_is_refused():
         LatentDynamics(fixed2, context="future")
 
 
-def test_delta_scale_scores_the_scaled_change_and_tends_to_the_first_order_energy():
+@pytest.mark.parametrize("energy_kind", ["l1", "l1_smooth"])
+def test_delta_scale_scores_the_scaled_change_and_tends_to_the_first_order_energy(energy_kind):
+    from jepa_edge.runtime.energy import make_energy
+
     rng = np.random.default_rng(3)
     session = LinearDynamics(0.05)
     z_now, z_goal = latent([0.3, 0.3]), latent([0.6, 0.5])
     seqs = rng.uniform(-1, 1, (16, 1, 2)).astype(np.float32)
-    planner = make_planner(LatentDynamics(session), PlannerConfig(delta_scale=0.5))
+    planner = make_planner(LatentDynamics(session), PlannerConfig(energy=energy_kind, delta_scale=0.3))
     z_end = LatentDynamics(session).rollout(z_now, seqs)
+    energy = make_energy(energy_kind)  # scored by hand on the scaled change: the moved goal gives the same numbers
     np.testing.assert_allclose(planner.energies(z_now, z_goal, seqs, None),
-                               l1_energy(z_now[None] + 0.5 * (z_end - z_now[None]), z_goal), rtol=1e-5)
-    assert scale_change(z_now, z_end, 1.0) is z_end  # the default costs nothing
+                               energy(z_now[None] + 0.3 * (z_end - z_now[None]), z_goal), rtol=1e-4)
     # Small scales rank candidates by the energy's slope along each predicted change: sign(z_now - z_goal) . delta.
     delta = rng.standard_normal((16, *z_now.shape)).astype(np.float32)
     slope = (np.sign(z_now - z_goal)[None] * delta).sum((1, 2))
-    small = l1_energy(scale_change(z_now, z_now[None] + delta, 1e-4), z_goal)
+    small = scaled_change_energy(l1_energy, z_now, z_now[None] + delta, z_goal, 1e-4)
     assert np.array_equal(np.argsort(small), np.argsort(slope))
     assert not np.array_equal(np.argsort(l1_energy(z_now[None] + delta, z_goal)), np.argsort(slope))

@@ -103,7 +103,7 @@ class PlannerConfig:
     rollout_context: str = "last"
     renorm: bool = False  # layer-norm each predicted frame, as the official planner (normalize_reps)
     # Score z_now + delta_scale * (z_pred - z_now): below 1 the energy weighs the direction of the
-    # predicted change more than its size (runtime/planner.py scale_change); 1 = the prediction
+    # predicted change more than its size (runtime/planner.py scaled_change_energy); 1 = the prediction
     delta_scale: float = 1.0
     seed: int = 0
 
