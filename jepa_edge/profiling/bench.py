@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from jepa_edge.errors import JepaEdgeError
-from jepa_edge.profiling.peak import CPU_SHAPES, PeakResult, measure_peak, openvino_chain_model
+from jepa_edge.profiling.peak import CPU_SHAPES, PeakResult, measure_peak, openvino_chain_model, round_gops
 from jepa_edge.profiling.results import BenchResult, BenchRow, command_line
 from jepa_edge.profiling.timer import (MemoryWatch, TimingConfig, openvino_runner, session_runner,
                                        time_interleaved)
@@ -339,7 +339,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
         st = outcome[f"peak/{p}"].stats
         if st is not None:
             swept = peaks[p]
-            peaks[p] = replace(swept, gops=round(ops / (st.p50_ms / 1e3) / 1e9, 1),
+            peaks[p] = replace(swept, gops=round_gops(ops / (st.p50_ms / 1e3) / 1e9),
                                method=swept.method + ", p50 in the bench rotation",
                                tried={**swept.tried, "sweep best": swept.gops})
     ops = 2 * model_info["macs"] if model_info.get("macs") else None
@@ -353,7 +353,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
             continue
         c.row.latency = out.stats
         if ops:
-            c.row.gops = round(ops / (out.stats.p50_ms / 1e3) / 1e9, 4)
+            c.row.gops = round_gops(ops / (out.stats.p50_ms / 1e3) / 1e9)
             pk = peaks.get(("cuda:" if c.row.backend == "tensorrt" else "") + c.row.precision)
             if pk and pk.gops > 0:
                 c.row.pct_peak = round(100 * c.row.gops / pk.gops, 3)

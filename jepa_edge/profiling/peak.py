@@ -41,6 +41,11 @@ class PeakResult:
         return cls(**d)
 
 
+def round_gops(gops: float) -> float:
+    """4 significant digits: a fixed number of decimals rounds a tiny test kernel's rate to 0."""
+    return float(f"{gops:.4g}")
+
+
 def _median_seconds(fn, seconds: float, min_runs: int = 3, warmup: int = 2) -> float:
     for _ in range(warmup):
         fn()
@@ -141,10 +146,10 @@ def openvino_peak(precision: str, threads: int | None = None, seconds: float = 0
         sec = _median_seconds(run, seconds)
         gops = 2 * m * k * k * layers / sec / 1e9
         shape = f"{m}x{k} x{layers}"
-        tried[f"openvino {shape}"] = round(gops, 1)
+        tried[f"openvino {shape}"] = round_gops(gops)
         if best is None or gops > best[0]:
             best = (gops, shape, _matmul_kernels(compiled))
-    return PeakResult(precision, "cpu", round(best[0], 1), "openvino MatMul chain", best[2], best[1], tried)
+    return PeakResult(precision, "cpu", round_gops(best[0]), "openvino MatMul chain", best[2], best[1], tried)
 
 
 # ---------------------------------------------------------------- torch
@@ -178,11 +183,11 @@ def torch_peak(precision: str, device: str = "cpu", seconds: float = 0.4, sizes=
         with torch.inference_mode():
             sec = _median_seconds(run, seconds) / reps
         gops = 2 * n**3 / sec / 1e9
-        tried[f"torch {n}^3"] = round(gops, 1)
+        tried[f"torch {n}^3"] = round_gops(gops)
         if best is None or gops > best[0]:
             best = (gops, f"{n}x{n}x{n}")
     name = torch.cuda.get_device_name(device) if cuda else "cpu"
-    return PeakResult(precision, device, round(best[0], 1), f"torch {'_int_mm' if precision == 'int8' else 'mm'} ({name})",
+    return PeakResult(precision, device, round_gops(best[0]), f"torch {'_int_mm' if precision == 'int8' else 'mm'} ({name})",
                       "", best[1], tried)
 
 
