@@ -5,9 +5,9 @@
 `z_*` are one frame's encoder tokens [N, D]. A planner samples action sequences, rolls every one
 of them through the action-conditioned predictor in one batched call per horizon step, and scores
 the predicted final latent by its distance to the goal latent (runtime/energy.py: L1, the V-JEPA
-2-AC energy, or L1 over the blurred token grid). The search stops at `iterations` or when the next
-iteration would not fit in `budget_ms`, whichever comes first: on a robot the budget in
-milliseconds is the one that matters.
+2-AC energy, or L1 over the blurred token grid; `planner.delta_scale` scores the predicted change
+scaled down). The search stops at `iterations` or when the next iteration would not fit in
+`budget_ms`, whichever comes first: on a robot the budget in milliseconds is the one that matters.
 """
 from __future__ import annotations
 
@@ -140,12 +140,13 @@ def scaled_change_energy(energy, z_now: np.ndarray, z_end: np.ndarray, z_goal: n
     Why: the AC predictors measured here move the latent about twice as far as the world does
     (README), and L1 is not linear, so the size of that exaggerated change, not only its direction,
     decides which candidate wins. As the scale goes to 0 the energy becomes its first-order change
-    along each predicted step, the sum of sign(z_now - z_goal) * (z_end - z_now): the candidate whose
-    predicted change points most downhill wins, and standing still loses to any move that helps.
+    along each predicted step, the sum of sign(z_now - z_goal) * (z_end - z_now) (both blurred, for
+    l1_smooth): the candidate whose predicted change points most downhill wins, and standing still
+    loses to any move that helps.
 
     Both energies are a norm of (z - z_goal), so |z_now + s (z_end - z_now) - z_goal| equals
     s |z_end - z_goal'| with the goal moved once to z_goal' = z_now + (z_goal - z_now) / s: the
-    scale costs one [N, D] update per plan, not a pass over every sample."""
+    scale costs one [N, D] update per call, not a pass over every sample."""
     if scale == 1:
         return energy(z_end, z_goal)
     return np.float32(scale) * energy(z_end, z_now + (z_goal - z_now) / np.float32(scale))
