@@ -38,7 +38,7 @@ from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.runtime.assemble import load_session, make_state_update
 from jepa_edge.runtime.energy import ENERGIES, make_energy
 from jepa_edge.runtime.planner import LatentDynamics, scaled_change_energy
-from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, RobotConfig
+from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, PlannerConfig, RobotConfig
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -76,7 +76,7 @@ def predictor_dynamics(model_dir: str, context: str = "last", renorm: bool = Fal
 
 @torch.no_grad()
 def run(bundle, dynamics: LatentDynamics | None, horizon: int, episodes: int, max_steps: int, energy_name: str,
-        delta_scale: float = 1.0, first_seed: int = 1000, smooth_sigma: float = 0.25) -> dict:
+        delta_scale: float, first_seed: int, smooth_sigma: float) -> dict:
     """Success over the reach episodes; `dynamics` None scores candidates on the true end frames."""
     enc, norm = bundle.encoder, model_normalization(bundle.config)
     size = enc.cfg.img_size
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=1000, help="episodes are seeds first_seed, first_seed + 1, ...")
     ap.add_argument("--max-steps", type=int, default=60)
     ap.add_argument("--energy", default="l1", choices=ENERGIES)
-    ap.add_argument("--smooth-sigma", type=float, nargs="+", default=[0.25],
+    ap.add_argument("--smooth-sigma", type=float, nargs="+", default=[PlannerConfig.smooth_sigma],
                     help="l1_smooth: blur sigma, fraction of the grid side (planner.smooth_sigma); several run one after another")
     ap.add_argument("--context", default="last", choices=ROLLOUT_CONTEXTS,
                     help="what each rollout call sees (planner.rollout_context)")
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
             res = run(bundle, dynamics[source], H, args.episodes, args.max_steps, args.energy, L, args.first_seed, sigma)
             res["seconds"] = round(time.time() - t, 1)
             key = (f"H{H} {source}" + (f" delta scale {L:g}" if L != 1 else "")
-                   + (f" sigma {sigma:g}" if args.energy == "l1_smooth" and sigma != 0.25 else ""))
+                   + (f" sigma {sigma:g}" if args.energy == "l1_smooth" and sigma != PlannerConfig.smooth_sigma else ""))
             result["models"][name][key] = res
             print(f"{name} {key:36s}: success {res['success_rate']:.0%}, final distance "
                   f"{res['final_distance_mean']:.3f} ({res['seconds']:.0f} s)", flush=True)
