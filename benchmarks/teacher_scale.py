@@ -89,16 +89,17 @@ def run_one(name: str, args) -> dict:
     return row
 
 
-def pack(model_dir: Path, name: str, out_dir: Path) -> list[str]:
-    """model_dir -> out_dir/teacher.tar.part-aa, -ab, ... (each under the tool's size limit)."""
+def pack(model_dir: Path, name: str, out_dir: Path, part_bytes: int = PART_BYTES) -> list[str]:
+    """model_dir -> out_dir/teacher.tar.part-aa, -ab, ... (each under the tool's size limit);
+    `cat teacher.tar.part-* | tar x` gives back NAME/model."""
     tar_path = out_dir / "teacher.tar"
     with tarfile.open(tar_path, "w") as tar:
         tar.add(model_dir, arcname=f"{name}/model")
     data, parts = tar_path.read_bytes(), []
     tar_path.unlink()
-    for i in range(0, len(data), PART_BYTES):
-        part = out_dir / f"teacher.tar.part-{chr(97 + i // PART_BYTES // 26)}{chr(97 + i // PART_BYTES % 26)}"
-        part.write_bytes(data[i : i + PART_BYTES])
+    for k, i in enumerate(range(0, len(data), part_bytes)):
+        part = out_dir / f"teacher.tar.part-{chr(97 + k // 26)}{chr(97 + k % 26)}"
+        part.write_bytes(data[i : i + part_bytes])
         parts.append(part.name)
     return parts
 
@@ -130,6 +131,8 @@ def main() -> int:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1"}
     rows_json = {n: Path(args.work) / f"{n}.row.json" for n in args.variants}
     Path(args.work).mkdir(parents=True, exist_ok=True)
+    for path in rows_json.values():  # an earlier run's rows must not pass for this one's
+        path.unlink(missing_ok=True)
     procs = {n: subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--one", n, "--row-json", str(rows_json[n])],
                                  env=env) for n in args.variants}
     while any(p.poll() is None for p in procs.values()) and time.perf_counter() - t_start < args.deadline:
