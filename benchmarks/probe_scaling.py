@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("--models", nargs="+", default=["teacher", "student"], help="model dirs under --runs")
     ap.add_argument("--runs", type=Path, default=RUNS)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-random-init", action="store_true", help="skip the first model's random-init twin (halves the time)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "probe_scaling.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -47,7 +48,8 @@ def main() -> int:
     from jepa_edge.models.model_dir import load_model_dir
 
     bundles = {name: load_model_dir(args.runs / name / "model") for name in args.models}
-    bundles[f"{args.models[0]}_random_init"] = random_like(bundles[args.models[0]], 0)
+    if not args.no_random_init:
+        bundles[f"{args.models[0]}_random_init"] = random_like(bundles[args.models[0]], 0)
     encoders = {name: (b.encoder.eval(), model_normalization(b.config)) for name, b in bundles.items()}
     sizes = {enc.cfg.img_size for enc, _ in encoders.values()}
     if len(sizes) != 1:
