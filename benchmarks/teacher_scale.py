@@ -62,7 +62,8 @@ def run_one(name: str, args) -> dict:
 
     torch.set_num_threads(args.threads)
     work = Path(args.work) / name
-    base = replace(config(name, device=args.device), batch_size=args.batch, lr=args.lr, start_lr=args.lr / 10,
+    budget = config(name, device=args.device)  # the recipe at its CPU budget's steps and batch
+    base = replace(budget, batch_size=args.batch, lr=args.lr, start_lr=args.lr / 10,
                    dataset_size=args.dataset_size, precision=args.precision, log_every=50)
     s_step = seconds_per_step(base, work)
     t0 = time.perf_counter()
@@ -71,7 +72,7 @@ def run_one(name: str, args) -> dict:
     render_s = (time.perf_counter() - t0) / 8 * base.dataset_size  # the first epoch renders every clip once
     steps = max(10, int(0.85 * (args.train_s - render_s) / s_step))
     cfg = replace(base, steps=steps, warmup_steps=max(1, steps // 20), ckpt_every=steps)
-    cpu_samples = VARIANTS[name][1] * config(name).batch_size  # the CPU budget's steps x its batch
+    cpu_samples = budget.steps * budget.batch_size
     row = {"name": name, "config": asdict(cfg), "s_per_step_calibrated": round(s_step, 4),
            "samples": steps * cfg.batch_size, "cpu_budget_samples": cpu_samples,
            "x_cpu_budget": round(steps * cfg.batch_size / cpu_samples, 1),
@@ -140,8 +141,9 @@ def main() -> int:
     result = {"what": __doc__.splitlines()[0], "command": "python benchmarks/teacher_scale.py " + " ".join(sys.argv[1:]),
               "machine": describe(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": {}}
     for n, p in procs.items():
-        status = "ok" if p.poll() == 0 else f"failed (exit {p.returncode})" if p.poll() is not None else "killed at the deadline"
-        if p.poll() is None:
+        rc = p.poll()  # read once: a process may end between two reads
+        status = "ok" if rc == 0 else f"failed (exit {rc})" if rc is not None else "killed at the deadline"
+        if rc is None:
             p.kill()
         row = json.loads(rows_json[n].read_text()) if rows_json[n].exists() else {"name": n}
         if status != "ok" and "train_s" in row:
