@@ -27,7 +27,7 @@ from jepa_edge.data.tasks import goal_distance, start_episode
 from jepa_edge.eval.features import model_normalization
 from jepa_edge.eval.plannability import encode_images, spearman
 from jepa_edge.models.model_dir import load_model_dir
-from jepa_edge.runtime.energy import ENERGIES, make_energy
+from jepa_edge.planning.energy import ENERGIES, make_energy
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from jepa_edge.models.model_dir import FORMAT, ModelBundle, load_model_dir, save_model_dir  # noqa: E402
+from jepa_edge.models.model_dir import FORMAT, ModelDir, load_model_dir, save_model_dir  # noqa: E402
 from jepa_edge.utils.files import atomic_path, atomic_write_json, sha256_file  # noqa: E402
 
 AC = "ac_predictor."
@@ -28,7 +28,7 @@ AC = "ac_predictor."
 def strip(model_dir: str, out: str) -> None:
     src = load_model_dir(model_dir)
     config = {k: v for k, v in src.config.items() if k in ("normalization", "training")}
-    save_model_dir(out, ModelBundle(config=config, encoder=src.encoder),
+    save_model_dir(out, ModelDir(config=config, encoder=src.encoder),
                    source={"kind": "encoder of", "model_dir": str(model_dir)})
 
 

@@ -50,7 +50,7 @@ def main() -> int:
     from jepa_edge.profiling.bench import peak_runners
     from jepa_edge.profiling.peak import measure_peak, vit_linears_model
     from jepa_edge.profiling.timer import TimingConfig, openvino_runner, time_interleaved
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
 
     xml = {p: args.bundles / f"ov-{p}" / "model.xml" for p in ("int8", "fp32")}
     missing = [str(x) for x in xml.values() if not x.is_file()]

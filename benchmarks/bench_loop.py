@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from jepa_edge.runtime.energy import ENERGIES
-from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, load_robot_config
+from jepa_edge.planning.energy import ENERGIES
+from jepa_edge.loop.config import ROLLOUT_CONTEXTS, load_robot_config
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def latency_run(cfg) -> dict:
-    from jepa_edge.runtime.assemble import assemble
-    from jepa_edge.runtime.loop import RobotLoop
-    from jepa_edge.runtime.telemetry import Telemetry
+    from jepa_edge.loop.assemble import assemble
+    from jepa_edge.loop.loop import RobotLoop
+    from jepa_edge.loop.telemetry import Telemetry
 
     asm = assemble(cfg)
     tel = Telemetry()
@@ -72,7 +72,7 @@ def make_random_student(out: Path, arch: str, img_size: int) -> tuple[str, str]:
     import torch
 
     from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
 
     model = out / "model"
@@ -82,7 +82,7 @@ def make_random_student(out: Path, arch: str, img_size: int) -> tuple[str, str]:
         ac = ActionConditionedPredictor(ACPredictorConfig(
             embed_dim=enc.cfg.embed_dim, predictor_embed_dim=192, depth=4, num_heads=4, action_dim=2, state_dim=4,
             img_size=img_size, patch_size=enc.cfg.patch_size, max_frames=8)).eval()
-        save_model_dir(model, ModelBundle(config={"ac": {"norm": "layer_norm"}}, encoder=enc, ac_predictor=ac),
+        save_model_dir(model, ModelDir(config={"ac": {"norm": "layer_norm"}}, encoder=enc, ac_predictor=ac),
                        source={"kind": "random-init", "note": "latency benchmark stand-in"})
     cli = [sys.executable, "-m", "jepa_edge"]
     steps = [
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     ap.add_argument("--delta-scale", type=float, default=1.0,
                     help="score z_now + S * (z_pred - z_now) (planner.delta_scale)")
     ap.add_argument("--planner-threads", type=int, default=0, help="threads of the planner's predictor session (0 = models.threads)")
-    ap.add_argument("--energy", default="l1", choices=ENERGIES, help="planning energy (runtime/energy.py)")
+    ap.add_argument("--energy", default="l1", choices=ENERGIES, help="planning energy (planning/energy.py)")
     ap.add_argument("--smooth-sigma", type=float, default=0.25, help="l1_smooth: blur sigma, fraction of the grid side")
     ap.add_argument("--action-hz", type=float, default=0.0, help="plan step rate (0 = the replan rate)")
     ap.add_argument("--episodes", type=int, default=50, help="0 skips goal reaching")
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
               f"{100 * lat['deadline_miss_rate']:.2f}%, replans {lat['planner']['replan_rate_hz']} Hz x "
               f"{lat['planner']['samples'].get('p50')} samples, iterations p50 {lat['planner']['iterations'].get('p50')}")
     if args.episodes:
-        from jepa_edge.runtime.goal_eval import Method, evaluate
+        from jepa_edge.eval.goal_reaching import Method, evaluate
 
         eval_cfg = cfg.override({"planner.samples": args.eval_samples or args.samples,
                                  "planner.iterations": args.eval_iterations or cfg.planner.iterations,

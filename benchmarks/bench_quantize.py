@@ -6,7 +6,7 @@
 
 Exports the encoder through the same `jepa_edge.quant.export` users call (calibrated on the built-in
 world unless --calib is given, gated on its held-out split), loads every bundle back through
-`jepa_edge.runtime.load`, and times, interleaved round-robin at batch 1 with the same threads:
+`jepa_edge.inference.load`, and times, interleaved round-robin at batch 1 with the same threads:
 PyTorch FP32 eager, ONNX Runtime FP32 / INT8, OpenVINO FP32 / BF16 (the plugin's default hint) /
 FP16 / INT8. Reports medians and p99, INT8 per-token cosine to FP32 on held-out data, and the
 ratios the quantization issue asks for (OpenVINO INT8 >= 1.6x its best non-INT8, >= 4x torch).
@@ -64,12 +64,12 @@ def prepare_model(args, work: Path) -> tuple[Path, str]:
         return Path(args.model), "model dir " + str(args.model)
     import torch
 
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
 
     torch.manual_seed(args.seed)
     path = work / "model"
-    save_model_dir(path, ModelBundle(encoder=build_encoder(args.arch, img_size=args.img_size)))
+    save_model_dir(path, ModelDir(encoder=build_encoder(args.arch, img_size=args.img_size)))
     return path, f"{args.arch} at {args.img_size}, random init (no trained student given)"
 
 
@@ -99,10 +99,10 @@ def main(argv=None) -> int:
     from jepa_edge.quant.onnx_export import encoder_io, token_cosine
     from jepa_edge.quant.openvino_export import NNCFScheme
     from jepa_edge.quant.ort_quant import OrtQuantScheme
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
     from jepa_edge.quant.pipeline import export
-    from jepa_edge.runtime import load
-    from jepa_edge.runtime.torch_session import TorchSession
+    from jepa_edge.inference import load_bundle
+    from jepa_edge.inference.torch_session import TorchSession
     from jepa_edge.utils.device_info import describe
     from jepa_edge.utils.files import atomic_write_json
 
@@ -144,12 +144,12 @@ def main(argv=None) -> int:
     io = encoder_io(enc.cfg, batch=1)  # images [1, C, H, W] or clips [1, C, T, H, W]
     spec_in, spec_out = io.inputs, io.outputs
     sessions["torch fp32 eager"] = lambda: TorchSession(enc, spec_in, spec_out, threads=th)
-    sessions["onnxruntime fp32"] = lambda: load(bundles["ort-fp32"], threads=th)
-    sessions["onnxruntime int8"] = lambda: load(bundles["ort-int8"], threads=th, allow_failed_gate=True)
-    sessions["openvino fp32"] = lambda: load(bundles["ov-fp32"], threads=th)
-    sessions["openvino bf16 (default hint)"] = lambda: load(bundles["ov-fp32"], threads=th, inference_precision="default")
-    sessions["openvino fp16"] = lambda: load(bundles["ov-fp16"], threads=th)
-    sessions["openvino int8"] = lambda: load(bundles["ov-int8"], threads=th, allow_failed_gate=True)
+    sessions["onnxruntime fp32"] = lambda: load_bundle(bundles["ort-fp32"], threads=th)
+    sessions["onnxruntime int8"] = lambda: load_bundle(bundles["ort-int8"], threads=th, allow_failed_gate=True)
+    sessions["openvino fp32"] = lambda: load_bundle(bundles["ov-fp32"], threads=th)
+    sessions["openvino bf16 (default hint)"] = lambda: load_bundle(bundles["ov-fp32"], threads=th, inference_precision="default")
+    sessions["openvino fp16"] = lambda: load_bundle(bundles["ov-fp16"], threads=th)
+    sessions["openvino int8"] = lambda: load_bundle(bundles["ov-int8"], threads=th, allow_failed_gate=True)
     opened, rows = {}, {}
     for name, make in sessions.items():
         try:

@@ -52,7 +52,7 @@ def main() -> int:
     from jepa_edge.profiling.timer import TimingConfig, session_runner, time_interleaved
     from jepa_edge.quant.calibration import load_calibration_set
     from jepa_edge.quant.pipeline import export
-    from jepa_edge.runtime.assemble import load_session
+    from jepa_edge.loop.assemble import load_session
 
     if args.export_only:  # child process: one variant, so no tracing state crosses variants
         name, out = args.export_only
@@ -61,7 +61,7 @@ def main() -> int:
                    part="ac_predictor", frames=1, overwrite=True, log=None)
         return 0
 
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
 
     work = Path(tempfile.mkdtemp(prefix="bench-rope-"))
     runners, gates = {}, {}

@@ -58,9 +58,9 @@ def benchmark_app(xml: Path, iters: int, threads: int | None) -> dict:
 
 
 def ours(bundle: Path, iters: int, threads: int | None) -> dict:
-    from jepa_edge.runtime.load import load
+    from jepa_edge.inference.load import load_bundle
 
-    session = load(bundle, threads=threads, hint="NONE", streams=1) if threads else load(bundle, hint="LATENCY")
+    session = load_bundle(bundle, threads=threads, hint="NONE", streams=1) if threads else load_bundle(bundle, hint="LATENCY")
     spec = session.inputs[0]
     x = np.random.default_rng(0).standard_normal([d if isinstance(d, int) else 1 for d in spec.shape]).astype(np.float32)
     stats = time_one(session_runner(session, {spec.name: x}), TimingConfig(warmup=20, iters=iters, keep_samples=False))

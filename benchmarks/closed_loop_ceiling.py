@@ -35,10 +35,10 @@ from jepa_edge.data.tasks import TASK_CONFIG, goal_distance, is_success, start_e
 from jepa_edge.eval.features import model_normalization
 from jepa_edge.eval.plannability import encode_images
 from jepa_edge.models.model_dir import load_model_dir
-from jepa_edge.runtime.assemble import load_session, make_state_update
-from jepa_edge.runtime.energy import ENERGIES, make_energy
-from jepa_edge.runtime.planner import LatentDynamics, scaled_change_energy
-from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, PlannerConfig, RobotConfig
+from jepa_edge.loop.assemble import load_session, make_state_update
+from jepa_edge.planning.energy import ENERGIES, make_energy
+from jepa_edge.planning.planner import LatentDynamics, scaled_change_energy
+from jepa_edge.loop.config import ROLLOUT_CONTEXTS, PlannerConfig, RobotConfig
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 

@@ -5,7 +5,7 @@
 
 For each reach episode of the loop's evaluation (seeds 1000...), the agent moves from its start in
 16 directions at full speed for H world steps (H = 1, 3, 6: 0.05 to 0.3 table units), every end
-frame is encoded as the loop encodes it, and each energy of runtime/energy.py is scored:
+frame is encoded as the loop encodes it, and each energy of planning/energy.py is scored:
 
 - `spearman`: rank correlation, over the 16 end points, of energy with the distance still to go
   (1: the energy ranks directions exactly as the true distance does; 0: no direction signal);
@@ -17,7 +17,7 @@ eval` scores the same energies over a grid of positions instead. When the model 
 predictor (and --random-init is off for it), the same scores are also computed on its H-step
 rollouts through the planner's own `LatentDynamics` (the action held over the H steps), under
 "<energy> (predicted)": what the planner really sees. The robot state fed to the predictor is
-integrated step by step as the planner does (runtime/proprio.py); "(predicted, state held)" rows
+integrated step by step as the planner does (planning/kinematics.py); "(predicted, state held)" rows
 keep it at the start's, as the planner did before it integrated.
 """
 from __future__ import annotations
@@ -37,10 +37,10 @@ from jepa_edge.eval.features import model_normalization
 from jepa_edge.eval.plannability import encode_images, spearman
 from jepa_edge.eval.run import random_like
 from jepa_edge.models.model_dir import load_model_dir
-from jepa_edge.runtime.assemble import load_session, make_state_update
-from jepa_edge.runtime.energy import make_energy
-from jepa_edge.runtime.planner import LatentDynamics
-from jepa_edge.runtime.robot_config import RobotConfig
+from jepa_edge.loop.assemble import load_session, make_state_update
+from jepa_edge.planning.energy import make_energy
+from jepa_edge.planning.planner import LatentDynamics
+from jepa_edge.loop.config import RobotConfig
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 

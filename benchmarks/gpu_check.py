@@ -93,7 +93,7 @@ def tensorrt_rows(warmup: int, iters: int, log) -> tuple[list[dict], str]:
     from jepa_edge.profiling.timer import TimingConfig, session_runner, time_one
     from jepa_edge.quant.onnx_export import encoder_io, export_onnx, token_cosine
     from jepa_edge.quant.tensorrt_export import EngineSpec, build_engine
-    from jepa_edge.runtime.tensorrt_session import TensorRTSession
+    from jepa_edge.inference.tensorrt_session import TensorRTSession
 
     rows = []
     arch = "vit_small/16"

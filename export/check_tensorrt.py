@@ -4,7 +4,7 @@
 
 Without TensorRT it says so and exits 3, having built nothing. With it: records a small world
 calibration set, exports the encoder to the `tensorrt` target in fp32, fp16 and int8 (Q/DQ,
-gated in ONNX Runtime and again on the engine), loads each engine through jepa_edge.runtime.load,
+gated in ONNX Runtime and again on the engine), loads each engine through jepa_edge.inference.load,
 and prints per-token cosine to torch fp32 and p50/p99 latency (batch 1, host copies included).
 Also runs the kit path: a jetson-orin-nano int8 kit whose build_engine.sh is executed when
 trtexec is on PATH.
@@ -40,13 +40,13 @@ def main(argv=None) -> int:
         return 3
     import torch
 
-    from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
     from jepa_edge.models.registry import build_encoder
     from jepa_edge.quant.calib_sources import encoder_samples
     from jepa_edge.quant.calibration import SmallCalibrationWarning, write_calibration_set
     from jepa_edge.quant.onnx_export import token_cosine
     from jepa_edge.quant.pipeline import export
-    from jepa_edge.runtime import load
+    from jepa_edge.inference import load_bundle
     from jepa_edge.utils.device_info import describe
 
     print(f"TensorRT {tensorrt.__version__}; GPUs: {describe()['gpus'] or 'none visible to torch'}")
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
             model_dir = Path(args.model)
         else:
             torch.manual_seed(0)
-            model_dir = save_model_dir(work / "model", ModelBundle(encoder=build_encoder(args.arch, img_size=args.img_size)))
+            model_dir = save_model_dir(work / "model", ModelDir(encoder=build_encoder(args.arch, img_size=args.img_size)))
         b = load_model_dir(model_dir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SmallCalibrationWarning)
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
             row = report["rows"].setdefault(precision, {})
             try:
                 res = export(model_dir, "tensorrt", precision, calib=calib, out=work / f"trt-{precision}")
-                sess = load(res.path, allow_failed_gate=True)
+                sess = load_bundle(res.path, allow_failed_gate=True)
                 got = np.concatenate([sess.run({"pixels": held[i:i + 1]})["tokens"] for i in range(len(held))])
                 x = held[:1]
                 for _ in range(10):

@@ -1,10 +1,24 @@
-"""jepa-edge: JEPA world models from a large teacher to a robot."""
+"""jepa-edge: JEPA world models from a large teacher to a robot.
+
+Two things are loaded, with two names:
+- a *model dir* (config.json + safetensors, what training writes): `load_model_dir(path) -> ModelDir`,
+  torch modules for training, evaluation and export;
+- a *bundle* (manifest.json + compiled files, what export writes): `load_bundle(path) -> InferenceSession`,
+  what the robot runs, with no torch needed.
+"""
 
 __version__ = "0.1.0"
 
 
-def load(path):
-    """Load a jepa-edge model dir (config.json + safetensors) -> ModelBundle with .encoder etc."""
+def load_model_dir(path):
+    """Open a model dir (config.json + safetensors) -> ModelDir with .encoder, .predictor, .ac_predictor."""
     from jepa_edge.models.model_dir import load_model_dir
 
     return load_model_dir(path)
+
+
+def load_bundle(path, **options):
+    """Open an exported bundle (manifest.json) -> InferenceSession, after verifying every file's hash."""
+    from jepa_edge.inference.load import load_bundle
+
+    return load_bundle(path, **options)

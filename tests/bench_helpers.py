@@ -1,13 +1,13 @@
 """Tiny hand-made bundles for the bench/profile tests: real OpenVINO IR and ONNX files with real
-manifests (jepa_edge.quant.manifest), small enough to build in milliseconds."""
+manifests (jepa_edge.inference.manifest), small enough to build in milliseconds."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from jepa_edge.quant.manifest import Manifest, write_manifest
-from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.inference.manifest import Manifest, write_manifest
+from jepa_edge.inference.session import TensorSpec
 
 TOKENS, DIM = 4, 16
 INPUTS = [TensorSpec("pixels", (1, TOKENS, DIM))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jepa_edge.runtime.session import InferenceSession, TensorSpec
+from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
 STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
@@ -97,8 +97,8 @@ def tiny_random_models(img_size: int = 32, action_dim: int = 2, state_dim: int =
 
 def torch_sessions(encoder, ac, threads: int = 1):
     """Wrap the modules as the torch backend's InferenceSessions (what a torch bundle loads as)."""
-    from jepa_edge.runtime.session import TensorSpec
-    from jepa_edge.runtime.torch_session import TorchSession
+    from jepa_edge.inference.session import TensorSpec
+    from jepa_edge.inference.torch_session import TorchSession
 
     s, n, d = encoder.cfg.img_size, encoder.cfg.num_patches, encoder.cfg.embed_dim
     enc = TorchSession(encoder, [TensorSpec("image", (1, 3, s, s))], [TensorSpec("tokens", (1, n, d))], threads=threads)
@@ -113,10 +113,10 @@ def torch_sessions(encoder, ac, threads: int = 1):
 def save_tiny_model_dir(path, img_size: int = 32, action_dim: int = 2, state_dim: int = 4, seed: int = 0,
                         config: dict | None = None):
     """A model dir (config.json + safetensors) holding a tiny random encoder and AC predictor."""
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
 
     encoder, ac = tiny_random_models(img_size, action_dim, state_dim, seed)
-    return save_model_dir(path, ModelBundle(config=dict(config or {}), encoder=encoder, ac_predictor=ac))
+    return save_model_dir(path, ModelDir(config=dict(config or {}), encoder=encoder, ac_predictor=ac))
 
 
 class PixelEncoder(InferenceSession):

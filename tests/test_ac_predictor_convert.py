@@ -1,5 +1,5 @@
 """A V-JEPA 2-AC file through the public path: `jepa-edge convert --format vjepa2-ac` -> model dir
-with encoder AND ac_predictor -> `jepa_edge.load(dir)` reproduces the official outputs."""
+with encoder AND ac_predictor -> `jepa_edge.load_model_dir(dir)` reproduces the official outputs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +32,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_convert_cli_then_load_matches_official(model_dir):
-    bundle = jepa_edge.load(model_dir)
+    bundle = jepa_edge.load_model_dir(model_dir)
     assert bundle.encoder is not None and bundle.ac_predictor is not None and bundle.predictor is None
     assert bundle.config["source"]["dropped_unused"] == [
         "ac_predictor.extrinsics_encoder.weight", "ac_predictor.extrinsics_encoder.bias"]

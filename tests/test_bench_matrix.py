@@ -97,13 +97,13 @@ def test_matrix_from_a_model_dir(tmp_path):
     import openvino as ov
     import torch
 
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
     from jepa_edge.profiling.bench import model_info_from_dir
 
     torch.manual_seed(0)
     enc = build_encoder("vit_nano/16", img_size=32, depth=1).eval()
-    model = Path(save_model_dir(tmp_path / "m", ModelBundle(encoder=enc)))
+    model = Path(save_model_dir(tmp_path / "m", ModelDir(encoder=enc)))
     calls, calibs = [], []
 
     def exporter(model_dir, backend, precision, calib, out):
@@ -111,8 +111,8 @@ def test_matrix_from_a_model_dir(tmp_path):
         calibs.append(calib)
         if backend == "onnxruntime":
             raise RuntimeError(f"quantizer exploded ({precision})")
-        from jepa_edge.quant.manifest import Manifest, write_manifest
-        from jepa_edge.runtime.session import TensorSpec
+        from jepa_edge.inference.manifest import Manifest, write_manifest
+        from jepa_edge.inference.session import TensorSpec
 
         ir = ov.convert_model(enc, example_input=torch.zeros(1, 3, 32, 32), input=[1, 3, 32, 32])
         ir.outputs[0].set_names({"tokens"})

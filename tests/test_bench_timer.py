@@ -84,11 +84,11 @@ def test_onnxruntime_runner_writes_into_preallocated_outputs(tmp_path):
 
 def test_session_runner_uses_the_backend_objects(tmp_path):
     from bench_helpers import bundle
-    from jepa_edge.runtime.load import load
+    from jepa_edge.inference.load import load_bundle
 
     x = np.ones((1, TOKENS, DIM), np.float32)
     for backend in ("openvino", "onnxruntime"):
-        sess = load(bundle(tmp_path / backend, backend))
+        sess = load_bundle(bundle(tmp_path / backend, backend))
         run = session_runner(sess, {"pixels": x})
         assert hasattr(run, "request") or hasattr(run, "binding"), f"{backend}: fell back to session.run"
         run()

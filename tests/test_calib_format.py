@@ -8,7 +8,7 @@ import pytest
 from jepa_edge.errors import DataError
 from jepa_edge.quant.calibration import (MIN_RECOMMENDED, SmallCalibrationWarning, load_calibration_set,
                                          write_calibration_set)
-from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.inference.session import TensorSpec
 
 
 def stream(shape=(3, 8, 8), seed=0):
@@ -120,11 +120,11 @@ def test_calibrate_cli_from_an_image_folder(tmp_path, capsys):
     import torch
 
     from jepa_edge.cli import main
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
 
     torch.manual_seed(0)
-    save_model_dir(tmp_path / "model", ModelBundle(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
+    save_model_dir(tmp_path / "model", ModelDir(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
     rng = np.random.default_rng(0)
     (tmp_path / "imgs").mkdir()
     for i in range(7):

@@ -1,5 +1,5 @@
 """Official checkpoints (tests/data/parity, made by the official code) -> `jepa-edge convert` ->
-`jepa_edge.load` / `jepa-edge embed` reproduce the official outputs (relative error < 1e-4)."""
+`jepa_edge.load_model_dir` / `jepa-edge embed` reproduce the official outputs (relative error < 1e-4)."""
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ def test_embed_cli_reproduces_official_target_encoder(case, tmp_path):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_masked_encoder_and_predictor_reproduce_official(case, tmp_path):
-    bundle = jepa_edge.load(convert(case, tmp_path / "model", "--key", "encoder"))
+    bundle = jepa_edge.load_model_dir(convert(case, tmp_path / "model", "--key", "encoder"))
     exp = np.load(DATA / f"{case}_expected.npz")
     x = torch.from_numpy(np.load(DATA / f"{case}_input.npy"))
     ctx, tgt = torch.from_numpy(exp["ctx_idx"]), torch.from_numpy(exp["tgt_idx"])
@@ -55,7 +55,7 @@ def test_masked_encoder_and_predictor_reproduce_official(case, tmp_path):
 
 
 def test_default_sub_dict_is_target_encoder_and_source_is_recorded(tmp_path):
-    bundle = jepa_edge.load(convert("vjepa2_tiny", tmp_path / "m"))
+    bundle = jepa_edge.load_model_dir(convert("vjepa2_tiny", tmp_path / "m"))
     src = bundle.config["source"]
     assert src["encoder_key"] == "target_encoder" and src["epoch"] == 3
     # exactly the known V-JEPA 2 leftovers were dropped, and said so

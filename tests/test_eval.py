@@ -10,7 +10,7 @@ from jepa_edge.eval.agreement import linear_cka, mapped_cosine
 from jepa_edge.eval.physics import auroc, balanced_relative_accuracy, first_divergence, relative_accuracy, window
 from jepa_edge.eval.probes import Ridge, coverage, dense_probe, r2_score, ridge_probe, ridge_probes
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
-from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+from jepa_edge.models.model_dir import ModelDir, save_model_dir
 from jepa_edge.models.registry import build_encoder, build_predictor
 
 
@@ -135,7 +135,7 @@ def tiny_model_dir(tmp_path_factory):
     ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=128, predictor_embed_dim=32, depth=1, num_heads=2,
                                                       action_dim=2, state_dim=4, img_size=32, patch_size=8, max_frames=8))
     config = {"training": {"future_mask_index": 2}, "ac": {"norm": "layer_norm"}}
-    return save_model_dir(tmp_path_factory.mktemp("m"), ModelBundle(config=config, encoder=enc, predictor=pred, ac_predictor=ac))
+    return save_model_dir(tmp_path_factory.mktemp("m"), ModelDir(config=config, encoder=enc, predictor=pred, ac_predictor=ac))
 
 
 def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
@@ -164,7 +164,7 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
 
 def test_eval_skips_what_does_not_apply_and_refuses_bad_dirs(tmp_path):
     enc = build_encoder("vit_nano", depth=1, img_size=32, patch_size=8)  # image model, no predictor
-    d = save_model_dir(tmp_path / "img", ModelBundle(encoder=enc))
+    d = save_model_dir(tmp_path / "img", ModelDir(encoder=enc))
     from jepa_edge.eval.run import EvalOptions, evaluate
 
     res = evaluate(d, opts=EvalOptions(probe_clips=6, probe_frames=2, plan_episodes=0))

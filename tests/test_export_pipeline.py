@@ -17,13 +17,13 @@ from jepa_edge.quant.openvino_export import NNCFScheme
 
 SMALL_NNCF = NNCFScheme(subset_size=8)  # test speed: statistics from 8 samples
 from jepa_edge.quant.pipeline import export
-from jepa_edge.runtime import load
+from jepa_edge.inference import load_bundle
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
 
     torch.manual_seed(0)
@@ -32,7 +32,7 @@ def work(tmp_path_factory):
     enc = build_encoder("vit_tiny", img_size=64, depth=2)
     ac = ActionConditionedPredictor(ACPredictorConfig(embed_dim=192, predictor_embed_dim=64, depth=2, num_heads=4,
                                                       action_dim=2, state_dim=4, img_size=64, max_frames=4))
-    save_model_dir(d / "model", ModelBundle(encoder=enc, ac_predictor=ac))
+    save_model_dir(d / "model", ModelDir(encoder=enc, ac_predictor=ac))
     assert main(["calibrate", str(d / "model"), "--out", str(d / "calib" / "world"), "--count", "24",
                  "--held-out", "8"]) == 0
     assert main(["calibrate", str(d / "model"), "--part", "ac_predictor", "--out", str(d / "calib" / "ac"),
@@ -71,7 +71,7 @@ def test_ort_int8_bundle_passes_the_gate_and_runs(work):
     assert m.scheme["exporter"] == {"name": "dynamo", "opset": 18} and m.scheme["fp32_parity"]["cos_min"] > 0.9999
     assert m.normalization["mean"] == [0.485, 0.456, 0.406] and {"onnxruntime", "jepa_edge"} <= set(m.tools)
     x = work["calib"].arrays("heldout")["pixels"][:3]
-    sess = load(res.path)
+    sess = load_bundle(res.path)
     got = sess.run({"pixels": x})["tokens"]
     assert got.shape == (3, 16, 192) and token_cosine(got, torch_tokens(work, x)).mean() > 0.99
     # the ORT CPU flavour is asymmetric: TensorRT's checker must reject it (zero points), not pass it silently
@@ -88,13 +88,13 @@ def test_openvino_int8_and_bf16(work):
         res = export(work["model"], "openvino-cpu", precision, calib=work["calib"], out=d / f"ov-{precision}", log=None,
                      nncf_scheme=SMALL_NNCF)
         assert res.passed, res.gate and res.gate.reason
-        sess = load(res.path)
+        sess = load_bundle(res.path)
         assert sess.inputs[0].shape == (1, 3, 64, 64)  # the robot-loop profile is static batch 1
         assert token_cosine(sess(x), ref).mean() > 0.99
     work["ov_int8_fq"] = fake_quantizers(d / "ov-int8" / "model.xml")
     assert work["ov_int8_fq"] > 0
     assert json.loads((d / "ov-int8" / "manifest.json").read_text())["scheme"]["model_type"] == "transformer"
-    assert "bf16" in str(load(d / "ov-bf16").effective_config()["INFERENCE_PRECISION_HINT"]).replace("bfloat16", "bf16")
+    assert "bf16" in str(load_bundle(d / "ov-bf16").effective_config()["INFERENCE_PRECISION_HINT"]).replace("bfloat16", "bf16")
 
 
 def test_failed_gate_retries_keeps_layers_in_float_and_marks_the_bundle(work, capsys):
@@ -109,7 +109,7 @@ def test_failed_gate_retries_keeps_layers_in_float_and_marks_the_bundle(work, ca
     assert res.manifest.scheme["exclude_nodes"] == [k["node"] for k in kept]
     assert "quantization-aware training" in g["reason"]
     with pytest.raises(BundleError, match="failed its accuracy gate"):
-        load(res.path)
+        load_bundle(res.path)
     # the CLI says so with a non-zero exit
     rc = main(["export", str(work["model"]), "--target", "onnxruntime", "--precision", "int8", "--calib",
                str(work["calib"].path), "--out", str(work["dir"] / "fail-cli"), "--max-drop", "0", "--no-retry"])
@@ -131,7 +131,7 @@ def test_openvino_retry_keeps_the_most_sensitive_layer_in_float(work):
 
 
 def test_jetson_kit_int8_with_dla(work):
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
     from jepa_edge.quant.tensorrt_export import check_qdq, errors_of
 
     res = export(work["model"], "jetson-agx-orin", "int8", calib=work["calib"], out=work["dir"] / "kit", dla_core=1,
@@ -150,7 +150,7 @@ def test_jetson_kit_int8_with_dla(work):
         assert subprocess.run(["bash", "-n", str(kit / script)]).returncode == 0
     # engines are built on the board: loading the kit here says so
     with pytest.raises(BundleError, match="build the engine on the device"):
-        load(kit)
+        load_bundle(kit)
     # the runner needs numpy + tensorrt only: it must import with jepa_edge unavailable
     code = ("import sys; sys.modules['jepa_edge'] = None; sys.argv = ['run_engine.py', '--help'];"
             f"exec(compile(open({str(kit / 'run_engine.py')!r}).read(), 'run_engine.py', 'exec'))")
@@ -164,11 +164,11 @@ def test_ac_predictor_exports_and_runs(work):
     assert res.passed and res.manifest.part == "ac_predictor"
     assert [s.name for s in res.manifest.inputs] == ["tokens", "actions", "states"]
     held = work["ac_calib"].arrays("heldout")
-    sess = load(res.path)
+    sess = load_bundle(res.path)
     batch = {k: v[:4] for k, v in held.items()}
     out = sess.run(batch)["next_tokens"]
     assert out.shape == (4, 2 * 16, 192)
     res32 = export(work["model"], "openvino", "fp32", part="ac_predictor", calib=work["ac_calib"],
                    out=work["dir"] / "ac-ov", log=None)
-    ov_out = load(res32.path).run({k: v[:1] for k, v in held.items()})["next_tokens"]
+    ov_out = load_bundle(res32.path).run({k: v[:1] for k, v in held.items()})["next_tokens"]
     assert token_cosine(ov_out, out[:1]).mean() > 0.98

@@ -86,12 +86,12 @@ def test_calibration_shape_mismatch_fails_before_export(tmp_path, monkeypatch):
     import torch
 
     from jepa_edge.errors import DataError
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
     from jepa_edge.quant.calibration import SmallCalibrationWarning, write_calibration_set
 
     torch.manual_seed(0)
-    save_model_dir(tmp_path / "model", ModelBundle(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
+    save_model_dir(tmp_path / "model", ModelDir(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallCalibrationWarning)

@@ -98,7 +98,7 @@ def _has(mod):
 
 @pytest.mark.skipif(_has("tensorrt"), reason="TensorRT is installed: the message test is for machines without it")
 def test_missing_tensorrt_says_which_extra(tmp_path):
-    from jepa_edge.runtime.tensorrt_session import TensorRTSession
+    from jepa_edge.inference.tensorrt_session import TensorRTSession
 
     with pytest.raises(MissingExtraError, match=r"pip install 'jepa-edge\[tensorrt\]'"):
         TensorRTSession(tmp_path / "model.engine")
@@ -112,7 +112,7 @@ def test_engine_builds_and_matches_onnxruntime(tmp_path):
     import onnxruntime as ort
 
     from jepa_edge.quant.tensorrt_export import EngineSpec, build_engine
-    from jepa_edge.runtime.tensorrt_session import TensorRTSession
+    from jepa_edge.inference.tensorrt_session import TensorRTSession
 
     m = graph()
     onnx.save(m, str(tmp_path / "q.onnx"))
@@ -358,7 +358,7 @@ def test_tensorrt_session_binds_named_tensors_and_refuses_foreign_engines(tmp_pa
     import sys
 
     from jepa_edge.errors import BundleError
-    from jepa_edge.runtime import tensorrt_session as ts
+    from jepa_edge.inference import tensorrt_session as ts
 
     w = RNG.standard_normal((8, 6)).astype(np.float32)
     monkeypatch.setitem(sys.modules, "tensorrt", add_fake_runtime(fake_trt("10.3.0"), w))
@@ -380,19 +380,19 @@ def test_export_to_the_desk_tensorrt_target_with_stand_ins(tmp_path, monkeypatch
 
     import torch
 
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
     from jepa_edge.quant.pipeline import export
-    from jepa_edge.runtime import load
-    from jepa_edge.runtime import tensorrt_session as ts
+    from jepa_edge.inference import load_bundle
+    from jepa_edge.inference import tensorrt_session as ts
 
     w = RNG.standard_normal((8, 6)).astype(np.float32)
     monkeypatch.setitem(sys.modules, "tensorrt", add_fake_runtime(fake_trt("10.3.0"), w))
     monkeypatch.setattr(ts, "CudaRuntime", _HostCuda)
     torch.manual_seed(0)
-    save_model_dir(tmp_path / "model", ModelBundle(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
+    save_model_dir(tmp_path / "model", ModelDir(encoder=build_encoder("vit_tiny", img_size=32, depth=1)))
     res = export(tmp_path / "model", "tensorrt", "fp32", out=tmp_path / "trt", log=None)
     m = res.manifest
     assert m.entry == "model.engine" and m.status == "ok" and m.scheme["tensorrt"] == "10.3.0"
     assert (tmp_path / "trt" / "model.engine").read_bytes() == b"engine-bytes"
-    assert isinstance(load(res.path), ts.TensorRTSession)
+    assert isinstance(load_bundle(res.path), ts.TensorRTSession)

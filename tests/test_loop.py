@@ -6,11 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from jepa_edge.runtime.assemble import assemble
-from jepa_edge.runtime.goal_eval import Method, evaluate
-from jepa_edge.runtime.loop import RobotLoop
-from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.runtime.telemetry import Telemetry
+from jepa_edge.loop.assemble import assemble
+from jepa_edge.eval.goal_reaching import Method, evaluate
+from jepa_edge.loop.loop import RobotLoop
+from jepa_edge.loop.config import RobotConfig
+from jepa_edge.loop.telemetry import Telemetry
 
 from loop_support import AgentPositionEncoder, LinearDynamics, save_tiny_model_dir, tiny_random_models, torch_sessions
 
@@ -103,10 +103,10 @@ def test_realtime_loop_with_random_vit_and_ac_predictor(tmp_path):
 
 def test_gymnasium_pendulum_stands_in_for_the_robot():
     pytest.importorskip("pygame", reason="classic-control rendering needs pygame (the [gym] extra)")
-    from jepa_edge.runtime.gym_adapter import GymRobot
-    from jepa_edge.runtime.loop import LoopParts
-    from jepa_edge.runtime.perception import LatentEncoder
-    from jepa_edge.runtime.planner import LatentDynamics, make_planner
+    from jepa_edge.robot.gym import GymRobot
+    from jepa_edge.loop.loop import LoopParts
+    from jepa_edge.loop.perception import LatentEncoder
+    from jepa_edge.planning.planner import LatentDynamics, make_planner
 
     cfg = RobotConfig().override({
         "camera.source": "gym", "sim.world": "Pendulum-v1", "planner.action_low": (-2.0,), "planner.action_high": (2.0,),
@@ -134,7 +134,7 @@ def test_gymnasium_pendulum_stands_in_for_the_robot():
 def test_live_view_and_summary_render_from_records():
     from rich.console import Console
 
-    from jepa_edge.runtime.telemetry import LiveView
+    from jepa_edge.loop.telemetry import LiveView
 
     tel = Telemetry()
     for k in range(40):
@@ -184,15 +184,15 @@ def test_perception_reproduces_the_latent_recipe_the_predictor_was_trained_on(tm
     """train-ac records {"ac": {"norm": "layer_norm"}}: runtime latents must be layer-normed too."""
     import torch
 
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
-    from jepa_edge.runtime.assemble import load_session, make_encoder
+    from jepa_edge.loop.assemble import load_session, make_encoder
 
     encoder, ac = tiny_random_models()
     with torch.no_grad():  # a final norm with a trained-looking affine: its tokens are not unit-normed
         encoder.norm.weight.fill_(2.0)
         encoder.norm.bias.fill_(0.5)
-    model = save_model_dir(tmp_path / "m", ModelBundle(config={"ac": {"norm": "layer_norm"}}, encoder=encoder,
+    model = save_model_dir(tmp_path / "m", ModelDir(config={"ac": {"norm": "layer_norm"}}, encoder=encoder,
                                                        ac_predictor=ac))
     models = RobotConfig().override({"models.encoder": str(model)}).models
     enc = make_encoder(load_session(model, "encoder"), models)
@@ -209,7 +209,7 @@ def test_perception_reproduces_the_latent_recipe_the_predictor_was_trained_on(tm
     # A video encoder sees the frame repeated over its clip length, temporal slots averaged.
     torch.manual_seed(0)
     video = build_encoder("vit_nano/16", img_size=32, depth=1, num_frames=4, tubelet_size=2).eval()
-    vdir = save_model_dir(tmp_path / "v", ModelBundle(config={}, encoder=video))
+    vdir = save_model_dir(tmp_path / "v", ModelDir(config={}, encoder=video))
     venc = make_encoder(load_session(vdir, "encoder"), RobotConfig().override({"models.encoder": str(vdir)}).models)
     assert venc.frames == 4 and venc.encode(image).shape == (4, 128)
 
@@ -254,7 +254,7 @@ def test_the_teacher_plans_with_its_own_predictor_not_the_students(tmp_path):
 def test_goal_evaluation_gives_a_frame_skip_predictor_k_world_steps_per_action(tmp_path):
     """A predictor trained with --action-repeat k: its plan's actions last k world steps; the
     evaluation still replans and acts every step."""
-    from jepa_edge.runtime.goal_eval import eval_config
+    from jepa_edge.eval.goal_reaching import eval_config
 
     (tmp_path / "config.json").write_text(json.dumps({"ac": {"action_repeat": 3}}))
     skip = eval_config(sim_cfg(**{"models.predictor": str(tmp_path)})).schedule

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.camera import CameraDisconnected, CameraStalled, RenderCamera, VideoFileCamera, open_camera
+from jepa_edge.robot.camera import CameraDisconnected, CameraStalled, RenderCamera, VideoFileCamera, open_camera
 
 
 class Scene:

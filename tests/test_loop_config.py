@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.robot_config import RobotConfig, add_config_flags, flag_overrides, load_robot_config
+from jepa_edge.loop.config import RobotConfig, add_config_flags, flag_overrides, load_robot_config
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

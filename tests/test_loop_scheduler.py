@@ -6,9 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jepa_edge.runtime.scheduler import Plan, PlanSlot, RateTimer
-from jepa_edge.runtime.surprise import SurpriseMonitor
-from jepa_edge.runtime.robot_config import SurpriseConfig
+from jepa_edge.loop.scheduler import Plan, PlanSlot
+from jepa_edge.utils.rate import RateTimer
+from jepa_edge.loop.surprise import SurpriseMonitor
+from jepa_edge.loop.config import SurpriseConfig
 
 
 def plan(actions, t0=10.0):
@@ -46,7 +47,7 @@ def test_rate_timer_skips_missed_ticks_instead_of_bunching_them():
 
 
 def test_plan_slot_hands_the_planner_only_newer_observations():
-    from jepa_edge.runtime.scheduler import Observation
+    from jepa_edge.loop.scheduler import Observation
 
     slot = PlanSlot()
     assert slot.get_obs(-1, timeout=0.01) is None
@@ -72,7 +73,7 @@ def test_surprise_threshold_is_relative_to_recent_unsurprising_scores():
 def test_planner_thread_runs_niced_and_publishes_warm_started_plans():
     import os
 
-    from jepa_edge.runtime.scheduler import Observation, PlannerThread
+    from jepa_edge.loop.scheduler import Observation, PlannerThread
 
     class Echo:
         scale, last_info = 1.0, None

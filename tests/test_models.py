@@ -114,7 +114,7 @@ def test_every_size_builds(arch, pos):
 
 
 def test_input_blur_is_a_normalized_gaussian_low_pass_that_survives_a_model_dir(tmp_path):
-    from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 
     torch.manual_seed(0)
     enc = build_encoder("vit_nano", img_size=32, patch_size=8, num_frames=4, depth=1, input_blur=1.5).eval()
@@ -133,7 +133,7 @@ def test_input_blur_is_a_normalized_gaussian_low_pass_that_survives_a_model_dir(
     with torch.no_grad():
         assert torch.allclose(enc(x), sharp(blur(x)), atol=1e-5)
         assert not torch.allclose(enc(x), sharp(x), atol=1e-3)
-    save_model_dir(tmp_path / "m", ModelBundle(config={}, encoder=enc))
+    save_model_dir(tmp_path / "m", ModelDir(config={}, encoder=enc))
     back = load_model_dir(tmp_path / "m").encoder  # built on the meta device: the taps are rebuilt
     assert back.cfg.input_blur == 1.5
     with torch.no_grad():

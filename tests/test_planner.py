@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.energy import l1_energy
-from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner, scaled_change_energy
-from jepa_edge.runtime.robot_config import PlannerConfig
+from jepa_edge.planning.energy import l1_energy
+from jepa_edge.planning.planner import LatentDynamics, RandomPlanner, make_planner, scaled_change_energy
+from jepa_edge.loop.config import PlannerConfig
 
 from loop_support import N_TOKENS, LinearDynamics, embedding
 
@@ -93,9 +93,9 @@ def test_openvino_batch1_bundle_is_recompiled_for_the_planner_batch(tmp_path):
     import openvino as ov
     import openvino.opset13 as ops
 
-    from jepa_edge.quant.manifest import Manifest, write_manifest
-    from jepa_edge.runtime.assemble import BatchedOpenVINO, load_session
-    from jepa_edge.runtime.session import TensorSpec
+    from jepa_edge.inference.manifest import Manifest, write_manifest
+    from jepa_edge.loop.assemble import BatchedOpenVINO, load_session
+    from jepa_edge.inference.session import TensorSpec
 
     tok = ops.parameter([1, 4, 8], ov.Type.f32, name="tokens")
     act = ops.parameter([1, 1, 2], ov.Type.f32, name="actions")
@@ -129,7 +129,7 @@ def _bump_latent(pos, side=8, dim=4):
 
 
 def test_blur_matrix_is_a_normalised_gaussian_with_replicated_edges():
-    from jepa_edge.runtime.energy import blur_matrix
+    from jepa_edge.planning.energy import blur_matrix
 
     np.testing.assert_array_equal(blur_matrix(5, 0.0), np.eye(5, dtype=np.float32))
     K = blur_matrix(6, 1.0)
@@ -139,7 +139,7 @@ def test_blur_matrix_is_a_normalised_gaussian_with_replicated_edges():
 
 
 def test_smooth_energy_is_the_separable_2d_blur_of_the_difference():
-    from jepa_edge.runtime.energy import SmoothL1Energy, blur_matrix
+    from jepa_edge.planning.energy import SmoothL1Energy, blur_matrix
 
     rng = np.random.default_rng(0)
     z, goal = rng.normal(size=(3, 36, 5)).astype(np.float32), rng.normal(size=(36, 5)).astype(np.float32)
@@ -150,7 +150,7 @@ def test_smooth_energy_is_the_separable_2d_blur_of_the_difference():
 
 
 def test_smooth_energy_funnels_where_plain_l1_is_flat():
-    from jepa_edge.runtime.energy import make_energy
+    from jepa_edge.planning.energy import make_energy
 
     goal = _bump_latent([0.8, 0.8])
     path = [[0.3 + 0.05 * k, 0.3 + 0.05 * k] for k in range(9)]  # 0.7 from the goal to 0.14, toward it
@@ -162,7 +162,7 @@ def test_smooth_energy_funnels_where_plain_l1_is_flat():
 
 
 def test_planner_takes_its_energy_from_the_config():
-    from jepa_edge.runtime.energy import SmoothL1Energy
+    from jepa_edge.planning.energy import SmoothL1Energy
 
     planner = make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(energy="l1_smooth", smooth_sigma=0.5))
     assert isinstance(planner.energy, SmoothL1Energy) and planner.energy.sigma == 0.5
@@ -176,8 +176,8 @@ def _tiny_ac_session(frames):
     """A random tiny AC predictor (block-causal, RoPE) as a torch session taking `frames` frames per call."""
     import torch
 
-    from jepa_edge.runtime.session import TensorSpec
-    from jepa_edge.runtime.torch_session import TorchSession
+    from jepa_edge.inference.session import TensorSpec
+    from jepa_edge.inference.torch_session import TorchSession
 
     from loop_support import tiny_random_models
 
@@ -230,7 +230,7 @@ def test_history_horizon_longer_than_the_exported_frames_is_refused():
 
 @pytest.mark.parametrize("energy_kind", ["l1", "l1_smooth"])
 def test_delta_scale_scores_the_scaled_change_and_tends_to_the_first_order_energy(energy_kind):
-    from jepa_edge.runtime.energy import make_energy
+    from jepa_edge.planning.energy import make_energy
 
     rng = np.random.default_rng(3)
     session = LinearDynamics(0.05)

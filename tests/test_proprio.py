@@ -6,10 +6,10 @@ import pytest
 
 from jepa_edge.data.world import TabletopWorld, WorldConfig
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.assemble import make_state_update
-from jepa_edge.runtime.planner import LatentDynamics, make_planner
-from jepa_edge.runtime.proprio import StateUpdate
-from jepa_edge.runtime.robot_config import PlannerConfig, RobotConfig, load_robot_config
+from jepa_edge.loop.assemble import make_state_update
+from jepa_edge.planning.planner import LatentDynamics, make_planner
+from jepa_edge.planning.kinematics import StateUpdate
+from jepa_edge.loop.config import PlannerConfig, RobotConfig, load_robot_config
 
 from loop_support import N_TOKENS, LinearDynamics, embedding
 

@@ -1,4 +1,4 @@
-"""Bundles: manifest + hashes, and `jepa_edge.runtime.load` refusing anything it cannot trust.
+"""Bundles: manifest + hashes, and `jepa_edge.inference.load` refusing anything it cannot trust.
 
 Uses a tiny hand-built ONNX graph (no torch export), so these tests take well under a second each.
 """
@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from jepa_edge.errors import BundleError
-from jepa_edge.quant.manifest import FORMAT_VERSION, Manifest, read_manifest, write_manifest
-from jepa_edge.runtime import load
-from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.inference.manifest import FORMAT_VERSION, Manifest, read_manifest, write_manifest
+from jepa_edge.inference import load_bundle
+from jepa_edge.inference.session import TensorSpec
 
 W = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
 
@@ -46,7 +46,7 @@ def test_roundtrip_loads_runs_and_lists_every_file(tmp_path):
     m = read_manifest(d)
     assert set(m.files) == {"model.onnx", "notes.txt"}
     assert m.format_version == FORMAT_VERSION and m.tools["jepa_edge"]
-    sess = load(d)
+    sess = load_bundle(d)
     x = np.random.default_rng(1).standard_normal((2, 3, 8)).astype(np.float32)
     np.testing.assert_allclose(sess(x), np.maximum(x @ W, 0), rtol=1e-5, atol=1e-5)
     assert sess.manifest.backend == "onnxruntime" and [s.name for s in sess.inputs] == ["x"]
@@ -61,7 +61,7 @@ def test_openvino_session_runs_the_same_graph(tmp_path):
     ir = tmp_path / "ir"
     m2 = Manifest(**{**m.__dict__, "backend": "openvino", "entry": "model.xml", "files": {}})
     write_manifest(ir, m2)
-    sess = load(ir)
+    sess = load_bundle(ir)
     x = np.random.default_rng(2).standard_normal((2, 3, 8)).astype(np.float32)
     np.testing.assert_allclose(sess(x), np.maximum(x @ W, 0), rtol=1e-4, atol=1e-4)
     assert "32" in sess.effective_config()["INFERENCE_PRECISION_HINT"]  # fp32 bundles pin f32, not bf16
@@ -73,7 +73,7 @@ def test_corrupt_file_is_refused(tmp_path):
     data[len(data) // 2] ^= 0xFF  # same size, one flipped byte
     (d / "model.onnx").write_bytes(bytes(data))
     with pytest.raises(BundleError, match="sha256"):
-        load(d)
+        load_bundle(d)
 
 
 def test_truncated_file_is_refused(tmp_path):
@@ -81,17 +81,17 @@ def test_truncated_file_is_refused(tmp_path):
     data = (d / "model.onnx").read_bytes()
     (d / "model.onnx").write_bytes(data[: len(data) // 3])
     with pytest.raises(BundleError, match="truncated"):
-        load(d)
+        load_bundle(d)
 
 
 def test_missing_file_and_missing_manifest_are_refused(tmp_path):
     d = make_bundle(tmp_path / "b")
     (d / "notes.txt").unlink()
     with pytest.raises(BundleError, match="notes.txt is missing"):
-        load(d)
+        load_bundle(d)
     (d / "manifest.json").unlink()
     with pytest.raises(BundleError, match="no manifest.json"):
-        load(d)
+        load_bundle(d)
 
 
 def test_truncated_manifest_is_refused(tmp_path):
@@ -99,7 +99,7 @@ def test_truncated_manifest_is_refused(tmp_path):
     text = (d / "manifest.json").read_text()
     (d / "manifest.json").write_text(text[: len(text) // 2])
     with pytest.raises(BundleError, match="truncated or corrupt"):
-        load(d)
+        load_bundle(d)
 
 
 def test_newer_format_is_refused_with_upgrade_hint(tmp_path):
@@ -108,26 +108,26 @@ def test_newer_format_is_refused_with_upgrade_hint(tmp_path):
     raw["format_version"] = FORMAT_VERSION + 1
     (d / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(BundleError, match="newer.*upgrade jepa-edge"):
-        load(d)
+        load_bundle(d)
 
 
 def test_failed_gate_bundle_is_not_loaded_by_default(tmp_path):
     d = make_bundle(tmp_path / "b", status="failed_gate", gate={"passed": False, "reason": "mean token cosine 0.9 < 0.99"})
     with pytest.raises(BundleError, match="failed its accuracy gate.*0.9 < 0.99"):
-        load(d)
-    assert load(d, allow_failed_gate=True).run({"x": np.zeros((1, 3, 8), np.float32)})["y"].shape == (1, 3, 4)
+        load_bundle(d)
+    assert load_bundle(d, allow_failed_gate=True).run({"x": np.zeros((1, 3, 8), np.float32)})["y"].shape == (1, 3, 4)
 
 
 def test_unknown_backend_and_copy_elsewhere(tmp_path):
     d = make_bundle(tmp_path / "b")
     moved = tmp_path / "elsewhere" / "b"
     shutil.copytree(d, moved)  # relative paths: a copied bundle still verifies
-    assert load(moved).outputs[0].name == "y"
+    assert load_bundle(moved).outputs[0].name == "y"
     raw = json.loads((moved / "manifest.json").read_text())
     raw["backend"] = "coreml"
     (moved / "manifest.json").write_text(json.dumps(raw))
     with pytest.raises(BundleError, match="coreml"):
-        load(moved)
+        load_bundle(moved)
 
 
 @settings(max_examples=60, deadline=None)
@@ -162,6 +162,6 @@ def test_a_mutated_field_gives_a_bundle_error_never_a_crash(tmp_path_factory, fi
     raw[field] = value
     (d / "manifest.json").write_text(json.dumps(raw))
     try:
-        load(d)
+        load_bundle(d)
     except BundleError:
         pass

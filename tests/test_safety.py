@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jepa_edge.runtime.assemble import assemble
-from jepa_edge.runtime.loop import EXIT_FAULT, EXIT_INTERRUPT, RobotLoop
-from jepa_edge.runtime.planner import LatentDynamics
-from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.runtime.safety import SafetyMonitor
-from jepa_edge.runtime.telemetry import Telemetry
+from jepa_edge.loop.assemble import assemble
+from jepa_edge.loop.loop import EXIT_FAULT, EXIT_INTERRUPT, RobotLoop
+from jepa_edge.planning.planner import LatentDynamics
+from jepa_edge.loop.config import RobotConfig
+from jepa_edge.loop.safety import SafetyMonitor
+from jepa_edge.loop.telemetry import Telemetry
 
 from loop_support import (AgentPositionEncoder, CopyLastDynamics, FailingSession, LinearDynamics, PixelEncoder,
                           save_tiny_model_dir)
@@ -191,7 +191,7 @@ def test_surprise_teleport_in_front_of_the_agent(policy):
 
 
 def test_safety_monitor_policies():
-    from jepa_edge.runtime.robot_config import SafetyConfig
+    from jepa_edge.loop.config import SafetyConfig
 
     m = SafetyMonitor(SafetyConfig(camera="recover", recover_after_ticks=2, max_fault_s=0.05))
     assert m.report("camera", "stalled", 1) == "recover" and m.faulted

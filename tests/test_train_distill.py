@@ -9,9 +9,9 @@ import torch
 
 from jepa_edge.data.world import WorldConfig
 from jepa_edge.errors import ConfigError, DataError
-from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 from jepa_edge.models.registry import build_encoder, build_predictor
-from jepa_edge.runtime.proprio import StateUpdate
+from jepa_edge.planning.kinematics import StateUpdate
 from jepa_edge.training.ac import TrainACConfig, train_ac
 from jepa_edge.training.common import read_metrics
 from jepa_edge.training.distill import DistillConfig, distill
@@ -23,7 +23,7 @@ def teacher_dir(tmp_path_factory):
     torch.manual_seed(0)
     enc = build_encoder("vit_nano", depth=2, img_size=32, patch_size=8, num_frames=4)
     pred = build_predictor(enc.cfg, predictor_embed_dim=64, depth=1)
-    return save_model_dir(tmp_path_factory.mktemp("teacher"), ModelBundle(encoder=enc, predictor=pred))
+    return save_model_dir(tmp_path_factory.mktemp("teacher"), ModelDir(encoder=enc, predictor=pred))
 
 
 def tiny(teacher, **kw):
@@ -85,7 +85,7 @@ def test_train_ac_writes_encoder_plus_ac_predictor(teacher_dir, tmp_path):
     teacher = load_model_dir(teacher_dir).encoder
     assert teacher.cfg.input_blur == 0 and bundle.encoder.cfg.input_blur == 1.0
     assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(), bundle.encoder.state_dict().values()))
-    # the kinematics the planner integrates its actions with (runtime/proprio.py)
+    # the kinematics the planner integrates its actions with (planning/kinematics.py)
     assert StateUpdate.from_dict(bundle.config["ac"]["state_update"]) == StateUpdate.for_world(WorldConfig())
     curve = [r["loss"] for r in read_metrics(tmp_path / "ac" / "metrics.jsonl")]
     assert curve[-1] < curve[0] and all(np.isfinite(curve))

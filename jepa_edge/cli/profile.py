@@ -55,7 +55,7 @@ def profile_target(target: Path, *, runs: int = 30, warmup: int = 5, threads: in
             return P.parse_trtexec_profile(target, layer_info)
         return P.parse_onnxruntime_profile(target, skip_runs=1)
     if target.is_dir():
-        from jepa_edge.quant.manifest import read_manifest
+        from jepa_edge.inference.manifest import read_manifest
 
         m = read_manifest(target, verify=True)
         specs, entry, backend = m.inputs, target / m.entry, m.backend

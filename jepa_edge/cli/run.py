@@ -11,7 +11,7 @@ import logging
 import shlex
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.robot_config import add_config_flags, flag_overrides, load_robot_config
+from jepa_edge.loop.config import add_config_flags, flag_overrides, load_robot_config
 
 
 def add_arguments(p) -> None:
@@ -39,9 +39,9 @@ def run(args) -> int:
 def _run_loop(cfg, args) -> int:
     from rich.console import Console
 
-    from jepa_edge.runtime.assemble import assemble
-    from jepa_edge.runtime.loop import RobotLoop
-    from jepa_edge.runtime.telemetry import LiveView, Telemetry
+    from jepa_edge.loop.assemble import assemble
+    from jepa_edge.loop.loop import RobotLoop
+    from jepa_edge.loop.telemetry import LiveView, Telemetry
     from jepa_edge.utils.files import atomic_write_json
 
     console = Console(stderr=True)
@@ -130,7 +130,7 @@ def _evaluate(cfg, args) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from jepa_edge.runtime.goal_eval import Method, ended_by_fault, evaluate
+    from jepa_edge.eval.goal_reaching import Method, ended_by_fault, evaluate
     from jepa_edge.utils.device_info import describe
     from jepa_edge.utils.files import atomic_write_json
 

@@ -16,7 +16,7 @@ loop does (frame latents, layer-normed), and scores the energy landscape:
 
 A low `descent_hit` with a high `argmin_hit` means a narrow basin: the goal is recognised only
 once the agent is nearly there, and no predictor or planner budget will fix that with plain L1.
-The same scores for the planner's `l1_smooth` energy (runtime/energy.py), which blurs the latent
+The same scores for the planner's `l1_smooth` energy (planning/energy.py), which blurs the latent
 difference over the token grid to widen that basin, sit under "l1_smooth".
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 from jepa_edge.data.tasks import start_episode
 from jepa_edge.data.transforms import Normalization
-from jepa_edge.runtime.energy import make_energy
+from jepa_edge.planning.energy import make_energy
 from jepa_edge.training.latents import frame_latents
 
 

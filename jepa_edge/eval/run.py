@@ -19,7 +19,7 @@ import torch
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.eval.features import agent_coverage, held_out_clips, model_normalization, slot_tokens, slot_truth
-from jepa_edge.models.model_dir import ModelBundle, load_model_dir
+from jepa_edge.models.model_dir import ModelDir, load_model_dir
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,11 @@ class EvalOptions:
     seed: int = 0
 
 
-def random_like(bundle: ModelBundle, seed: int = 0) -> ModelBundle:
+def random_like(bundle: ModelDir, seed: int = 0) -> ModelDir:
     """Same parts and configs, fresh random weights."""
     torch.manual_seed(seed)
     parts = {name: type(m)(m.cfg).eval() for name, m in bundle.parts().items()}
-    return ModelBundle(config=dict(bundle.config), **parts)
+    return ModelDir(config=dict(bundle.config), **parts)
 
 
 def _future_mask_index(config: dict) -> int:
@@ -48,15 +48,15 @@ def _future_mask_index(config: dict) -> int:
 
 
 @torch.no_grad()  # scoped: a global set_grad_enabled(False) would leak into the caller's training
-def evaluate(model: str | Path | ModelBundle, teacher: str | Path | ModelBundle | None = None,
+def evaluate(model: str | Path | ModelDir, teacher: str | Path | ModelDir | None = None,
              opts: EvalOptions = EvalOptions(), progress=lambda msg: None) -> dict:
-    bundle = model if isinstance(model, ModelBundle) else load_model_dir(model)
+    bundle = model if isinstance(model, ModelDir) else load_model_dir(model)
     if opts.random_init:
         bundle = random_like(bundle, opts.seed)
     bundle.eval()
     t_bundle = None
     if teacher is not None:
-        t_bundle = (teacher if isinstance(teacher, ModelBundle) else load_model_dir(teacher)).eval()
+        t_bundle = (teacher if isinstance(teacher, ModelDir) else load_model_dir(teacher)).eval()
     enc = bundle.encoder
     norm = model_normalization(bundle.config)
     results: dict = {"model": {"arch": enc.cfg.arch, "encoder": enc.cfg.to_dict(),

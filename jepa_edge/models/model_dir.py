@@ -49,7 +49,7 @@ def input_spec(cfg: EncoderConfig) -> dict:
 
 
 @dataclass
-class ModelBundle:
+class ModelDir:
     """What a model dir holds. `config` is the config.json dict; `save_model_dir` rebuilds its part
     entries from the modules' `.cfg`, so a bundle made with `config={}` is fine."""
 
@@ -73,13 +73,13 @@ class ModelBundle:
     def parts(self) -> dict[str, nn.Module]:
         return {p: getattr(self, p) for p in PARTS if getattr(self, p) is not None}
 
-    def eval(self) -> "ModelBundle":
+    def eval(self) -> "ModelDir":
         for m in self.parts().values():
             m.eval()
         return self
 
 
-def save_model_dir(path, bundle: ModelBundle, source: dict | None = None) -> Path:
+def save_model_dir(path, bundle: ModelDir, source: dict | None = None) -> Path:
     """Write config.json + model.safetensors under `path` (created); each file atomically, weights first,
     so a config.json never points at missing or half-written weights."""
     from safetensors.torch import save_file
@@ -167,7 +167,7 @@ def read_config(path) -> dict:
     return config
 
 
-def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True) -> ModelBundle:
+def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True) -> ModelDir:
     """Rebuild every part a model dir holds and load its weights strictly; modules come back in eval mode."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -189,7 +189,7 @@ def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True
     return bundle
 
 
-def bundle_from_state(config: dict, state: dict[str, torch.Tensor], what: str = "model") -> ModelBundle:
+def bundle_from_state(config: dict, state: dict[str, torch.Tensor], what: str = "model") -> ModelDir:
     """Build every part named in `config` (keys encoder / predictor / ac_predictor) and load the
     `<part>.`-prefixed tensors of `state` into it strictly. Modules come back in eval mode."""
     parts = config.get("parts") or [p for p in PARTS if p in config]
@@ -201,7 +201,7 @@ def bundle_from_state(config: dict, state: dict[str, torch.Tensor], what: str = 
         raise CheckpointError(f"{what}: tensors for parts not in the config: {stray}")
     if "encoder" not in parts:
         raise CheckpointError(f"{what}: no encoder part")
-    bundle = ModelBundle(config=config)
+    bundle = ModelDir(config=config)
     for part in parts:
         cfg_cls, mod_cls = _part_classes(part)
         module = build_for_loading(mod_cls, cfg_cls.from_dict(config[part]))

@@ -87,7 +87,7 @@ def cache_key(model_hash: str, backend: str, precision: str, calib_hash: str | N
 
 def cached_export(model_dir: Path, backend: str, precision: str, cfg: BenchConfig, exporter=None) -> Path:
     """Export once per content hash; a cached bundle is reused only if its manifest verifies."""
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
 
     calib_hash = None
     if precision == "int8" and cfg.calib:
@@ -200,8 +200,8 @@ def _bundle_size_mb(bundle: Path, manifest) -> float:
 def open_row(bundle: Path, cfg: BenchConfig, inputs: list[np.ndarray], timing_input: np.ndarray) -> Candidate:
     """Load a bundle, run it on the quality inputs, build its runner, warm it up: one Candidate.
     Never raises: a failure becomes the row's status."""
-    from jepa_edge.quant.manifest import read_manifest
-    from jepa_edge.runtime.load import load
+    from jepa_edge.inference.manifest import read_manifest
+    from jepa_edge.inference.load import load_bundle
 
     try:
         m = read_manifest(bundle, verify=False)  # labels the row even when verification fails
@@ -219,7 +219,7 @@ def open_row(bundle: Path, cfg: BenchConfig, inputs: list[np.ndarray], timing_in
         opts["hint"] = cfg.hint
     try:
         with MemoryWatch() as mem:
-            session = load(bundle, allow_failed_gate=True, **opts)
+            session = load_bundle(bundle, allow_failed_gate=True, **opts)
             name = session.inputs[0].name
             outs = [session.run({name: x})[session.outputs[0].name] for x in inputs]
             if cfg.probe is not None:  # before timing: a probe failure is this row's failure too
@@ -382,7 +382,7 @@ def _loadavg() -> float | None:
 def _input_shape(model_info: dict, bundles: list[Path]) -> tuple | None:
     if model_info.get("input_shape"):
         return tuple(model_info["input_shape"])
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
 
     for b in bundles:
         try:
@@ -437,7 +437,7 @@ def model_info_from_dir(model_dir: Path) -> dict:
 def model_info_from_bundle(bundle: Path) -> dict:
     """From a bundle's manifest (its `model.config.encoder`), when the exporter recorded it."""
     from jepa_edge.models.config import EncoderConfig
-    from jepa_edge.quant.manifest import read_manifest
+    from jepa_edge.inference.manifest import read_manifest
 
     try:
         m = read_manifest(bundle, verify=False)
@@ -455,7 +455,7 @@ def model_info_from_bundle(bundle: Path) -> dict:
 def random_model_dir(arch: str, img_size: int, cache_dir: Path, seed: int = 0) -> Path:
     """A seeded randomly initialised encoder saved as a model dir (latency does not depend on the
     weights; quality vs FP32 on random weights is optimistic: no outliers)."""
-    from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
     from jepa_edge.models.registry import build_encoder
 
     out = Path(cache_dir) / "models" / f"{arch.replace('/', '-')}-{img_size}-seed{seed}"
@@ -465,5 +465,5 @@ def random_model_dir(arch: str, img_size: int, cache_dir: Path, seed: int = 0) -
 
     torch.manual_seed(seed)
     enc = build_encoder(arch, img_size=img_size).eval()
-    save_model_dir(out, ModelBundle(encoder=enc), source={"kind": "random-init", "seed": seed})
+    save_model_dir(out, ModelDir(encoder=enc), source={"kind": "random-init", "seed": seed})
     return out

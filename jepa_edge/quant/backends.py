@@ -13,7 +13,7 @@ from jepa_edge.quant.gate import layer_sensitivity
 
 def build_torch(ctx):
     from jepa_edge.models.model_dir import save_model_dir
-    from jepa_edge.runtime.torch_session import TorchSession
+    from jepa_edge.inference.torch_session import TorchSession
 
     if ctx.src.path is not None:  # copy the exact files, so the source hash still applies
         for name in ("config.json", "model.safetensors"):
@@ -29,7 +29,7 @@ def build_onnx(ctx):
     import onnx
 
     from jepa_edge.quant import ort_quant
-    from jepa_edge.runtime.ort_session import OrtSession
+    from jepa_edge.inference.ort_session import OrtSession
 
     entry = ctx.stage / "model.onnx"
     if ctx.precision == "fp32":
@@ -69,7 +69,7 @@ def build_onnx(ctx):
 
 def build_openvino(ctx):
     from jepa_edge.quant import openvino_export as ovx
-    from jepa_edge.runtime.openvino_session import PRECISION_HINTS, OpenVINOSession
+    from jepa_edge.inference.openvino_session import PRECISION_HINTS, OpenVINOSession
 
     t = ctx.req.target
     static = None if t.dynamic_batch else {s.name: list(s.shape) for s in ctx.bundle_io.inputs}

@@ -44,7 +44,7 @@ def encoder_samples(source: str, enc_cfg, config: dict, *, n: int, seed: int = 0
 def camera_samples(device: str, enc_cfg, norm, *, n: int, every_s: float = 0.2) -> Iterator[dict]:
     """Live camera frames, one every `every_s` seconds (spread over a scene, not 300 copies of it)."""
     from jepa_edge.data.transforms import resize_square
-    from jepa_edge.runtime.camera import open_camera
+    from jepa_edge.robot.camera import open_camera
 
     if enc_cfg.is_video:
         raise ConfigError("camera calibration records single frames; a video encoder needs clips: record a "

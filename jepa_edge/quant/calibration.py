@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from jepa_edge.errors import DataError
-from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.inference.session import TensorSpec
 from jepa_edge.utils.files import atomic_path, atomic_write_json, sha256_bytes, sha256_file
 
 FORMAT = "jepa-edge-calibration"

@@ -162,7 +162,7 @@ def layer_sensitivity(fp32_onnx, calib, candidates: list[str] | None = None, *, 
     """Rank MatMul/Gemm/Conv nodes of the FP32 ONNX by local INT8 error, most sensitive first."""
     import onnx
 
-    from jepa_edge.runtime.ort_session import OrtSession
+    from jepa_edge.inference.ort_session import OrtSession
 
     model = onnx.load(str(fp32_onnx))
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}

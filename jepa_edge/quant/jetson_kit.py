@@ -5,8 +5,8 @@ them, so the kit carries the ONNX plus the commands to build, profile and run it
     model.strongly-typed.onnx   fp16-typed variant, only for TensorRT 11 profiles (strongly typed)
     build_engine.sh             trtexec with the profile's shapes, precision, workspace, DLA flags
     profile.sh                  per-layer profile to JSON (--dumpProfile --separateProfileRun --exportProfile)
-    run_engine.py               numpy + tensorrt runner (a verbatim copy of runtime/tensorrt_session.py)
-    checksums.sha256            for `sha256sum -c` on the board; manifest.json for jepa_edge.runtime.load
+    run_engine.py               numpy + tensorrt runner (a verbatim copy of inference/tensorrt_session.py)
+    checksums.sha256            for `sha256sum -c` on the board; manifest.json for jepa_edge.inference.load
 The script templates live in export/jetson/*.in.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ def write_kit(ctx, onnx_file: Path, scheme: dict):
     """Fill ctx.stage with the kit; returns the Manifest (status "kit")."""
     from jepa_edge import __version__
     from jepa_edge.quant.tensorrt_export import to_fp16_onnx
-    from jepa_edge.runtime import tensorrt_session
+    from jepa_edge.inference import tensorrt_session
 
     t, stage, precision = ctx.req.target, ctx.stage, ctx.precision
     tdir = template_dir()

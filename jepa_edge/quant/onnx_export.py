@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from jepa_edge.errors import JepaEdgeError
-from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.inference.session import TensorSpec
 
 EXPORTER = "dynamo"
 OPSET = 18
@@ -148,7 +148,7 @@ def check_parity(module, onnx_path: str | os.PathLike, inputs: dict[str, np.ndar
     """Run torch and the exported ONNX (ONNX Runtime, CPU, fp32) on `inputs` and compare."""
     import torch
 
-    from jepa_edge.runtime.ort_session import OrtSession
+    from jepa_edge.inference.ort_session import OrtSession
 
     sess = OrtSession(onnx_path)
     names = [s.name for s in sess.inputs]

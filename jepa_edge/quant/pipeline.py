@@ -25,7 +25,7 @@ import numpy as np
 from jepa_edge.errors import ConfigError, DataError
 from jepa_edge.quant import targets as T
 from jepa_edge.quant.gate import GateConfig, GateResult, judge, measure, reference_outputs, run_gate
-from jepa_edge.quant.manifest import Manifest, write_manifest
+from jepa_edge.inference.manifest import Manifest, write_manifest
 from jepa_edge.quant.onnx_export import (EXPORTER, OPSET, Parity, PartIO, ac_predictor_io, check_parity, check_size,
                                          encoder_io, export_onnx)
 from jepa_edge.utils.files import sha256_bytes
@@ -55,7 +55,7 @@ class ExportResult:
 
 @dataclass
 class Source:
-    bundle: object          # jepa_edge.models.model_dir.ModelBundle
+    bundle: object          # jepa_edge.models.model_dir.ModelDir
     config: dict
     hash: str
     path: Path | None
@@ -63,7 +63,7 @@ class Source:
 
 def load_source(model) -> Source:
     """A model dir path (hash: its config.json, which records the weights sha256) or an in-memory
-    ModelBundle (hash: configs + weights)."""
+    ModelDir (hash: configs + weights)."""
     from jepa_edge.models.model_dir import CONFIG_NAME, load_model_dir
 
     if isinstance(model, (str, os.PathLike)):
@@ -102,13 +102,13 @@ def _normalization(src: Source) -> dict | None:
 def export(model, target: str, precision: str, *, out: str | os.PathLike, part: str = "encoder", calib=None,
            gate: GateConfig | None = None, probe=None, dla_core: int | None = None, frames: int | None = None,
            ort_scheme=None, nncf_scheme=None, overwrite: bool = False, log=print) -> ExportResult:
-    """Export one part of `model` (model dir path or ModelBundle) to a bundle at `out`.
+    """Export one part of `model` (model dir path or ModelDir) to a bundle at `out`.
 
     calib: calibration set name/path or CalibrationSet (required for int8; gives the held-out
     split the gate uses for every precision). probe: callable(session) -> metric (higher is
     better) whose drop the gate bounds with gate.max_drop. Returns an ExportResult; a bundle that
     misses the gate is still written (status "failed_gate") so it can be inspected, and
-    `jepa_edge.runtime.load` refuses it by default.
+    `jepa_edge.inference.load` refuses it by default.
     """
     t0 = time.perf_counter()
     lines: list[str] = []
@@ -248,7 +248,7 @@ class _Ctx:
         return self.calib.arrays("heldout", limit=self.gate_cfg.max_samples)
 
     def reference(self, heldout):
-        from jepa_edge.runtime.ort_session import OrtSession
+        from jepa_edge.inference.ort_session import OrtSession
 
         ref_sess = OrtSession(self.fp32_onnx)
         probe_fp32 = self.probe(ref_sess) if self.probe else None

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from jepa_edge.errors import JepaEdgeError
-from jepa_edge.runtime.tensorrt_session import import_tensorrt, trt_major
+from jepa_edge.inference.tensorrt_session import import_tensorrt, trt_major
 
 
 class QDQPlacementError(JepaEdgeError):
@@ -271,7 +271,7 @@ def build(ctx):
     """Export-pipeline step for TensorRT targets: Q/DQ ONNX (+ check + ORT gate), then a Jetson kit
     (engine built on the board) or an engine built on this machine's GPU."""
     from jepa_edge.quant import jetson_kit
-    from jepa_edge.runtime.ort_session import OrtSession
+    from jepa_edge.inference.ort_session import OrtSession
 
     t = ctx.req.target
     onnx_file = ctx.work / "model.onnx"
@@ -309,7 +309,7 @@ def build(ctx):
     if t.kit:
         return jetson_kit.write_kit(ctx, onnx_file, scheme)
     # build here (desk GPU): engine + session; the gate measures the engine itself for non-int8
-    from jepa_edge.runtime.tensorrt_session import TensorRTSession
+    from jepa_edge.inference.tensorrt_session import TensorRTSession
 
     spec = EngineSpec(ctx.precision, profile_shapes(ctx.io, t), t.workspace_mb, ctx.req.dla_core,
                       str(ctx.work / "timing.cache"))

@@ -18,9 +18,9 @@ from jepa_edge.data.transforms import Normalization
 from jepa_edge.data.world import WorldConfig
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.ac_predictor import ACPredictorConfig, ActionConditionedPredictor
-from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 from jepa_edge.models.vit import with_input_blur
-from jepa_edge.runtime.proprio import StateUpdate
+from jepa_edge.planning.kinematics import StateUpdate
 from jepa_edge.training import ddp
 from jepa_edge.training.common import RunConfig, seed_everything
 from jepa_edge.training.jepa import autocast
@@ -40,7 +40,7 @@ class TrainACConfig(RunConfig):
     frames: int = 8  # frames per training trajectory
     rollout_steps: int = 2
     # True: learn z[t+1] = f(z[t], a[t], s[t]) from one frame, which is how the loop's planner rolls the
-    # predictor out (runtime/planner.py LatentDynamics: one frame per call); False: block-causal over
+    # predictor out (planning/planner.py LatentDynamics: one frame per call); False: block-causal over
     # all frames at once, as V-JEPA 2-AC trains
     one_step: bool = False
     identity_init: bool = True  # start as "copy the last latent" (needs predictor_width >= encoder width)
@@ -255,7 +255,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
                         "action_repeat": cfg.action_repeat,  # world steps per predictor step
                         "encoder_from": str(cfg.encoder), "config": asdict(cfg),
                         "seconds": round(summary["seconds"], 1), "final_loss": summary["final_loss"]}
-        bundle = ModelBundle(config=config, encoder=encoder.cpu(), predictor=source.predictor, ac_predictor=ac.cpu())
+        bundle = ModelDir(config=config, encoder=encoder.cpu(), predictor=source.predictor, ac_predictor=ac.cpu())
         save_model_dir(out / "model", bundle, source={"kind": "train-ac", "run_dir": str(out), "encoder": str(cfg.encoder)})
     ddp.barrier(env)
     return {**summary, "model_dir": str(out / "model")}

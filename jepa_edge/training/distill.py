@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.models.config import EncoderConfig
-from jepa_edge.models.model_dir import ModelBundle, load_model_dir, save_model_dir
+from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
@@ -184,7 +184,7 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
         record["teacher"] = {"path": str(cfg.teacher), "arch": t_cfg.arch, "embed_dim": t_cfg.embed_dim,
                              "img_size": t_cfg.img_size, "weights_sha256": teacher_bundle.config.get("weights_sha256")}
         record["predictor_space"] = "teacher"  # the predictor outputs teacher-width, teacher-space tokens
-        bundle = ModelBundle(config={"training": record, "normalization": t_norm.to_dict()},
+        bundle = ModelDir(config={"training": record, "normalization": t_norm.to_dict()},
                              encoder=ema.encoder.cpu(), predictor=ema.predictor.cpu())
         save_model_dir(out / "model", bundle, source={"kind": "distill", "run_dir": str(out), "teacher": str(cfg.teacher)})
     ddp.barrier(env)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.models.model_dir import ModelBundle, save_model_dir
+from jepa_edge.models.model_dir import ModelDir, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
@@ -105,7 +105,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         resume=resume, progress=progress, description=f"pretrain {enc_cfg.arch}", crash_after_step=crash_after_step,
     )
     if env.is_main:
-        bundle = ModelBundle(config={"training": training_record(cfg, families, data, summary)},
+        bundle = ModelDir(config={"training": training_record(cfg, families, data, summary)},
                              encoder=target.cpu(), predictor=online.predictor.cpu())
         save_model_dir(out / "model", bundle, source={"kind": "pretrain", "run_dir": str(out)})
     ddp.barrier(env)

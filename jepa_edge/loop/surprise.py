@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jepa_edge.runtime.robot_config import SurpriseConfig
+from jepa_edge.loop.config import SurpriseConfig
 
 
 @dataclass(frozen=True)

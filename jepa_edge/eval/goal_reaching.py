@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.assemble import assemble, load_session, model_config
-from jepa_edge.runtime.loop import RobotLoop
-from jepa_edge.runtime.planner import PlanInfo
-from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.runtime.telemetry import Telemetry, percentiles
+from jepa_edge.loop.assemble import assemble, load_session, model_config
+from jepa_edge.loop.loop import RobotLoop
+from jepa_edge.planning.planner import PlanInfo
+from jepa_edge.loop.config import RobotConfig
+from jepa_edge.loop.telemetry import Telemetry, percentiles
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jepa_edge.errors import BundleError
-from jepa_edge.runtime.session import TensorSpec
+from jepa_edge.inference.session import TensorSpec
 from jepa_edge.utils.files import atomic_write_json, sha256_file
 
 FORMAT = "jepa-edge-bundle"

@@ -9,14 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from jepa_edge.runtime.session import InferenceSession
+from jepa_edge.inference.latent import layer_norm_tokens
+from jepa_edge.inference.session import InferenceSession
 
 
-def layer_norm_tokens(z: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """Each token normalized over its features, no affine: the latent space the AC predictor is
-    trained in (training/common.layer_norm_features)."""
-    mu = z.mean(-1, keepdims=True)
-    return (z - mu) / np.sqrt(((z - mu) ** 2).mean(-1, keepdims=True) + eps)
 
 
 class NonFiniteLatent(RuntimeError):

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from jepa_edge.runtime.robot_config import SafetyConfig
+from jepa_edge.loop.config import SafetyConfig
 
 # Fault kinds. The first five have a configurable policy (SafetyConfig fields of the same name).
 CAMERA, LATENT, BACKEND, LINK, PLANNER = "camera", "latent", "backend", "link", "planner"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jepa_edge.runtime.planner import Planner
+from jepa_edge.planning.planner import Planner
 
 
 class CEMPlanner(Planner):

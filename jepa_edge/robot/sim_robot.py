@@ -23,9 +23,9 @@ import tty
 
 import numpy as np
 
-from jepa_edge.runtime.camera import RenderCamera
-from jepa_edge.runtime.robot import LinkRobot
-from jepa_edge.runtime.scheduler import RateTimer
+from jepa_edge.robot.camera import RenderCamera
+from jepa_edge.robot.robot import LinkRobot
+from jepa_edge.utils.rate import RateTimer
 
 
 def _raw(fd: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jepa_edge.errors import MissingExtraError
-from jepa_edge.runtime.session import InferenceSession, TensorSpec
+from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 

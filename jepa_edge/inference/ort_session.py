@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from jepa_edge.errors import MissingExtraError
-from jepa_edge.runtime.session import InferenceSession, TensorSpec
+from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
               "tensor(int32)": "int32", "tensor(uint8)": "uint8", "tensor(bool)": "bool"}

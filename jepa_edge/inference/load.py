@@ -1,4 +1,4 @@
-"""`load(bundle_dir) -> InferenceSession`: the one way back from an artifact to something that runs.
+"""`load_bundle(bundle_dir) -> InferenceSession`: the one way back from an artifact to something that runs.
 
 The manifest is verified first (format version, every file's size and sha256); then the backend
 named in it is imported lazily, so a bundle for a backend that is not installed fails with one
@@ -9,36 +9,32 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 from jepa_edge.errors import BundleError
-from jepa_edge.runtime.session import InferenceSession
-
-if TYPE_CHECKING:
-    from jepa_edge.quant.manifest import Manifest
+from jepa_edge.inference.manifest import Manifest, read_manifest
+from jepa_edge.inference.session import InferenceSession
 
 
-def _torch(bundle: Path, m: "Manifest", **kw):
-    from jepa_edge.runtime.torch_session import TorchSession
+def _torch(bundle: Path, m: Manifest, **kw):
+    from jepa_edge.inference.torch_session import TorchSession
 
     return TorchSession.from_model_dir(bundle, m.part, m.inputs, m.outputs, precision=m.precision, **kw)
 
 
-def _ort(bundle: Path, m: "Manifest", **kw):
-    from jepa_edge.runtime.ort_session import OrtSession
+def _ort(bundle: Path, m: Manifest, **kw):
+    from jepa_edge.inference.ort_session import OrtSession
 
     return OrtSession(bundle / m.entry, m.inputs, m.outputs, precision=m.precision, **kw)
 
 
-def _openvino(bundle: Path, m: "Manifest", **kw):
-    from jepa_edge.runtime.openvino_session import OpenVINOSession
+def _openvino(bundle: Path, m: Manifest, **kw):
+    from jepa_edge.inference.openvino_session import OpenVINOSession
 
     kw.setdefault("hint", m.scheme.get("hint", "LATENCY"))
     return OpenVINOSession(bundle / m.entry, m.inputs, m.outputs, precision=m.precision, **kw)
 
 
-def _tensorrt(bundle: Path, m: "Manifest", **kw):
-    from jepa_edge.runtime.tensorrt_session import TensorRTSession
+def _tensorrt(bundle: Path, m: Manifest, **kw):
+    from jepa_edge.inference.tensorrt_session import TensorRTSession
 
     engine = bundle / m.entry
     if m.status == "kit":
@@ -52,12 +48,10 @@ def _tensorrt(bundle: Path, m: "Manifest", **kw):
 SESSIONS = {"torch": _torch, "onnx": _ort, "onnxruntime": _ort, "openvino": _openvino, "tensorrt": _tensorrt}
 
 
-def load(bundle_dir: str | os.PathLike, *, verify: bool = True, allow_failed_gate: bool = False,
+def load_bundle(bundle_dir: str | os.PathLike, *, verify: bool = True, allow_failed_gate: bool = False,
          **options) -> InferenceSession:
     """Open a bundle written by `jepa-edge export`. `options` go to the backend session
     (threads=, hint=, device=, providers=, ...)."""
-    from jepa_edge.quant.manifest import read_manifest  # here, not at the top: quant imports runtime
-
     bundle = Path(bundle_dir)
     m = read_manifest(bundle, verify=verify)
     if m.status == "failed_gate" and not allow_failed_gate:

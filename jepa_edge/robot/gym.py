@@ -14,9 +14,9 @@ import time
 import numpy as np
 
 from jepa_edge.errors import ConfigError, MissingExtraError
-from jepa_edge.runtime.camera import RenderCamera
-from jepa_edge.runtime.robot import Robot
-from jepa_edge.runtime.scheduler import RateTimer
+from jepa_edge.robot.camera import RenderCamera
+from jepa_edge.robot.robot import Robot
+from jepa_edge.utils.rate import RateTimer
 
 # A goal image needs the env put into its goal state: (what to set on env.unwrapped.state).
 GOAL_STATES = {

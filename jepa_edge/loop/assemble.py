@@ -1,6 +1,6 @@
 """Build a runnable loop from a RobotConfig: sessions, planner, robot + camera, goal latent.
 
-Models are artifact bundles (any backend, through `jepa_edge.runtime.load`) or plain model dirs
+Models are artifact bundles (any backend, through `jepa_edge.inference.load`) or plain model dirs
 (run eagerly through the torch session). The AC predictor is opened twice when the surprise
 monitor is on: the planner thread and the perception thread each own one session, so neither
 waits for the other and no backend has to be re-entrant.
@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.loop import LoopParts
-from jepa_edge.runtime.perception import LatentEncoder
-from jepa_edge.runtime.planner import LatentDynamics, RandomPlanner, make_planner
-from jepa_edge.runtime.proprio import StateUpdate
-from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.runtime.session import InferenceSession, TensorSpec
+from jepa_edge.loop.loop import LoopParts
+from jepa_edge.loop.perception import LatentEncoder
+from jepa_edge.planning.planner import LatentDynamics, RandomPlanner, make_planner
+from jepa_edge.planning.kinematics import StateUpdate
+from jepa_edge.loop.config import RobotConfig
+from jepa_edge.inference.openvino_session import BatchedOpenVINO
+from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 
 def load_session(path: str | Path, part: str, threads: int = 1, batch: int = 0) -> InferenceSession:
@@ -26,9 +27,9 @@ def load_session(path: str | Path, part: str, threads: int = 1, batch: int = 0) 
     `batch`: the planner's samples per call, for bundles exported with a fixed batch of 1."""
     path = Path(path)
     if (path / "manifest.json").is_file():
-        from jepa_edge.runtime import load
+        from jepa_edge.inference import load_bundle
 
-        session = load(path, threads=threads)
+        session = load_bundle(path, threads=threads)
         got = getattr(getattr(session, "manifest", None), "part", part)
         if got != part:
             raise ConfigError(f"{path} is a bundle of the {got}, but models.{_key(part)} needs the {part}")
@@ -41,38 +42,6 @@ def load_session(path: str | Path, part: str, threads: int = 1, batch: int = 0) 
                       "model dir (config.json)")
 
 
-class BatchedOpenVINO(InferenceSession):
-    """An OpenVINO AC-predictor bundle recompiled for the planner's batch.
-
-    The openvino target exports batch 1 (static shapes), but a planner pushes all its samples
-    through in one call; calling a batch-1 model 256 times would cost 256 dispatches. The IR's
-    batch axis is reshaped to `batch` (the numbers are identical row by row: a batch-1 IR of a
-    transformer has no batch-dependent constants; LatentDynamics pads the last chunk)."""
-
-    backend = "openvino"
-
-    def __init__(self, base: InferenceSession, batch: int):
-        import openvino as ov
-
-        core = ov.Core()
-        model = core.read_model(str(Path(base.bundle_dir) / base.manifest.entry))
-        model.reshape({s.name: [batch, *s.shape[1:]] for s in base.inputs})
-        cfg = dict(getattr(base, "config", {}) or {"PERFORMANCE_HINT": "LATENCY"})
-        self.compiled = core.compile_model(model, "CPU", cfg)
-        self._req = self.compiled.create_infer_request()
-        super().__init__([TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.inputs],
-                         [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.outputs])
-        self.precision = base.precision
-        self.manifest = base.manifest
-        self._ports = [(s.name, self.compiled.output(i)) for i, s in enumerate(self.outputs)]
-        base.close()
-
-    def run(self, inputs):
-        res = self._req.infer({s.name: np.ascontiguousarray(inputs[s.name], np.float32) for s in self.inputs})
-        return {name: np.array(res[port]) for name, port in self._ports}
-
-    def close(self) -> None:
-        self._req = self.compiled = None
 
 
 def _key(part: str) -> str:
@@ -81,7 +50,7 @@ def _key(part: str) -> str:
 
 def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSession:
     from jepa_edge.models.model_dir import load_model_dir
-    from jepa_edge.runtime.torch_session import TorchSession
+    from jepa_edge.inference.torch_session import TorchSession
 
     bundle = load_model_dir(path)
     enc = bundle.encoder_cfg
@@ -191,7 +160,7 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
         if cfg.link.url != "sim":
             raise ConfigError("camera.source = 'world' simulates the robot too: set link.url = 'sim'")
         from jepa_edge.data.tasks import TASK_CONFIG, start_episode
-        from jepa_edge.runtime.sim_robot import SimRobot
+        from jepa_edge.robot.sim_robot import SimRobot
 
         world_cfg = replace(TASK_CONFIG, img_size=cfg.sim.img_size)
         seed = cfg.sim.seed if episode_seed is None else episode_seed
@@ -203,13 +172,13 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
                          connect_timeout_s=cfg.link.connect_timeout_s)
         return robot, robot.camera(cfg.camera.fps), world, goal
     if source == "gym":
-        from jepa_edge.runtime.gym_adapter import GymRobot
+        from jepa_edge.robot.gym import GymRobot
 
         robot = GymRobot(cfg.sim.world, seed=cfg.sim.seed if episode_seed is None else episode_seed,
                          realtime=realtime, physics_hz=0.0 if realtime else cfg.schedule.perception_hz)
         return robot, robot.camera(cfg.camera.fps), None, None
-    from jepa_edge.runtime.camera import open_camera
-    from jepa_edge.runtime.robot import LinkRobot
+    from jepa_edge.robot.camera import open_camera
+    from jepa_edge.robot.robot import LinkRobot
 
     if cfg.link.url == "sim":
         raise ConfigError(f"link.url = 'sim' needs a simulated camera (camera.source = 'world' or 'gym'), "

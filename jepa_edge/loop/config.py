@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.energy import ENERGIES
-from jepa_edge.runtime.proprio import STATE_UPDATES
-
-ROLLOUT_CONTEXTS = ("last", "history")  # planner.rollout_context (runtime/planner.py LatentDynamics)
+from jepa_edge.planning.config import ROLLOUT_CONTEXTS, PlannerConfig
+from jepa_edge.planning.energy import ENERGIES
+from jepa_edge.planning.kinematics import STATE_UPDATES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,39 +72,6 @@ class GoalConfig:
     # In simulation with neither set, the world samples a goal and renders its image.
 
 
-@dataclass(frozen=True)
-class PlannerConfig:
-    kind: str = "cem"  # "cem" or "mppi"
-    horizon: int = 1  # actions per sequence (V-JEPA 2-AC plans one step ahead)
-    samples: int = 256  # action sequences per iteration, all through the predictor in one call
-    iterations: int = 4  # upper bound; budget_ms usually ends planning first
-    budget_ms: float = 150.0  # wall-clock planning budget per replan
-    elites: int = 32  # CEM: top-k kept per iteration (capped at the samples drawn)
-    init_std: float = 0.5  # initial sampling std, in action units
-    min_std: float = 0.02
-    momentum: float = 0.1  # CEM: mean/std smoothing across iterations
-    temperature: float = 0.05  # MPPI: softmax temperature on (normalised) energy
-    action_low: tuple[float, ...] = (-1.0, -1.0)
-    action_high: tuple[float, ...] = (1.0, 1.0)
-    max_batch: int = 0  # split the sample batch into chunks of this size (0 = one call)
-    # "l1" (V-JEPA 2-AC) or "l1_smooth": L1 after a Gaussian blur over the token grid, which gives
-    # the planner a direction when the agent is far from the goal (runtime/energy.py)
-    energy: str = "l1"
-    smooth_sigma: float = 0.25  # l1_smooth: blur sigma as a fraction of the token grid's side
-    # The robot state the predictor sees over the horizon (runtime/proprio.py): "integrate" each
-    # planned action into it, as V-JEPA 2-AC does, with the kinematics train-ac recorded in the
-    # model dir (in simulation: the world's own); "hold" keeps the current state; "auto"
-    # integrates when those kinematics are known, else holds.
-    state_update: str = "auto"
-    # What each rollout call sees (runtime/planner.py LatentDynamics): "last" = the frame predicted
-    # last (one frame per call, the cheapest); "history" = the current frame and every frame
-    # predicted since, as V-JEPA 2-AC's planner and train-ac's rollout loss do (horizon > 1 only)
-    rollout_context: str = "last"
-    renorm: bool = False  # layer-norm each predicted frame, as the official planner (normalize_reps)
-    # Score z_now + delta_scale * (z_pred - z_now): below 1 the energy weighs the direction of the
-    # predicted change more than its size (runtime/planner.py scaled_change_energy); 1 = the prediction
-    delta_scale: float = 1.0
-    seed: int = 0
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ default on CPUs with AMX/AVX512-BF16 is bf16, so an fp32 bundle pins f32 explici
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
 from jepa_edge.errors import MissingExtraError
-from jepa_edge.runtime.session import InferenceSession, TensorSpec
+from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 # bundle precision -> INFERENCE_PRECISION_HINT; None keeps the device default (int8: let the
 # plugin pick for the layers left in float, as deployed)
@@ -87,3 +88,37 @@ class OpenVINOSession(InferenceSession):
     def close(self) -> None:
         self._req = None
         self.compiled = None
+
+
+class BatchedOpenVINO(InferenceSession):
+    """An OpenVINO AC-predictor bundle recompiled for the planner's batch.
+
+    The openvino target exports batch 1 (static shapes), but a planner pushes all its samples
+    through in one call; calling a batch-1 model 256 times would cost 256 dispatches. The IR's
+    batch axis is reshaped to `batch` (the numbers are identical row by row: a batch-1 IR of a
+    transformer has no batch-dependent constants; LatentDynamics pads the last chunk)."""
+
+    backend = "openvino"
+
+    def __init__(self, base: InferenceSession, batch: int):
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(Path(base.bundle_dir) / base.manifest.entry))
+        model.reshape({s.name: [batch, *s.shape[1:]] for s in base.inputs})
+        cfg = dict(getattr(base, "config", {}) or {"PERFORMANCE_HINT": "LATENCY"})
+        self.compiled = core.compile_model(model, "CPU", cfg)
+        self._req = self.compiled.create_infer_request()
+        super().__init__([TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.inputs],
+                         [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.outputs])
+        self.precision = base.precision
+        self.manifest = base.manifest
+        self._ports = [(s.name, self.compiled.output(i)) for i, s in enumerate(self.outputs)]
+        base.close()
+
+    def run(self, inputs):
+        res = self._req.infer({s.name: np.ascontiguousarray(inputs[s.name], np.float32) for s in self.inputs})
+        return {name: np.array(res[port]) for name, port in self._ports}
+
+    def close(self) -> None:
+        self._req = self.compiled = None

@@ -4,7 +4,7 @@
 
 `z_*` are one frame's encoder tokens [N, D]. A planner samples action sequences, rolls every one
 of them through the action-conditioned predictor in one batched call per horizon step, and scores
-the predicted final latent by its distance to the goal latent (runtime/energy.py: L1, the V-JEPA
+the predicted final latent by its distance to the goal latent (planning/energy.py: L1, the V-JEPA
 2-AC energy, or L1 over the blurred token grid; `planner.delta_scale` scores the predicted change
 scaled down). The search stops at `iterations` or when the next iteration would not fit in
 `budget_ms`, whichever comes first: on a robot the budget in milliseconds is the one that matters.
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.runtime.energy import make_energy
-from jepa_edge.runtime.perception import layer_norm_tokens
-from jepa_edge.runtime.proprio import StateUpdate
-from jepa_edge.runtime.robot_config import ROLLOUT_CONTEXTS, PlannerConfig
-from jepa_edge.runtime.session import InferenceSession
+from jepa_edge.planning.energy import make_energy
+from jepa_edge.inference.latent import layer_norm_tokens
+from jepa_edge.planning.kinematics import StateUpdate
+from jepa_edge.planning.config import ROLLOUT_CONTEXTS, PlannerConfig
+from jepa_edge.inference.session import InferenceSession
 
 
 class LatentDynamics:
@@ -39,7 +39,7 @@ class LatentDynamics:
 
     `renorm` layer-normalises every predicted frame before it is fed back or scored, as the official
     planner does (`normalize_reps`): the latents the predictor was trained on are layer-normed.
-    With a `state_update` (runtime/proprio.py) each planned action is integrated into the state the
+    With a `state_update` (planning/kinematics.py) each planned action is integrated into the state the
     next call sees, as V-JEPA 2-AC's planner does; without one the state is held at its current value.
 
     A session exported for a fixed number of frames F (`jepa-edge export --frames F`) takes calls of
@@ -250,7 +250,7 @@ class RandomPlanner:
 
 
 def make_planner(dynamics: LatentDynamics, cfg: PlannerConfig) -> Planner:
-    from jepa_edge.runtime.cem import CEMPlanner
-    from jepa_edge.runtime.mppi import MPPIPlanner
+    from jepa_edge.planning.cem import CEMPlanner
+    from jepa_edge.planning.mppi import MPPIPlanner
 
     return {"cem": CEMPlanner, "mppi": MPPIPlanner}[cfg.kind](dynamics, cfg)

@@ -22,7 +22,7 @@ import numpy as np
 
 try:  # inside the package
     from jepa_edge.errors import BundleError, MissingExtraError
-    from jepa_edge.runtime.session import InferenceSession, TensorSpec
+    from jepa_edge.inference.session import InferenceSession, TensorSpec
 except ImportError:  # standalone copy in a Jetson kit: minimal stand-ins with the same surface
     class BundleError(RuntimeError):
         pass

@@ -26,16 +26,17 @@ from typing import Callable
 
 import numpy as np
 
-from jepa_edge.runtime import safety as S
-from jepa_edge.runtime.camera import Camera, CameraFault
-from jepa_edge.runtime.perception import LatentEncoder, NonFiniteLatent
-from jepa_edge.runtime.planner import LatentDynamics
-from jepa_edge.runtime.robot import Robot
-from jepa_edge.runtime.robot_config import RobotConfig
-from jepa_edge.runtime.safety import LoopWatchdog, SafetyMonitor
-from jepa_edge.runtime.scheduler import Observation, Plan, PlannerThread, PlanSlot, RateTimer
-from jepa_edge.runtime.surprise import SurpriseMonitor
-from jepa_edge.runtime.telemetry import Telemetry
+from jepa_edge.loop import safety as S
+from jepa_edge.robot.camera import Camera, CameraFault
+from jepa_edge.loop.perception import LatentEncoder, NonFiniteLatent
+from jepa_edge.planning.planner import LatentDynamics
+from jepa_edge.robot.robot import Robot
+from jepa_edge.loop.config import RobotConfig
+from jepa_edge.loop.safety import LoopWatchdog, SafetyMonitor
+from jepa_edge.loop.scheduler import Observation, Plan, PlannerThread, PlanSlot
+from jepa_edge.utils.rate import RateTimer
+from jepa_edge.loop.surprise import SurpriseMonitor
+from jepa_edge.loop.telemetry import Telemetry
 
 EXIT_OK, EXIT_FAULT, EXIT_INTERRUPT = 0, 3, 130
 

@@ -1,0 +1,1 @@
+"""The real-time app: loop, scheduler, safety, surprise, telemetry, perception, config and assembly."""
