@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from jepa_edge.planning.energy import ENERGIES
-from jepa_edge.loop.config import ROLLOUT_CONTEXTS, load_robot_config
+from jepa_edge.loop.config import load_robot_config
+from jepa_edge.planning.config import ROLLOUT_CONTEXTS
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -43,7 +44,7 @@ def latency_run(cfg) -> dict:
     tick = s["stages_ms"]["tick"]
     period_ms = 1e3 / cfg.schedule.perception_hz
     return {
-        "reason": report.reason,
+        "reason": str(report.reason),
         "ticks": s["ticks"],
         "tick_ms": tick,
         "stages_ms": s["stages_ms"],

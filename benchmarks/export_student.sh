@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quantize the trained student of bench_distill.py (encoder + AC predictor) for the loop benchmark:
+# Quantize the trained student of experiments/bench_distill.py (encoder + AC predictor) for the loop benchmark:
 #   bash benchmarks/export_student.sh [RUNS=runs/distill_bench] [AC_RUN=student_ac]
 # Then: python benchmarks/bench_loop.py --encoder $RUNS/bundles/enc-ov-int8 --predictor $RUNS/bundles/ac-ov-int8 ...
 # (bundles of another AC_RUN go to $RUNS/bundles_$AC_RUN). FRAMES=3 exports the AC predictor for

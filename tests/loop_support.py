@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from jepa_edge.inference.session import InferenceSession, TensorSpec
+from jepa_edge.latent import IMAGENET_MEAN, IMAGENET_STD
 
-MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
-STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+MEAN = np.array(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)
+STD = np.array(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1)
 N_TOKENS, DIM = 4, 8
 
 

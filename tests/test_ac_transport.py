@@ -1,4 +1,4 @@
-"""benchmarks/ac_transport.py: an AC predictor trained elsewhere comes back only onto the encoder it was trained on."""
+"""experiments/ac_transport.py: an AC predictor trained elsewhere comes back only onto the encoder it was trained on."""
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +11,7 @@ from jepa_edge.utils.files import sha256_file
 
 from loop_support import save_tiny_model_dir
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ac_transport.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "ac_transport.py"
 
 
 def transport(*args):

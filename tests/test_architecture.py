@@ -14,7 +14,7 @@ PACKAGE = Path(jepa_edge.__file__).parent
 
 # Lowest first. Packages on one line share a rank and may import each other's modules.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "utils"),
+    ("__init__", "errors", "latent", "utils"),
     ("bridge", "data", "models"),
     ("checkpoints",),
     ("inference",),

@@ -108,7 +108,7 @@ def test_c_agrees_byte_for_byte_on_every_vector():
     assert r.returncode == 0, r.stderr  # the runner checks CRC/COBS bytes and re-encoding itself
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     by_name = {(x["section"], x["name"]): x for x in lines}
-    n_vectors = sum(len(VECTORS[s]) for s in ("crc32c", "cobs", "frames"))
+    n_vectors = sum(len(VECTORS[s]) for s in ("crc32c", "cobs", "frames", "sequences"))
     assert len(by_name) == n_vectors
     for v in VECTORS["crc32c"]:
         assert by_name["crc32c", v["name"]]["crc"] == v["crc"]
@@ -121,6 +121,26 @@ def test_c_agrees_byte_for_byte_on_every_vector():
             assert _same_fields(c["fields"], v["fields"]), (v["name"], c["fields"], v["fields"])
             if v["header"]["minor"] == 0:
                 assert c["reencoded_identical"] is True, v["name"]
+    for v in VECTORS["sequences"]:
+        c = by_name["sequences", v["name"]]
+        assert (c["outcomes"], c["last_cmd_seq"], c["stale_frames"]) == (v["outcomes"], v["last_cmd_seq"],
+                                                                         v["stale_frames"]), v["name"]
+        assert _same_fields({"actions": c["actions"]}, {"actions": v["actions"]}), v["name"]
+
+
+def test_python_firmware_model_matches_every_sequence_vector():
+    """The sequence window (PROTOCOL.md §6): replays, duplicates and the 16-bit wrap."""
+    from jepa_edge.bridge.fuzz import FirmwareModel
+
+    names = {v["name"] for v in VECTORS["sequences"]}
+    assert {"replay_older_command", "wrap_65535_to_0", "half_range", "replayed_hello_ignored"} <= names
+    for v in VECTORS["sequences"]:
+        fw = FirmwareModel(n_actuators=2, max_valid_ms=1000, boot_id=1234)
+        tokens = [fw.push(r) for w in v["frames_hex"].split() for r in Decoder().feed(bytes.fromhex(w))]
+        assert " ".join(tokens) == v["outcomes"], v["name"]
+        assert (fw.last_cmd_seq, list(fw.actions), fw.stale) == (v["last_cmd_seq"], v["actions"], v["stale_frames"])
+    replay = next(v for v in VECTORS["sequences"] if v["name"] == "replay_older_command")
+    assert replay["outcomes"] == "hello apply apply stale" and replay["actions"] == [0.0, 0.0]
 
 
 @settings(max_examples=200, derandomize=True, deadline=None)

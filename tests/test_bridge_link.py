@@ -214,3 +214,25 @@ def test_cli_ping_and_jog_against_the_simulator(capsys):
         assert "jepa-sim-1" in out and "20/20 answered" in out
         assert cli.run(parser.parse_args(["jog", sim.path, "0.5", "-0.5", "--seconds", "0.2"])) == 0
         assert "velocities [0.5, -0.5]" in capsys.readouterr().out
+
+
+def test_link_seqs_increase_through_the_16_bit_wrap_and_a_rehandshake_says_hello_first():
+    """The firmware ignores a COMMAND whose seq is not newer than the last frame it handled
+    (PROTOCOL.md §6): the Link's seqs must keep increasing (mod 2^16) across its own wrap and
+    across a re-handshake, whose HELLO opens the firmware's new window."""
+    with start_simulator() as sim:
+        link = Link(sim.path, config=FAST)
+        link._tx_seq = 65528  # noqa: SLF001 (start just below the wrap)
+        with link:
+            seqs = []
+            for i in range(8):
+                seq = link.send_command((0.125 * (i % 4), -0.125), valid_ms=300)
+                assert wait_until(lambda: (s := link.latest_state()) and s.last_cmd_seq == seq, 2.0), seq
+                seqs.append(seq)
+            assert 0 in seqs or min(seqs) < 100, seqs  # went through 65535 -> 0
+            assert all(0 < (b - a) & 0xFFFF < 0x8000 for a, b in zip(seqs, seqs[1:])), seqs
+            sim.toggle_mute()  # the firmware goes silent: the Link re-handshakes (HELLO) once it talks again
+            assert wait_until(lambda: not link.connected, 3.0)
+            sim.toggle_mute()
+            assert wait_until(lambda: link.connected, 3.0)
+            assert moves(link, (0.25, 0.25))

@@ -185,3 +185,45 @@ def test_firmware_drops_garbage_and_keeps_serving(sim):
         assert st.msg.velocities == (0.25, -0.25)
     finally:
         raw.close()
+
+
+def collect(raw: RawPort, duration_s: float) -> list:
+    """Every message the firmware sends for `duration_s`."""
+    out, end = [], time.monotonic() + duration_s
+    while time.monotonic() < end:
+        out += [r.msg for r in raw.dec.feed(raw.ser.read(256)) if isinstance(r, Frame)]
+    return out
+
+
+def test_replayed_older_command_is_ignored(sim):
+    """PROTOCOL.md §6: a COMMAND whose seq is not newer than the last one handled is a
+    duplicate or a replay: the firmware ignores it (no motion, no re-armed watchdog)."""
+    raw = RawPort(sim.path)
+    try:
+        raw.ser.write(encode_frame(HelloMsg(0x5E0), 9))
+        assert raw.wait_for(lambda m: isinstance(m, HelloAckMsg) and m.nonce == 0x5E0)
+        drive = encode_frame(CommandMsg(1000, (1.0, 1.0)), 10, FLAG_ACK_REQ)  # seq 10 drives (+1, +1)
+        raw.ser.write(drive)
+        assert raw.wait_for(lambda m: isinstance(m, StateMsg) and m.last_cmd_seq == 10 and m.velocities == (1.0, 1.0))
+        raw.ser.write(encode_frame(CommandMsg(1000, (0.0, 0.0)), 11, FLAG_ACK_REQ))  # seq 11 stops
+        assert raw.wait_for(lambda m: isinstance(m, StateMsg) and m.last_cmd_seq == 11 and m.velocities == (0.0, 0.0))
+        raw.ser.write(drive)  # seq 10's bytes arrive again
+        raw.dec = Decoder()
+        seen = collect(raw, 0.3)  # 15 STATE periods
+        states = [m for m in seen if isinstance(m, StateMsg)]
+        assert len(states) >= 3
+        assert all((st.last_cmd_seq, st.velocities) == (11, (0.0, 0.0)) for st in states), states
+        assert not any(isinstance(m, AckMsg) and m.acked_seq == 10 for m in seen), "a stale COMMAND was acknowledged"
+        # A newer COMMAND is applied as usual, across the 16-bit wrap too: after a new HELLO at
+        # 65534 (a new session's window), 65535 then 0 are newer, 65535 again is not.
+        raw.ser.write(encode_frame(HelloMsg(0x5E1), 65534))
+        assert raw.wait_for(lambda m: isinstance(m, HelloAckMsg) and m.nonce == 0x5E1)
+        raw.ser.write(encode_frame(CommandMsg(1000, (0.5, 0.5)), 65535))
+        raw.ser.write(encode_frame(CommandMsg(1000, (-0.5, -0.5)), 0))
+        assert raw.wait_for(lambda m: isinstance(m, StateMsg) and m.last_cmd_seq == 0 and m.velocities == (-0.5, -0.5))
+        raw.ser.write(encode_frame(CommandMsg(1000, (0.5, 0.5)), 65535))
+        raw.dec = Decoder()
+        states = [m for m in collect(raw, 0.15) if isinstance(m, StateMsg)]
+        assert states and all((st.last_cmd_seq, st.velocities) == (0, (-0.5, -0.5)) for st in states), states
+    finally:
+        raw.close()

@@ -131,8 +131,8 @@ def test_calibrate_cli_from_an_image_folder(tmp_path, capsys):
         cv2.imwrite(str(tmp_path / "imgs" / f"{i}.png"), rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
     assert main(["calibrate", str(tmp_path / "model"), "--source", str(tmp_path / "imgs"), "--out",
                  str(tmp_path / "set"), "--count", "5", "--held-out", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "below the recommended 300" in out and "5 calibration + 2 held-out" in out
+    captured = capsys.readouterr()
+    assert "below the recommended 300" in captured.err and "5 calibration + 2 held-out" in captured.out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallCalibrationWarning)
         cs = load_calibration_set(tmp_path / "set")

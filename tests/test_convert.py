@@ -140,7 +140,7 @@ def test_convert_refuses_to_overwrite_and_embed_checks_inputs(capsys, tmp_path):
 
 
 def test_info_reports_vit_small_gmacs_and_model_dirs(capsys, tmp_path):
-    assert main(["info", "--arch", "vit_small/16", "--img-size", "224", "--json"]) == 0
+    assert main(["info", "--arch", "vit_small/16", "--img-size", "224", "--json", "-"]) == 0
     import json
 
     info = json.loads(capsys.readouterr().out)
@@ -149,7 +149,7 @@ def test_info_reports_vit_small_gmacs_and_model_dirs(capsys, tmp_path):
     assert main(["convert", str(DATA / "vjepa2_tiny.pth.tar"), str(model), "--format", "vjepa2", "--heads", "2",
                  "--img-size", "32", "--frames", "4", "--predictor-heads", "2"]) == 0
     capsys.readouterr()
-    assert main(["info", str(model), "--json"]) == 0
+    assert main(["info", str(model), "--json", "-"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["pos"] == "rope" and info["tokens"] == 32 and set(info["params"]) == {"encoder", "predictor"}
     assert "MODEL_DIR or --arch" in cli_error(capsys, "info")

@@ -51,12 +51,12 @@ def test_metric_value_is_what_is_printed():
 def _fake_table(out, sizes=QUICK, teacher=None):
     """ok, failing, dependent-on-failing, independent-ok: what the runner must do with each."""
     return [
-        Step("first", "a command that works", ("doctor", "--json")),
+        Step("first", "a command that works", ("doctor", "--json", "-")),
         Step("broken", "a command that fails", ("export", str(Path(out) / "missing-model"), "--target", "onnx",
                                                  "--out", str(Path(out) / "x"))),
         Step("after-broken", "needs the failed step", ("doctor",), needs=("broken",)),
-        Step("independent", "does not need it", ("doctor", "--json"), outputs=(str(Path(out) / "never-written"),)),
-        Step("last", "still runs", ("doctor", "--json")),
+        Step("independent", "does not need it", ("doctor", "--json", "-"), outputs=(str(Path(out) / "never-written"),)),
+        Step("last", "still runs", ("doctor", "--json", "-")),
     ]
 
 
@@ -86,14 +86,14 @@ def test_failed_step_is_named_with_its_rerun_command_and_the_demo_exits_nonzero(
 
 def test_each_command_is_printed_before_it_runs(tmp_path, monkeypatch, capsys):
     def table(out, sizes=QUICK, teacher=None):
-        return [Step("one", "one", ("doctor", "--json")), Step("two", "two", ("doctor", "--json"))]
+        return [Step("one", "one", ("doctor", "--json", "-")), Step("two", "two", ("doctor", "--json", "-"))]
 
     monkeypatch.setattr(R, "demo_steps", table)
     assert main(["demo", "--quick", "--out", str(tmp_path / "d")]) == 0
     printed = capsys.readouterr().out
-    first = printed.index("$ jepa-edge doctor --json")
+    first = printed.index("$ jepa-edge doctor --json -")
     assert printed.index('"torch"', first) > first  # doctor's own output comes after its command line
-    assert printed.count("$ jepa-edge doctor --json") == 2
+    assert printed.count("$ jepa-edge doctor --json -") == 2
 
 
 def _fake_teacher_run(run_dir: Path, key: str) -> None:

@@ -18,6 +18,7 @@ from jepa_edge.quant.openvino_export import NNCFScheme
 SMALL_NNCF = NNCFScheme(subset_size=8)  # test speed: statistics from 8 samples
 from jepa_edge.quant.pipeline import export
 from jepa_edge.inference import load_bundle
+from jepa_edge.utils.device_info import openvino_capabilities
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def test_ort_int8_bundle_passes_the_gate_and_runs(work):
     assert m.scheme["format"] == "QDQ" and m.scheme["activations"] == "int8" and m.scheme["per_channel"]
     assert m.calibration["hash"] == work["calib"].hash and m.model["source_hash"]
     assert m.scheme["exporter"] == {"name": "dynamo", "opset": 18} and m.scheme["fp32_parity"]["cos_min"] > 0.9999
-    assert m.normalization["mean"] == [0.485, 0.456, 0.406] and {"onnxruntime", "jepa_edge"} <= set(m.tools)
+    assert list(m.latent.mean) == [0.485, 0.456, 0.406] and {"onnxruntime", "jepa_edge"} <= set(m.tools)
     x = work["calib"].arrays("heldout")["pixels"][:3]
     sess = load_bundle(res.path)
     got = sess.run({"pixels": x})["tokens"]
@@ -94,7 +95,11 @@ def test_openvino_int8_and_bf16(work):
     work["ov_int8_fq"] = fake_quantizers(d / "ov-int8" / "model.xml")
     assert work["ov_int8_fq"] > 0
     assert json.loads((d / "ov-int8" / "manifest.json").read_text())["scheme"]["model_type"] == "transformer"
-    assert "bf16" in str(load_bundle(d / "ov-bf16").effective_config()["INFERENCE_PRECISION_HINT"]).replace("bfloat16", "bf16")
+    hint = str(load_bundle(d / "ov-bf16").effective_config()["INFERENCE_PRECISION_HINT"])
+    if "BF16" in openvino_capabilities():
+        assert "bf16" in hint.replace("bfloat16", "bf16")
+    else:  # no AVX512-BF16 / AMX: OpenVINO runs f32, and says so
+        assert "32" in hint
 
 
 def test_failed_gate_retries_keeps_layers_in_float_and_marks_the_bundle(work, capsys):

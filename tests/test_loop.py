@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jepa_edge.loop.assemble import assemble
-from jepa_edge.eval.goal_reaching import Method, evaluate
+from jepa_edge.eval.goal_reaching import Method, ended_by_fault, evaluate
 from jepa_edge.loop.loop import RobotLoop
 from jepa_edge.loop.config import RobotConfig
 from jepa_edge.loop.telemetry import Telemetry
@@ -38,6 +38,7 @@ def test_goal_reaching_through_the_firmware_beats_random(kind):
     assert res["student"]["plan_ms_per_action"]["n"] == 2
     for ep in res["student"]["per_episode"]:
         assert ep["reason"] == "done" and ep["replans"] >= ep["steps"]  # replanned every step
+        assert ep["ended"] == "done" and ep["fault"] is None and not ended_by_fault(ep)
 
 
 def test_lockstep_commands_travel_through_the_firmware_and_end_with_estop():
@@ -75,9 +76,9 @@ def test_realtime_loop_with_random_vit_and_ac_predictor(tmp_path):
     planner = asm.parts.planner
     inner = planner.plan
 
-    def spy(z, g, warm_start=None, **kw):
+    def spy(obs, goal, warm_start=None, budget=None):
         warm.append(warm_start is not None)
-        return inner(z, g, warm_start, **kw)
+        return inner(obs, goal, warm_start, budget)
 
     planner.plan = spy
     tel = Telemetry(cfg.telemetry.out_dir)
@@ -86,7 +87,8 @@ def test_realtime_loop_with_random_vit_and_ac_predictor(tmp_path):
     finally:
         asm.close()
         tel.close()
-    assert report.exit_code == 0 and report.reason == "completed", report.reason
+    assert report.exit_code == 0 and str(report.reason) == "completed", report.reason
+    assert report.to_dict()["ended"] == {"how": "completed", "fault": None, "detail": None}
     s = report.summary
     assert s["ticks"] >= 10 and s["planner"]["replans"] >= 2
     assert warm[0] is False and all(warm[1:])  # every replan after the first is warm-started
@@ -256,8 +258,8 @@ def test_goal_evaluation_gives_a_frame_skip_predictor_k_world_steps_per_action(t
     evaluation still replans and acts every step."""
     from jepa_edge.eval.goal_reaching import eval_config
 
-    (tmp_path / "config.json").write_text(json.dumps({"ac": {"action_repeat": 3}}))
-    skip = eval_config(sim_cfg(**{"models.predictor": str(tmp_path)})).schedule
+    model = save_tiny_model_dir(tmp_path / "m", config={"ac": {"action_repeat": 3}})
+    skip = eval_config(sim_cfg(**{"models.predictor": str(model)})).schedule
     plain = eval_config(sim_cfg()).schedule
     assert skip.planning_hz == plain.planning_hz == plain.action_hz
     assert skip.action_hz == pytest.approx(plain.action_hz / 3)

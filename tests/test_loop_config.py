@@ -66,7 +66,7 @@ def test_every_field_is_a_flag_and_flags_override_the_toml(tmp_path):
     p = argparse.ArgumentParser()
     add_config_flags(p)
     n_fields = sum(len(dataclasses.fields(type(getattr(RobotConfig(), f.name)))) for f in dataclasses.fields(RobotConfig))
-    n_flags = sum(1 for a in p._actions if a.dest.startswith("cfg__"))
+    n_flags = sum(1 for a in p._actions if a.dest.startswith("cfg:"))
     assert n_flags == n_fields
     toml = tmp_path / "r.toml"
     toml.write_text("[planner]\nsamples = 64\nkind = \"mppi\"\n[camera]\nsource = 0\n")

@@ -3,6 +3,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,16 +75,15 @@ def test_planner_thread_runs_niced_and_publishes_warm_started_plans():
     import os
 
     from jepa_edge.loop.scheduler import Observation, PlannerThread
+    from jepa_edge.planning.planner import PlanInfo, PlanResult
 
     class Echo:
-        scale, last_info = 1.0, None
-
         def __init__(self):
             self.warm = []
 
-        def plan(self, z, goal, warm, state=None):
+        def plan(self, obs, goal, warm=None, budget=None):
             self.warm.append(warm)
-            return np.full((2, 2), 0.5, np.float32)
+            return PlanResult(np.full((2, 2), 0.5, np.float32), PlanInfo(1, 8, 0.1, 0.0, 0.0))
 
     slot, planner, records = PlanSlot(), Echo(), []
     th = PlannerThread(planner, np.zeros((1, 1)), slot, hz=50.0, action_dt=0.02, overrun_policy="hold",
@@ -96,5 +96,94 @@ def test_planner_thread_runs_niced_and_publishes_warm_started_plans():
         assert os.getpriority(os.PRIO_PROCESS, th._thread.native_id) == min(19, base + 3)
     finally:
         th.close()
-    assert slot.plan is not None and len(records) >= 2
+    assert slot.latest() is not None and len(records) >= 2
     assert planner.warm[0] is None and all(w is not None and w.shape == (2, 2) for w in planner.warm[1:])
+
+
+def feed(slot, n, dt=0.03):
+    from jepa_edge.loop.scheduler import Observation
+
+    for k in range(n):
+        slot.put_obs(Observation(np.zeros((1, 1)), None, time.monotonic(), k))
+        time.sleep(dt)
+
+
+def test_planner_thread_with_the_random_planner_and_shrink_keeps_planning():
+    """The random planner (what `assemble(random_actions=True)` supplies) has no budget to shrink; the
+    thread used to write `planner.scale` after the first replan and die of the AttributeError."""
+    from jepa_edge.loop.scheduler import PlannerThread
+    from jepa_edge.planning.config import PlannerConfig
+    from jepa_edge.planning.planner import RandomPlanner
+
+    slot, plans, errors = PlanSlot(), [], []
+    th = PlannerThread(RandomPlanner(PlannerConfig(horizon=2)), np.zeros((1, 1)), slot, hz=50.0, action_dt=0.02,
+                       overrun_policy="shrink", on_plan=plans.append, on_error=errors.append).start()
+    try:
+        feed(slot, 8)
+        assert th.alive
+    finally:
+        th.close()
+    assert errors == [] and len(plans) > 1 and slot.latest().seq == len(plans)
+    assert all(p["scale"] == 1.0 and not p["overrun"] for p in plans)  # in time: nothing to shrink
+
+
+def test_planner_thread_survives_any_exception_and_reports_it():
+    from jepa_edge.loop.scheduler import PlannerThread
+    from jepa_edge.planning.planner import PlanInfo, PlanResult
+
+    class Flaky:
+        calls = 0
+
+        def plan(self, obs, goal, warm=None, budget=None):
+            self.calls += 1
+            if self.calls % 2:
+                raise RuntimeError("device lost")
+            return PlanResult(np.zeros((1, 2), np.float32), PlanInfo(1, 8, 0.1, 0.0, 0.0))
+
+    def bad_telemetry(rec):
+        if "error" not in rec:
+            raise OSError("disk full")
+
+    slot, errors = PlanSlot(), []
+    th = PlannerThread(Flaky(), np.zeros((1, 1)), slot, hz=50.0, action_dt=0.02, overrun_policy="shrink",
+                       on_plan=bad_telemetry, on_error=errors.append).start()
+    try:
+        feed(slot, 6)
+        assert th.alive
+    finally:
+        th.close()
+    assert "RuntimeError: device lost" in errors and "telemetry: OSError: disk full" in errors
+    assert slot.latest() is not None and not slot.replan_late(time.monotonic() + 1e6)  # no replan left pending
+
+
+def test_plan_step_shrinks_the_budget_it_passes_on_overrun_and_grows_it_back():
+    from jepa_edge.loop.scheduler import Observation, PlanStep
+    from jepa_edge.planning.planner import PlanBudget, PlanInfo, PlanResult
+
+    clock = {"t": 0.0}
+    budgets = []
+
+    class Slow:
+        late = True
+
+        def plan(self, obs, goal, warm=None, budget=None):
+            budgets.append(budget)
+            clock["t"] += 0.5 if self.late else 0.01  # a replan takes 0.5 s of a 0.2 s period, or 10 ms
+            return PlanResult(np.zeros((1, 2), np.float32), PlanInfo(1, 8, 0.1, 0.0, 0.0))
+
+    slot, recs, planner = PlanSlot(), [], Slow()
+    step = PlanStep(planner, np.zeros((1, 1)), slot, period=0.2, action_dt=0.2, overrun_policy="shrink",
+                    budget=PlanBudget(150.0), on_plan=recs.append, on_error=recs.append, clock=lambda: clock["t"])
+    for k in range(3):
+        step(Observation(np.zeros((1, 1)), tick=k))
+    planner.late = False
+    step(Observation(np.zeros((1, 1)), tick=3))
+    assert [b.scale for b in budgets] == pytest.approx([1.0, 0.7, 0.49, 0.343])
+    assert all(b.ms == 150.0 for b in budgets)
+    assert slot.overruns == 3 and [r["overrun"] for r in recs] == [True, True, True, False]
+    assert recs[-1]["scale"] == pytest.approx(0.343 * 1.1, abs=1e-3)
+    assert slot.latest().seq == 4  # hold: late plans are still published
+
+    skip = PlanStep(Slow(), np.zeros((1, 1)), PlanSlot(), period=0.2, action_dt=0.2, overrun_policy="skip",
+                    budget=PlanBudget(150.0), on_plan=recs.append, on_error=recs.append, clock=lambda: clock["t"])
+    assert skip(Observation(np.zeros((1, 1)))) is not None and skip.slot.latest() is None  # discarded

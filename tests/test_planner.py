@@ -1,4 +1,5 @@
 """Planners in latent space: energy goes down, bounds hold, all samples go through one call, budgets stop early."""
+import inspect
 import time
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.planning.energy import l1_energy
-from jepa_edge.planning.planner import LatentDynamics, RandomPlanner, make_planner, scaled_change_energy
+from jepa_edge.planning.planner import (LatentDynamics, Observation, PlanBudget, Planner, RandomPlanner, make_planner,
+                                        scaled_change_energy)
 from jepa_edge.loop.config import PlannerConfig
 
 from loop_support import N_TOKENS, LinearDynamics, embedding
@@ -23,7 +25,8 @@ def test_plan_moves_toward_the_goal_and_respects_bounds(kind):
     session = LinearDynamics(speed_dt=0.05)
     planner = make_planner(LatentDynamics(session), cfg)
     z_now, z_goal = latent([0.3, 0.3]), latent([0.35, 0.27])  # reachable in 3 steps of <= 0.025 / 0.05
-    actions = planner.plan(z_now, z_goal, None, state=np.zeros(4, np.float32))
+    result = planner.plan(Observation(z_now, np.zeros(4, np.float32)), z_goal)
+    actions = result.actions
     assert actions.shape == (3, 2)
     assert np.all(actions >= np.array([-0.5, -1.0]) - 1e-6) and np.all(actions <= np.array([0.5, 1.0]) + 1e-6)
     # The energy minimum is exactly the goal: the plan's total displacement lands near it.
@@ -33,7 +36,7 @@ def test_plan_moves_toward_the_goal_and_respects_bounds(kind):
     e_still = l1_energy(dyn.rollout(z_now, np.zeros((1, 3, 2), np.float32)), z_goal)[0]
     assert e_plan < e_still * 0.8
     # Every iteration pushed all samples through the predictor at once, one call per horizon step.
-    assert planner.last_info.iterations == 6
+    assert result.info.iterations == 6 and result.info.samples == 128
     assert session.batches[:3] == [128, 128, 128]
 
 
@@ -41,9 +44,9 @@ def test_budget_in_ms_stops_before_the_iteration_cap():
     cfg = PlannerConfig(samples=64, iterations=50, budget_ms=60.0, elites=8)
     planner = make_planner(LatentDynamics(LinearDynamics(0.05, delay_s=0.02)), cfg)
     t = time.perf_counter()
-    planner.plan(latent([0.5, 0.5]), latent([0.6, 0.6]))
+    info = planner.plan(Observation(latent([0.5, 0.5])), latent([0.6, 0.6])).info
     elapsed = (time.perf_counter() - t) * 1e3
-    assert 1 <= planner.last_info.iterations < 50
+    assert 1 <= info.iterations < 50 and info.budget_ms == 60.0
     assert elapsed < 60.0 + 3 * 20.0 + 200  # at most one iteration past the budget (+ scheduling slack)
 
 
@@ -51,10 +54,10 @@ def test_warm_start_is_the_first_candidate_and_shape_checked():
     cfg = PlannerConfig(horizon=2, samples=16, iterations=1, elites=4, init_std=0.0, min_std=0.0, momentum=0.0)
     planner = make_planner(LatentDynamics(LinearDynamics(0.05)), cfg)
     warm = np.array([[0.2, -0.1], [0.3, 0.0]], np.float32)
-    out = planner.plan(latent([0.5, 0.5]), latent([0.5, 0.5]), warm)
+    out = planner.plan(Observation(latent([0.5, 0.5])), latent([0.5, 0.5]), warm).actions
     np.testing.assert_allclose(out, warm, atol=1e-6)  # zero std: every sample is the warm start
-    with pytest.raises(ValueError, match="warm_start"):
-        planner.plan(latent([0.5, 0.5]), latent([0.5, 0.5]), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="warm start"):
+        planner.plan(Observation(latent([0.5, 0.5])), latent([0.5, 0.5]), np.zeros((3, 2)))
 
 
 def test_chunked_batches_match_one_call_and_nan_energies_never_win():
@@ -73,14 +76,37 @@ def test_chunked_batches_match_one_call_and_nan_energies_never_win():
 
     for kind in ("cem", "mppi"):
         cfg = PlannerConfig(kind=kind, samples=32, iterations=3, elites=4)
-        actions = make_planner(LatentDynamics(HalfNaN(0.05)), cfg).plan(z, latent([0.9, 0.1]))
+        actions = make_planner(LatentDynamics(HalfNaN(0.05)), cfg).plan(Observation(z), latent([0.9, 0.1])).actions
         assert np.isfinite(actions).all()
 
 
 def test_random_planner_stays_in_bounds():
     cfg = PlannerConfig(horizon=4, action_low=(-0.2, 0.0), action_high=(0.2, 0.5))
-    a = RandomPlanner(cfg).plan()
+    a = RandomPlanner(cfg).plan(Observation(latent([0.5, 0.5])), latent([0.5, 0.5])).actions
     assert a.shape == (4, 2) and (a[:, 0] >= -0.2).all() and (a[:, 1] <= 0.5).all()
+
+
+def test_the_budget_is_the_callers_and_scales_samples_iterations_and_ms():
+    cfg = PlannerConfig(samples=100, iterations=4, budget_ms=10_000, elites=8)
+    planner = make_planner(LatentDynamics(LinearDynamics(0.05)), cfg)
+    obs, goal = Observation(latent([0.5, 0.5])), latent([0.6, 0.6])
+    full = planner.plan(obs, goal).info  # no budget: the planner's own (planner.budget_ms)
+    assert (full.samples, full.iterations, full.budget_ms) == (100, 4, 10_000)
+    shrunk = planner.plan(obs, goal, budget=PlanBudget(ms=500.0, scale=0.25)).info
+    assert (shrunk.samples, shrunk.iterations, shrunk.budget_ms) == (25, 2, 125.0)
+    assert planner.plan(obs, goal).info.samples == 100  # nothing stuck to the planner
+
+
+def test_every_planner_satisfies_the_protocol():
+    from jepa_edge.eval.goal_reaching import GroundTruthPlanner
+
+    cfg = PlannerConfig()
+    for planner in (make_planner(LatentDynamics(LinearDynamics(0.05)), cfg),
+                    make_planner(LatentDynamics(LinearDynamics(0.05)), PlannerConfig(kind="mppi")), RandomPlanner(cfg)):
+        assert isinstance(planner, Planner)
+    assert issubclass(GroundTruthPlanner, Planner)
+    for cls in (type(make_planner(LatentDynamics(LinearDynamics(0.05)), cfg)), RandomPlanner, GroundTruthPlanner):
+        assert list(inspect.signature(cls.plan).parameters) == ["self", "obs", "goal", "warm", "budget"], cls
 
 
 def test_action_bounds_must_match_the_predictor():

@@ -7,11 +7,11 @@ import pytest
 from jepa_edge.data.world import TabletopWorld, WorldConfig
 from jepa_edge.errors import ConfigError
 from jepa_edge.loop.assemble import make_state_update
-from jepa_edge.planning.planner import LatentDynamics, make_planner
+from jepa_edge.planning.planner import LatentDynamics, Observation, make_planner
 from jepa_edge.planning.kinematics import StateUpdate
 from jepa_edge.loop.config import PlannerConfig, RobotConfig, load_robot_config
 
-from loop_support import N_TOKENS, LinearDynamics, embedding
+from loop_support import N_TOKENS, LinearDynamics, embedding, save_tiny_model_dir
 
 WORLD = WorldConfig()
 
@@ -82,9 +82,9 @@ def test_a_planner_with_integrated_state_reaches_a_goal_several_steps_away():
     goal = at([0.42, 0.3])  # 0.12 away: three full steps of 0.05 overshoot, 2.4 steps reach it
     cfg = PlannerConfig(horizon=3, samples=128, iterations=6, elites=16, budget_ms=10_000, seed=0)
     kin = StateUpdate.for_world(WORLD)
-    plan = make_planner(LatentDynamics(session, state_update=kin), cfg).plan(at(start[:2]), goal, state=start)
+    plan = make_planner(LatentDynamics(session, state_update=kin), cfg).plan(Observation(at(start[:2]), start), goal).actions
     np.testing.assert_allclose(plan.sum(0) * 0.05, [0.12, 0.0], atol=0.02)
-    held = make_planner(LatentDynamics(session), cfg).plan(at(start[:2]), goal, state=start)
+    held = make_planner(LatentDynamics(session), cfg).plan(Observation(at(start[:2]), start), goal).actions
     # Held, only the last action shows in the rollout: the first two are left to chance.
     assert abs(held[-1, 0] - 1.0) < 0.05
 
@@ -92,12 +92,8 @@ def test_a_planner_with_integrated_state_reaches_a_goal_several_steps_away():
 def test_which_kinematics_the_loop_uses(tmp_path):
     update = StateUpdate.for_world(WORLD)
     recorded = StateUpdate(position=(0, 1), step=0.02, velocity=(2, 3), velocity_scale=0.2)
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps({"ac": {"state_update": recorded.to_dict()}}))
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    (bare / "config.json").write_text(json.dumps({"ac": {}}))
+    model = save_tiny_model_dir(tmp_path / "model", config={"ac": {"state_update": recorded.to_dict()}})
+    bare = save_tiny_model_dir(tmp_path / "bare", config={"ac": {}})
     auto, hold, integrate = (RobotConfig().override({"planner.state_update": m}) for m in ("auto", "hold", "integrate"))
     assert make_state_update(auto, model, WORLD) == recorded  # what the predictor learned comes first
     assert make_state_update(auto, bare, WORLD) == update  # then the simulated world's own

@@ -123,9 +123,9 @@ def test_unknown_backend_and_copy_elsewhere(tmp_path):
     moved = tmp_path / "elsewhere" / "b"
     shutil.copytree(d, moved)  # relative paths: a copied bundle still verifies
     assert load_bundle(moved).outputs[0].name == "y"
-    raw = json.loads((moved / "manifest.json").read_text())
-    raw["backend"] = "coreml"
-    (moved / "manifest.json").write_text(json.dumps(raw))
+    m = read_manifest(moved)
+    m.backend = "coreml"
+    write_manifest(moved, m)  # a signed manifest of a backend this jepa-edge does not know
     with pytest.raises(BundleError, match="coreml"):
         load_bundle(moved)
 

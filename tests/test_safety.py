@@ -10,16 +10,19 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from jepa_edge.robot.faults import StopReason
+
 from jepa_edge.loop.assemble import assemble
-from jepa_edge.loop.loop import EXIT_FAULT, EXIT_INTERRUPT, RobotLoop
+from jepa_edge.loop.loop import EXIT_FAULT, EXIT_INTERRUPT, Ending, RobotLoop
 from jepa_edge.planning.planner import LatentDynamics
 from jepa_edge.loop.config import RobotConfig
-from jepa_edge.loop.safety import SafetyMonitor
+from jepa_edge.loop.safety import FaultKind, SafetyMonitor
 from jepa_edge.loop.telemetry import Telemetry
 
 from loop_support import (AgentPositionEncoder, CopyLastDynamics, FailingSession, LinearDynamics, PixelEncoder,
@@ -58,7 +61,8 @@ def run_drill(cfg, encoder=None, predictor=None, surprise=None, inject=None, see
 
 def assert_stopped_safely(report, tel, asm, kind):
     assert report.exit_code == EXIT_FAULT, report.reason
-    assert report.reason.startswith(f"fault {kind}"), report.reason
+    assert report.reason.how is Ending.FAULT and report.reason.stop.kind is FaultKind(kind), report.reason
+    assert str(report.reason).startswith(f"fault {kind}: ")
     assert report.safe_stopped and report.faults[-1]["action"] == "stop" and report.faults[-1]["kind"] == kind
     assert tel.ticks[-1]["cmd"] == "safe" and tel.ticks[-1].get("fault", "").startswith(kind)
     assert asm.robot.estops == 1 and asm.robot.stop_confirmed  # the firmware confirmed ESTOP latched
@@ -111,7 +115,8 @@ def test_backend_error_stops(where):
 def test_hung_tick_is_stopped_by_the_watchdog_thread_before_it_returns():
     enc = FailingSession(AgentPositionEncoder(64), after=10, hang_s=1.2)
     report, tel, asm = run_drill(realtime_cfg(**{"safety.loop_stall_ms": 300.0}), encoder=enc)
-    assert report.exit_code == EXIT_FAULT and report.reason.startswith("fault loop_stall"), report.reason
+    assert report.exit_code == EXIT_FAULT and report.reason.stop.kind is FaultKind.LOOP_STALL, report.reason
+    assert str(report.reason).startswith("fault loop_stall: a tick hung for")
     estop_at = [t for t, code in asm.robot.fault_log if code == ESTOP]
     assert estop_at and estop_at[0] < enc.hang_ended_at  # the robot stopped while the tick still hung
 
@@ -125,7 +130,7 @@ def test_link_cut_firmware_stops_on_its_own_and_loop_reports():
             asm.robot.cut_cable()
 
     report, tel, asm = run_drill(realtime_cfg(), inject=inject)
-    assert report.exit_code == EXIT_FAULT and report.reason.startswith("fault link"), report.reason
+    assert report.exit_code == EXIT_FAULT and report.reason.stop.kind is FaultKind.LINK, report.reason
     watchdog_at = [t for t, code in asm.robot.fault_log if code == WATCHDOG and t > cut["t"]]
     assert watchdog_at, "the firmware did not stop by itself after the cable was cut"
     link_fault_t = asm.parts.robot and report.faults[-1]["t"]
@@ -194,12 +199,31 @@ def test_safety_monitor_policies():
     from jepa_edge.loop.config import SafetyConfig
 
     m = SafetyMonitor(SafetyConfig(camera="recover", recover_after_ticks=2, max_fault_s=0.05))
-    assert m.report("camera", "stalled", 1) == "recover" and m.faulted
+    assert m.report(FaultKind.CAMERA, "stalled", 1) == "recover" and m.faulted
     assert m.healthy(2) is False and m.healthy(3) is True and not m.faulted
-    assert m.report("camera", "stalled", 4) == "recover"
+    assert m.report(FaultKind.CAMERA, "stalled", 4) == "recover"
     time.sleep(0.06)
-    assert m.report("camera", "stalled", 5) == "stop" and m.must_stop  # recovering too long
-    assert m.report("interrupt", "SIGINT", 6) == "stop"  # never configurable
+    assert m.report(FaultKind.CAMERA, "stalled", 5) == "stop" and m.must_stop  # recovering too long
+    assert m.stop_reason == StopReason(FaultKind.CAMERA, "stalled (still failing after 0.1s)")
+    assert m.report(FaultKind.INTERRUPT, "SIGINT", 6) == "stop"  # never configurable
+    assert m.events[0].to_dict()["kind"] == "camera"  # JSON: the kind's name
+
+
+def test_every_fault_kind_has_one_estop_reason_and_a_policy():
+    from jepa_edge.bridge.messages import EstopReason
+    from jepa_edge.loop.config import FaultPolicy, SafetyConfig
+    from jepa_edge.robot.faults import END_OF_RUN, ESTOP_REASONS
+
+    assert set(ESTOP_REASONS) == {*FaultKind, None}
+    assert StopReason(FaultKind.LATENT, "NaN").estop is EstopReason.NONFINITE
+    assert StopReason(FaultKind.LOOP_STALL, "loop stalled for 600 ms").estop is EstopReason.BACKEND  # was UNSPECIFIED
+    assert StopReason(FaultKind.INTERRUPT, "SIGINT").estop is EstopReason.USER
+    assert END_OF_RUN.estop is EstopReason.SHUTDOWN
+    cfg = SafetyConfig(link="recover")
+    assert {k.value for k in cfg.policies()} == {"camera", "latent", "backend", "link", "planner"}  # the TOML keys
+    policy_fields = {name for name, hint in typing.get_type_hints(SafetyConfig).items() if hint == FaultPolicy}
+    assert policy_fields == {k.value for k in cfg.policies()}  # a new policy key needs its fault kind
+    assert cfg.policy(FaultKind.LINK) == "recover" and cfg.policy(FaultKind.INTERNAL) == "stop"
 
 
 def test_ctrl_c_on_jepa_edge_run_stops_the_robot_and_writes_the_report(tmp_path):
@@ -229,3 +253,31 @@ def test_ctrl_c_on_jepa_edge_run_stops_the_robot_and_writes_the_report(tmp_path)
     assert report["robot"]["estops_sent"] == 1 and report["robot"]["stop_confirmed"] is True
     assert json.loads((out / "summary.json").read_text())["reason"] == "interrupted: SIGINT"
     assert (out / "timeline.png").exists()
+
+
+def test_run_end_reads_as_before_and_goal_eval_counts_faults_by_kind():
+    from jepa_edge.eval.goal_reaching import ended_by_fault
+    from jepa_edge.loop.loop import RunEnd
+
+    camera = RunEnd(Ending.FAULT, StopReason(FaultKind.CAMERA, "no frame for 300 ms"))
+    assert str(camera) == "fault camera: no frame for 300 ms" and camera.by_fault
+    assert str(RunEnd(Ending.INTERRUPTED, StopReason(FaultKind.INTERRUPT, "SIGINT"))) == "interrupted: SIGINT"
+    assert str(RunEnd(Ending.INTERNAL, StopReason(FaultKind.INTERNAL, "ValueError: x"))) == "internal: ValueError: x"
+    assert str(RunEnd(Ending.DONE)) == "done" and not RunEnd(Ending.DONE).by_fault
+    # the episode's JSON keeps the prose for people; the count reads the typed value, not the prose
+    assert ended_by_fault({"ended": "internal", "reason": "anything"})
+    assert not ended_by_fault({"ended": "interrupted", "reason": "fault-looking text"})
+
+
+def test_random_actions_in_realtime_with_the_shrink_policy_keep_replanning():
+    """What `jepa-edge run` does with random actions: the planner thread used to die after its
+    first plan (the random planner has no budget to shrink), leaving the robot on a stale plan."""
+    cfg = realtime_cfg(**{"schedule.overrun_policy": "shrink", "schedule.max_ticks": 30})
+    asm = assemble(cfg, episode_seed=3, encoder_session=AgentPositionEncoder(64), random_actions=True)
+    tel = Telemetry()
+    try:
+        report = RobotLoop(cfg, asm.parts, tel).run()
+    finally:
+        asm.close()
+    assert report.exit_code == 0 and report.reason.how is Ending.COMPLETED, report.reason
+    assert len(tel.plans) > 2 and not any("error" in p for p in tel.plans)

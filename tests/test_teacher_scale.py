@@ -1,4 +1,4 @@
-"""benchmarks/teacher_scale.py: a model dir packed into parts under the device tool's file limit comes back whole."""
+"""experiments/teacher_scale.py: a model dir packed into parts under the device tool's file limit comes back whole."""
 import sys
 import tarfile
 from pathlib import Path
@@ -8,7 +8,7 @@ from jepa_edge.utils.files import sha256_file
 
 from loop_support import save_tiny_model_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 from teacher_scale import pack  # noqa: E402
 
 

@@ -20,12 +20,7 @@ TINY = PretrainConfig(arch="vit_nano", depth=2, img_size=32, patch_size=8, num_f
                       warmup_steps=2, ckpt_every=3, log_every=1)
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def losses(run_dir):

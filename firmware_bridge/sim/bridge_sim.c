@@ -322,7 +322,12 @@ int main(int argc, char **argv)
                 uint8_t buf[512];
                 ssize_t n = read(g_rx_fd, buf, sizeof buf);
                 if (n > 0) {
+                    uint32_t stale0 = fw.stale_frames;
                     bridge_fw_rx(&fw, buf, (size_t)n, now_us());
+                    if (g_verbose && fw.stale_frames != stale0)
+                        fprintf(stderr, "bridge_sim: %u stale frame(s) ignored (window seq %u, %lu in all)\n",
+                                (unsigned)(fw.stale_frames - stale0), (unsigned)fw.rx_window_seq,
+                                (unsigned long)fw.stale_frames);
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                     if (mode == MODE_STDIO)
                         break; /* stdin closed: the host is gone for good */

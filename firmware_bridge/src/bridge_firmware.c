@@ -131,26 +131,72 @@ static void handle_command(bridge_fw_t *fw, const bridge_msg_t *m, uint64_t now_
         send_ack(fw, &m->hdr);
 }
 
-static void handle(bridge_fw_t *fw, const bridge_msg_t *m, uint64_t now_us)
+static void handle_hello(bridge_fw_t *fw, const bridge_msg_t *m, uint64_t now_us)
 {
     bridge_msg_t r;
+    uint8_t i;
+    if (fw->status & BRIDGE_STATUS_CONNECTED && !BRIDGE_SEQ_NEWER(m->hdr.seq, fw->rx_window_seq)) {
+        for (i = 0; i < fw->n_nonces; i++) {
+            if (fw->nonces[i] == m->u.hello.nonce) { /* a HELLO we already answered, replayed */
+                fw->stale_frames++;
+                return;
+            }
+        }
+    }
+    /* A (new) host session: stop whatever the last one left running; ESTOP stays latched. */
+    stop_actuators(fw);
+    fw->status |= BRIDGE_STATUS_CONNECTED;
+    fw->rx_window_seq = m->hdr.seq; /* the new session's sequence window starts here */
+    for (i = BRIDGE_NONCE_HISTORY - 1u; i > 0; i--)
+        fw->nonces[i] = fw->nonces[i - 1u];
+    fw->nonces[0] = m->u.hello.nonce;
+    if (fw->n_nonces < BRIDGE_NONCE_HISTORY)
+        fw->n_nonces++;
+    fw->state_period_ms = m->u.hello.state_period_ms ? m->u.hello.state_period_ms
+                                                     : fw->cfg.state_period_ms;
+    memset(&r, 0, sizeof r);
+    r.u.hello_ack.nonce = m->u.hello.nonce;
+    r.u.hello_ack.boot_id = fw->boot_id;
+    r.u.hello_ack.n_actuators = fw->cfg.n_actuators;
+    r.u.hello_ack.control_period_us = fw->cfg.control_period_us;
+    r.u.hello_ack.max_valid_ms = fw->cfg.max_valid_ms;
+    r.u.hello_ack.status = fw->status;
+    memcpy(r.u.hello_ack.firmware_id, fw->cfg.firmware_id, BRIDGE_FIRMWARE_ID_LEN);
+    send(fw, &r, BRIDGE_HELLO_ACK);
+    fw->next_state_us = now_us;
+}
+
+/* The session's sequence window. Returns 0 when the frame is a stale COMMAND or RESUME (a
+ * duplicate or a replay: ignored, no answer). Every other host frame of the session that is
+ * newer moves the window forward, so an idle but heartbeating host never drifts half the
+ * 16-bit sequence space away from it. */
+static int seq_window(bridge_fw_t *fw, const bridge_msg_t *m)
+{
+    uint8_t t = m->hdr.type;
+    int newer;
+    if (!(fw->status & BRIDGE_STATUS_CONNECTED))
+        return 1; /* no session, no window: COMMAND/RESUME get NOT_CONNECTED */
+    if (t != BRIDGE_COMMAND && t != BRIDGE_RESUME && t != BRIDGE_ESTOP && t != BRIDGE_HEARTBEAT)
+        return 1; /* firmware->host types (an echo?) say nothing about the host's counter */
+    if (t == BRIDGE_HEARTBEAT && m->u.heartbeat.boot_id == fw->boot_id)
+        return 1; /* our own HEARTBEAT echoed back: its seq is ours, not the host's */
+    newer = BRIDGE_SEQ_NEWER(m->hdr.seq, fw->rx_window_seq);
+    if (newer)
+        fw->rx_window_seq = m->hdr.seq;
+    else if (t == BRIDGE_COMMAND || t == BRIDGE_RESUME) {
+        fw->stale_frames++;
+        return 0;
+    }
+    return 1; /* an old ESTOP is still honoured; an old HEARTBEAT is harmless */
+}
+
+static void handle(bridge_fw_t *fw, const bridge_msg_t *m, uint64_t now_us)
+{
+    if (m->hdr.type != BRIDGE_HELLO && !seq_window(fw, m))
+        return;
     switch (m->hdr.type) {
     case BRIDGE_HELLO:
-        /* A (new) host session: stop whatever the last one left running; ESTOP stays latched. */
-        stop_actuators(fw);
-        fw->status |= BRIDGE_STATUS_CONNECTED;
-        fw->state_period_ms = m->u.hello.state_period_ms ? m->u.hello.state_period_ms
-                                                         : fw->cfg.state_period_ms;
-        memset(&r, 0, sizeof r);
-        r.u.hello_ack.nonce = m->u.hello.nonce;
-        r.u.hello_ack.boot_id = fw->boot_id;
-        r.u.hello_ack.n_actuators = fw->cfg.n_actuators;
-        r.u.hello_ack.control_period_us = fw->cfg.control_period_us;
-        r.u.hello_ack.max_valid_ms = fw->cfg.max_valid_ms;
-        r.u.hello_ack.status = fw->status;
-        memcpy(r.u.hello_ack.firmware_id, fw->cfg.firmware_id, BRIDGE_FIRMWARE_ID_LEN);
-        send(fw, &r, BRIDGE_HELLO_ACK);
-        fw->next_state_us = now_us;
+        handle_hello(fw, m, now_us);
         break;
     case BRIDGE_HEARTBEAT:
         if (m->hdr.flags & BRIDGE_FLAG_ACK_REQ)

@@ -8,6 +8,11 @@
  * Safety rule: the actuators move only while the last valid COMMAND is inside its validity
  * window. bridge_fw_tick() stops them by itself when the window has passed, so the worst-case
  * stop time after the host goes silent is valid_ms + one control period.
+ *
+ * Sequence window (PROTOCOL.md §6): within a host session, a COMMAND or RESUME whose seq is not
+ * newer (RFC 1982 serial arithmetic over 16 bits) than the newest host frame already handled is
+ * a duplicate or a replay: it is ignored and counted in stale_frames. HELLO or a reset starts a
+ * new window; a HELLO that repeats a recent session's nonce with an old seq is ignored too.
  */
 #ifndef BRIDGE_FIRMWARE_H
 #define BRIDGE_FIRMWARE_H
@@ -20,6 +25,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define BRIDGE_NONCE_HISTORY 4u /* HELLO nonces remembered, to tell a replayed HELLO from a new one */
+
+/* RFC 1982 serial-number order on 16 bits: 1 when `a` is newer than `b`, i.e. (int16_t)(a - b) > 0. */
+#define BRIDGE_SEQ_NEWER(a, b) ((uint16_t)((uint16_t)(a) - (uint16_t)(b)) != 0u && \
+                                (uint16_t)((uint16_t)(a) - (uint16_t)(b)) < 0x8000u)
 
 typedef struct {
     uint8_t n_actuators;              /* 1..BRIDGE_MAX_ACTUATORS */
@@ -44,6 +55,10 @@ typedef struct {
     uint64_t next_heartbeat_us, next_state_us;
     uint32_t rx_ok, rx_bad;           /* frames handled / frames rejected (CRC, COBS, ...) */
     uint32_t watchdog_stops;
+    uint16_t rx_window_seq;           /* newest host seq handled in this session (valid while CONNECTED) */
+    uint8_t n_nonces;
+    uint32_t nonces[BRIDGE_NONCE_HISTORY]; /* HELLO nonces of this and earlier sessions, newest first */
+    uint32_t stale_frames;            /* COMMAND/RESUME/HELLO ignored as duplicates or replays */
 } bridge_fw_t;
 
 void bridge_fw_init(bridge_fw_t *fw, const bridge_fw_config_t *cfg, const bridge_hal_t *hal,

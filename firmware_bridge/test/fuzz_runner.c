@@ -5,41 +5,27 @@
  *   build/fuzz_runner CORPUS.txt > results.txt
  *
  * CORPUS.txt: one case per line, the byte stream in hex. For every case it prints one line:
- * the decoder's results in order, separated by spaces: "ok:<hex of header+payload>" for an
- * accepted frame, or the error name ("crc", "cobs", ...). An empty line means "nothing".
- * The Python test runs its own decoder on the same corpus and compares line by line.
+ *   <decoder results> | <firmware outcomes>
+ * The decoder results, in order, separated by spaces: "ok:<hex of header+payload>" for an
+ * accepted frame, or the error name ("crc", "cobs", ...). The firmware outcomes: one token for
+ * every frame a fresh firmware core (2 actuators, max_valid_ms 1000, boot id 1234) handled or
+ * answered, as jepa_edge.bridge.fuzz.FirmwareModel names them: "apply" (a COMMAND set the
+ * actuators), "stale" (ignored as a duplicate or replay), "hello" (new session), "nack:R", "-".
+ * The judge (python -m jepa_edge.bridge.fuzz judge, `make fuzz`) compares every line with Python.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bridge_firmware.h"
-
-static void null_write(void *ctx, const uint8_t *d, size_t n) { (void)ctx; (void)d; (void)n; }
-static void null_set(void *ctx, const float *t, uint8_t n) { (void)ctx; (void)t; (void)n; }
-static void null_stop(void *ctx) { (void)ctx; }
-static void null_read(void *ctx, float *p, float *v, uint8_t n)
-{
-    (void)ctx;
-    memset(p, 0, n * sizeof *p);
-    memset(v, 0, n * sizeof *v);
-}
+#include "recording_hal.h"
 
 int main(int argc, char **argv)
 {
     FILE *f;
     char *line = NULL;
     size_t cap = 0;
-    long cases = 0, frames = 0, errors = 0;
-    bridge_hal_t hal = {0, null_write, null_set, null_stop, null_read};
-    bridge_fw_config_t cfg;
-
-    memset(&cfg, 0, sizeof cfg);
-    cfg.n_actuators = 2;
-    cfg.control_period_us = 10000;
-    cfg.max_valid_ms = 1000;
-    cfg.heartbeat_period_ms = 200;
-    cfg.state_period_ms = 20;
+    long cases = 0, frames = 0, errors = 0, applied = 0, stale = 0;
     if (argc != 2 || !(f = fopen(argv[1], "r"))) {
         fprintf(stderr, "usage: fuzz_runner CORPUS.txt\n");
         return 2;
@@ -49,20 +35,32 @@ int main(int argc, char **argv)
         bridge_decoder_t d;
         bridge_fw_t fw;
         bridge_msg_t m;
-        int first = 1;
+        int first = 1, first_tok = 1;
         uint64_t t = 0;
+        static char toks[1 << 16];
+        size_t tl = 0;
         bridge_decoder_init(&d);
-        bridge_fw_init(&fw, &cfg, &hal, 1234u, 0);
+        rec_fw_init(&fw);
+        toks[0] = 0;
         for (i = 0; i + 1 < n; i += 2) {
             unsigned v;
             uint8_t b;
             int r;
+            const char *tok;
+            char nack[16];
             if (sscanf(line + i, "%2x", &v) != 1)
                 break;
             b = (uint8_t)v;
             r = bridge_decoder_push(&d, b, &m);
             /* the firmware core sees the same bytes, with time moving so the watchdog fires too */
-            bridge_fw_rx(&fw, &b, 1, t);
+            /* a dropped frame without a NACK (CRC, COBS, length) gives no token */
+            tok = rec_fw_rx(&fw, &b, 1, t, nack);
+            if (tok && tl + strlen(tok) + 2 < sizeof toks) {
+                tl += (size_t)sprintf(toks + tl, "%s%s", first_tok ? "" : " ", tok);
+                first_tok = 0;
+            }
+            if (tok && !strcmp(tok, "apply")) applied++;
+            if (tok && !strcmp(tok, "stale")) stale++;
             t += 997;
             bridge_fw_tick(&fw, t);
             if (r == BRIDGE_NONE)
@@ -80,11 +78,12 @@ int main(int argc, char **argv)
                 errors++;
             }
         }
-        printf("\n");
+        printf(" | %s\n", toks);
         cases++;
     }
     free(line);
     fclose(f);
-    fprintf(stderr, "fuzz_runner: %ld cases, %ld frames accepted, %ld errors\n", cases, frames, errors);
+    fprintf(stderr, "fuzz_runner: %ld cases, %ld frames accepted, %ld errors, %ld commands applied, "
+                    "%ld stale frames ignored\n", cases, frames, errors, applied, stale);
     return 0;
 }

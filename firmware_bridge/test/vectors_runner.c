@@ -6,8 +6,9 @@
  * line scanner is enough here and the C side needs no JSON library. For every vector it
  * prints one JSON line with what the C code computed; the Python test compares those
  * lines field by field. The runner itself fails (exit 1) when a CRC or COBS vector does not
- * match, when a frame's result differs from "expect", or when re-encoding a decoded frame
- * does not give back the exact wire bytes.
+ * match, when a frame's result differs from "expect", when re-encoding a decoded frame
+ * does not give back the exact wire bytes, or when a sequence's outcomes (a firmware core fed
+ * its frames in order) differ from "outcomes".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 
 #include "bridge_cobs.h"
 #include "bridge_crc32c.h"
+#include "bridge_firmware.h"
 #include "bridge_proto.h"
+#include "recording_hal.h"
 
 #define MAX_BYTES 4096
 
@@ -129,6 +132,37 @@ static void print_fields(const bridge_msg_t *m)
     printf("}");
 }
 
+/* ---- sequences: a firmware core with a recording HAL (recording_hal.h) ---- */
+
+/* Feed each frame of `frames_hex` (space-separated) to a fresh firmware; write the outcome
+ * tokens (jepa_edge.bridge.fuzz.FirmwareModel's names) into `out`. Returns the firmware. */
+static void run_sequence(const char *frames_hex, char *out, size_t cap, bridge_fw_t *fw)
+{
+    static uint8_t buf[MAX_BYTES];
+    const char *p = frames_hex;
+    size_t ol = 0;
+    uint64_t t = 0;
+    rec_fw_init(fw);
+    out[0] = 0;
+    while (*p) {
+        size_t n = 0;
+        const char *tok;
+        char nack[16];
+        while (*p == ' ') p++;
+        while (p[0] && p[1] && p[0] != ' ' && n < sizeof buf) {
+            unsigned v;
+            if (sscanf(p, "%2x", &v) != 1) break;
+            buf[n++] = (uint8_t)v;
+            p += 2;
+        }
+        if (n == 0) break;
+        tok = rec_fw_rx(fw, buf, n, t, nack);
+        if (!tok) tok = "?";
+        t += 1000; /* 1 ms between frames: no COMMAND (valid >= 500 ms) expires */
+        ol += (size_t)snprintf(out + ol, ol < cap ? cap - ol : 0, "%s%s", ol ? " " : "", tok);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static char line[1 << 16];
@@ -173,6 +207,23 @@ int main(int argc, char **argv)
                    name, (unsigned long)ne, nd);
             if (ne != (size_t)nb || memcmp(c, b, ne) || nd != na || memcmp(c + MAX_BYTES, a, (size_t)na)) {
                 fprintf(stderr, "cobs %s: mismatch\n", name);
+                failures++;
+            }
+            checked++;
+        } else if (str_field(line, "frames_hex", a_hex, sizeof a_hex) && str_field(line, "outcomes", b_hex, sizeof b_hex)) {
+            static char got[2 * MAX_BYTES];
+            bridge_fw_t fw;
+            unsigned long want_seq = 0, want_stale = 0;
+            run_sequence(a_hex, got, sizeof got, &fw);
+            num_field(line, "last_cmd_seq", &want_seq);
+            num_field(line, "stale_frames", &want_stale);
+            printf("{\"section\": \"sequences\", \"name\": \"%s\", \"outcomes\": \"%s\", \"last_cmd_seq\": %u, "
+                   "\"stale_frames\": %lu, ", name, got, fw.last_cmd_seq, (unsigned long)fw.stale_frames);
+            print_floats("actions", g_actions, fw.cfg.n_actuators);
+            printf("}\n");
+            if (strcmp(got, b_hex) != 0 || fw.last_cmd_seq != want_seq || fw.stale_frames != want_stale) {
+                fprintf(stderr, "sequence %s: got \"%s\" (last_cmd_seq %u, stale %lu), expected \"%s\"\n", name, got,
+                        fw.last_cmd_seq, (unsigned long)fw.stale_frames, b_hex);
                 failures++;
             }
             checked++;

@@ -4,7 +4,9 @@
 
 The Python codec produces the bytes once; after that the committed file is the reference both
 implementations are held to (tests/test_bridge_codec.py and firmware_bridge/test/vectors_runner.c).
-One vector per line, so the C runner can scan it without a JSON library. Floats are chosen to be
+One vector per line, so the C runner can scan it without a JSON library. `sequences` feed host
+frames to a fresh firmware and name what it must do with each (the sequence window of
+PROTOCOL.md §6); jepa_edge.bridge.fuzz.FirmwareModel computes them. Floats are chosen to be
 exact in binary32, so both sides can compare them for equality.
 """
 from __future__ import annotations
@@ -75,6 +77,52 @@ OK_FRAMES = [
     ("fault_watchdog", FaultMsg(code=1, detail=104321), 11, 0),
     ("fault_estop", FaultMsg(code=2, detail=1), 14, 0),
 ]
+
+
+# Sequence cases (PROTOCOL.md §6, "Sequence window"): host frames fed in order to a fresh firmware
+# (2 actuators, max_valid_ms 1000, boot id 1234); `outcomes` is what it must do with each, as
+# jepa_edge.bridge.fuzz.FirmwareModel names it. Each step: (message, seq, flags).
+_C = lambda a, b=None, ms=500: CommandMsg(ms, (a, a if b is None else b))  # noqa: E731
+SEQUENCES = [
+    ("replay_older_command", [(HelloMsg(1), 9, 0), (_C(1.0), 10, FLAG_ACK_REQ), (_C(0.0), 11, FLAG_ACK_REQ),
+                              (_C(1.0), 10, FLAG_ACK_REQ)]),
+    ("exact_duplicate", [(HelloMsg(2), 100, 0), (_C(0.5), 101, FLAG_ACK_REQ), (_C(0.5), 101, FLAG_ACK_REQ)]),
+    ("wrap_65535_to_0", [(HelloMsg(3), 65533, 0), (_C(0.25), 65534, 0), (_C(0.5), 65535, 0), (_C(0.75), 0, 0),
+                         (_C(1.0), 1, 0), (_C(0.5), 65535, 0), (_C(0.75), 0, 0)]),
+    ("half_range", [(HelloMsg(4), 0, 0), (_C(0.25), 1, 0), (_C(1.0), 32769, 0), (_C(-0.25), 32768, 0),
+                    (_C(1.0), 1, 0)]),
+    ("heartbeat_moves_window", [(HelloMsg(5), 500, 0), (_C(0.25), 503, 0),
+                                (HeartbeatMsg(1, 0xCAFE, 0, 0, 0), 510, 0), (_C(1.0), 505, 0),
+                                (_C(-0.5), 511, 0)]),
+    ("own_heartbeat_echo_ignored", [(HelloMsg(6), 20, 0), (HeartbeatMsg(1, 1234, 0, 0, 0), 30000, 0),
+                                    (_C(0.5), 21, 0)]),
+    ("refused_command_moves_window", [(HelloMsg(7), 40, 0), (_C(0.5), 41, 0), (_C(1.5), 42, FLAG_ACK_REQ),
+                                      (_C(1.0), 42, 0), (_C(-0.5), 43, 0)]),
+    ("new_hello_resets_window", [(HelloMsg(8), 1000, 0), (_C(0.5), 1001, 0), (HelloMsg(9), 5, 0),
+                                 (_C(0.25), 6, 0), (_C(1.0), 4, 0)]),
+    ("replayed_hello_ignored", [(HelloMsg(10), 20, 0), (_C(0.5), 21, 0), (_C(0.25), 22, 0), (HelloMsg(10), 20, 0),
+                                (_C(0.5), 21, 0)]),
+    ("older_hello_of_earlier_session_ignored", [(HelloMsg(11), 200, 0), (_C(0.5), 201, 0), (HelloMsg(12), 202, 0),
+                                                (_C(0.25), 203, 0), (HelloMsg(11), 200, 0), (_C(0.5), 201, 0)]),
+    ("command_before_hello", [(_C(0.5), 7, FLAG_ACK_REQ), (HelloMsg(13), 3, 0), (_C(0.5), 4, 0)]),
+    ("estop_replay_honoured_resume_replay_ignored", [(HelloMsg(14), 1, 0), (ResumeMsg(), 2, 0), (_C(0.5), 3, 0),
+                                                     (EstopMsg(1), 4, FLAG_ACK_REQ), (ResumeMsg(), 2, 0),
+                                                     (_C(0.5), 5, FLAG_ACK_REQ), (ResumeMsg(), 6, 0), (EstopMsg(1), 4, 0),
+                                                     (_C(0.5), 7, FLAG_ACK_REQ)]),
+]
+
+
+def sequence_vectors() -> list[dict]:
+    from jepa_edge.bridge.fuzz import FirmwareModel
+
+    out = []
+    for name, steps in SEQUENCES:
+        fw = FirmwareModel(n_actuators=2, max_valid_ms=1000, boot_id=1234)
+        wires = [encode_frame(m, seq, flags) for m, seq, flags in steps]
+        outcomes = [fw.handle(m.TYPE, seq, m) for m, seq, _ in steps]
+        out.append({"name": name, "frames_hex": " ".join(w.hex() for w in wires), "outcomes": " ".join(outcomes),
+                    "last_cmd_seq": fw.last_cmd_seq, "actions": list(fw.actions), "stale_frames": fw.stale})
+    return out
 
 
 def _fields(msg) -> dict:
@@ -154,6 +202,7 @@ def build() -> dict:
         "crc32c": [{"name": n, "data_hex": d.hex(), "crc": crc32c(d)} for n, d in CRC_VECTORS],
         "cobs": [{"name": n, "raw_hex": r.hex(), "encoded_hex": cobs.encode(r).hex()} for n, r in COBS_VECTORS],
         "frames": frame_vectors(),
+        "sequences": sequence_vectors(),
     }
 
 
@@ -162,7 +211,7 @@ def dumps(doc: dict) -> str:
     lines = ["{"]
     for key in ("protocol", "crc"):
         lines.append(f"  {json.dumps(key)}: {json.dumps(doc[key])},")
-    sections = ("crc32c", "cobs", "frames")
+    sections = ("crc32c", "cobs", "frames", "sequences")
     for i, key in enumerate(sections):
         lines.append(f"  {json.dumps(key)}: [")
         items = [f"    {json.dumps(v)}" for v in doc[key]]

@@ -9,15 +9,23 @@ Modules, bottom up: crc (CRC-32C), cobs (framing), messages (layouts), codec (fr
 byte-wise decoder), transport (pyserial by URL), link (reader thread, handshake, heartbeat,
 reconnect), simulator (build and start the C firmware simulator on a pty), fuzz (corruptions).
 """
-from jepa_edge.bridge.link import Link, LinkConfig, LinkEvent, LinkStats
-from jepa_edge.bridge.messages import (
-    PROTO_MAJOR, PROTO_MINOR, CommandMsg, EstopReason, FaultCode, HelloAckMsg, NackReason, StateMsg, Status)
-from jepa_edge.bridge.simulator import SimulatorConfig, SimulatorProcess, start_simulator
-from jepa_edge.bridge.transport import LinkError, ProtocolVersionError
+import importlib
 
-__all__ = [
-    "Link", "LinkConfig", "LinkEvent", "LinkStats", "LinkError", "ProtocolVersionError",
-    "SimulatorConfig", "SimulatorProcess", "start_simulator",
-    "PROTO_MAJOR", "PROTO_MINOR", "CommandMsg", "StateMsg", "HelloAckMsg", "Status", "NackReason", "FaultCode",
-    "EstopReason",
-]
+# name -> module that defines it. Imported on first use: `robot.faults` needs only the message
+# enums, and `jepa-edge run --help` should not start pyserial and the simulator to print its flags.
+_EXPORTS = {
+    **dict.fromkeys(("Link", "LinkConfig", "LinkEvent", "LinkStats"), "link"),
+    **dict.fromkeys(("PROTO_MAJOR", "PROTO_MINOR", "CommandMsg", "EstopReason", "FaultCode", "HelloAckMsg",
+                     "NackReason", "StateMsg", "Status"), "messages"),
+    **dict.fromkeys(("SimulatorConfig", "SimulatorProcess", "start_simulator"), "simulator"),
+    **dict.fromkeys(("LinkError", "ProtocolVersionError"), "transport"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'jepa_edge.bridge' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"jepa_edge.bridge.{_EXPORTS[name]}"), name)
+
+
+__all__ = sorted(_EXPORTS)

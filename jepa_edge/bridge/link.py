@@ -97,11 +97,13 @@ class LinkEvent:
     detail: str = ""
 
 
-_ESTOP_BY_NAME = {r.name.lower(): r for r in EstopReason} | {"latent": EstopReason.NONFINITE, "nan": EstopReason.NONFINITE}
+# EstopReason by its own name ("camera", "user"): for hand-typed stops (tests, the bridge CLI). The
+# loop's fault kinds map to EstopReason in one place, robot/faults.py ESTOP_REASONS.
+_ESTOP_BY_NAME = {r.name.lower(): r for r in EstopReason}
 
 
 def estop_reason_code(reason: int | str) -> int:
-    """An ESTOP reason as its wire code; names like "camera" or "link" map to EstopReason."""
+    """An ESTOP reason as its wire code: an EstopReason, or one's name ("camera", "link")."""
     if isinstance(reason, str):
         return int(_ESTOP_BY_NAME.get(reason.strip().lower(), EstopReason.UNSPECIFIED))
     return int(reason) & 0xFF

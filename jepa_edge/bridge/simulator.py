@@ -1,5 +1,9 @@
 """Build and start the C firmware simulator (firmware_bridge/, `make -C firmware_bridge sim`).
 
+The sources ship with jepa-edge (package data, see jepa_edge.utils.resources); `build()` runs their
+Makefile with its output in the user cache ($XDG_CACHE_HOME/jepa-edge/firmware-<hash of the sources>,
+or $JEPA_EDGE_CACHE/firmware-<hash>), never in site-packages or the source tree.
+
     with start_simulator() as sim:              # a fresh pty; sim.path is what a Link opens
         with Link(sim.path) as link: ...
     sim = start_simulator(link_path="/tmp/robot")  # also a stable symlink: /tmp/robot -> /dev/pts/N
@@ -12,6 +16,7 @@ firmware really outputs, including its watchdog stops.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import select
 import shutil
@@ -22,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jepa_edge.bridge.transport import LinkError
+from jepa_edge.utils.resources import MissingPackageData, shipped, user_cache_dir
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge"
 BINARIES = {"sim": "bridge_sim", "sim-v2": "bridge_sim_v2", "vectors-runner": "vectors_runner",
             "fuzz-runner": "fuzz_runner"}
 
@@ -49,25 +54,48 @@ class SimulatorConfig:
 
 
 def firmware_dir() -> Path:
-    if not (FIRMWARE_DIR / "Makefile").exists():
-        raise LinkError(f"the firmware sources are not at {FIRMWARE_DIR}: the simulator is built from a source "
-                        "checkout of jepa-edge (git clone, then pip install -e .)")
-    return FIRMWARE_DIR
+    """The firmware sources shipped with jepa-edge (firmware_bridge/ in a source checkout)."""
+    try:
+        return shipped("firmware_bridge")
+    except MissingPackageData as e:
+        raise LinkError(str(e)) from None
+
+
+def sources_hash(src: Path) -> str:
+    """sha256 over the names and bytes of what the Makefile compiles (not build/ outputs)."""
+    h = hashlib.sha256()
+    files = [src / "Makefile",
+             *(p for d in ("src", "sim", "test", "arduino") for p in (src / d).rglob("*") if p.is_file())]
+    for p in sorted(files):
+        h.update(p.relative_to(src).as_posix().encode() + b"\0")
+        h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def build_dir(src: Path | None = None) -> Path:
+    """Where `build()` puts the binaries: one folder per version of the sources, in the user cache."""
+    src = src or firmware_dir()
+    return user_cache_dir() / f"firmware-{sources_hash(src)[:16]}"
 
 
 def build(target: str = "sim") -> Path:
-    """`make -C firmware_bridge TARGET` (serialized by a lock file); returns the binary's path."""
+    """`make -C <sources> BUILD=<build_dir()> TARGET` (serialized by a lock file); returns the binary's path."""
     src = firmware_dir()
     if shutil.which("make") is None or (shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None):
         raise LinkError("building the firmware simulator needs make and a C compiler "
                         "(Debian/Ubuntu: sudo apt install build-essential)")
-    (src / "build").mkdir(exist_ok=True)
-    with open(src / "build" / ".lock", "w") as lock:
+    out = build_dir(src)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LinkError(f"cannot create the firmware build folder {out} ({e}): set JEPA_EDGE_CACHE to a "
+                        f"writable folder") from None
+    with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers / loops must not race make
-        r = subprocess.run(["make", "-s", "-C", str(src), target], capture_output=True, text=True)
+        r = subprocess.run(["make", "-s", "-C", str(src), f"BUILD={out}", target], capture_output=True, text=True)
     if r.returncode != 0:
-        raise LinkError(f"make -C {src} {target} failed:\n{r.stdout}{r.stderr}")
-    return src / "build" / BINARIES[target]
+        raise LinkError(f"make -C {src} BUILD={out} {target} failed:\n{r.stdout}{r.stderr}")
+    return out / BINARIES[target]
 
 
 class SimulatorProcess:

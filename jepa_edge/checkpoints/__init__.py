@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from jepa_edge.checkpoints.official import read_official
+from jepa_edge.checkpoints.official import check_finite, read_official
 
 # format -> (module, function, what it holds). Each function: (checkpoint dict, **flags) -> (config, state dict)
 FORMATS: dict[str, tuple[str, str, str]] = {
@@ -32,6 +32,7 @@ def convert_checkpoint(src, dst, fmt: str, **flags) -> Path:
 
     ckpt = read_official(src)
     config, state = converter(fmt)(ckpt, **{k: v for k, v in flags.items() if v is not None})
+    check_finite(state, str(src))
     bundle = bundle_from_state(config, state, what=str(src))
     source = dict(config.get("source", {}), file=Path(src).name)
     return save_model_dir(dst, bundle, source=source)

@@ -23,6 +23,9 @@ def read_official(path) -> dict:
     """torch.load(path, weights_only=True) -> dict, with clear errors for missing, truncated,
     non-checkpoint and pickle-code files."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file: pass the official .pth.tar/.pt "
+                              f"file itself (e.g. {path}/<name>.pth.tar)" + _listing(path))
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     size = path.stat().st_size
@@ -37,6 +40,8 @@ def read_official(path) -> dict:
     if not is_zip and head[:1] != b"\x80":  # neither torch's zip format nor a legacy pickle
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (starts with {head!r}); "
                               "expected an official .pth.tar/.pt file")
+    if is_zip:
+        check_zip_crcs(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except Exception as e:  # the boundary to torch: every failure becomes one actionable line
@@ -50,6 +55,39 @@ def read_official(path) -> dict:
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a checkpoint dict")
     return obj
+
+
+def _listing(path: Path) -> str:
+    try:
+        found = sorted(p.name for p in path.iterdir() if p.suffix in (".tar", ".pt", ".pth", ".ckpt"))
+    except OSError:
+        return ""
+    return f"; checkpoint-like files in it: {', '.join(found[:5])}" if found else ""
+
+
+def check_zip_crcs(path: Path) -> None:
+    """torch.load ignores the CRC-32 that the zip format keeps for every member, so a bit-rotted
+    download loads with altered tensors. Check every member's CRC first and name the first bad one."""
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()  # reads every member, compares its CRC-32
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as e:
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e}); "
+                              "download it again") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: member {bad} fails its CRC-32 check (the file is corrupt: bit rot or a bad "
+                              "download); download it again")
+
+
+def check_finite(state: dict, what: str) -> None:
+    """Refuse NaN/Inf weights, naming the tensors: a model built from them embeds everything to NaN."""
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{what}: {len(bad)} tensor(s) hold NaN or Inf values: {abbrev(bad)}; the checkpoint "
+                              "is corrupt or from a diverged run")
 
 
 def is_state_dict(obj) -> bool:

@@ -1,8 +1,14 @@
-"""`jepa-edge convert SRC DST --format F`: an official JEPA checkpoint -> our model dir."""
+"""`jepa-edge convert SRC DST --format F`: an official JEPA checkpoint -> our model dir.
+
+Reads an official I-JEPA / V-JEPA / V-JEPA 2 (2.1, AC) checkpoint with torch.load(weights_only=True),
+maps its tensors to our modules with shape checks (nothing loaded loosely), writes config.json +
+model.safetensors, loads the result back strictly and prints the parameter count per part.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
+from jepa_edge.cli import _output
 from jepa_edge.errors import ConfigError
 
 
@@ -28,7 +34,6 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from jepa_edge.checkpoints import convert_checkpoint
@@ -42,8 +47,8 @@ def run(args) -> int:
                  tubelet=args.tubelet, heads=args.heads, predictor_heads=args.predictor_heads, key=args.key)
     if args.encoder_only:
         flags["encoder_only"] = True
-    console = Console()
-    with console.status(f"converting {args.src} ({args.format})"):
+    console = _output.console()
+    with _output.status(f"converting {args.src} ({args.format})"):
         path = convert_checkpoint(args.src, dst, args.format, **flags)
         bundle = load_model_dir(path, verify=False)  # proves the written dir loads back strictly
     enc = bundle.encoder_cfg

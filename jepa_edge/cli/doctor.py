@@ -1,21 +1,23 @@
-"""`jepa-edge doctor`: which backends and devices are usable here, with versions."""
+"""`jepa-edge doctor`: which backends and devices are usable here, with versions.
+
+Each inference backend (torch, ONNX Runtime, OpenVINO, TensorRT) is listed with its version, or with
+the `pip install 'jepa-edge[EXTRA]'` that adds it; then the GPUs. `--json -` prints the same as JSON.
+"""
 from __future__ import annotations
 
-import json
-
+from jepa_edge.cli import _output
 from jepa_edge.utils.device_info import BACKENDS, describe
 
 
 def add_arguments(p):
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    _output.add_json_flag(p, "the machine and backend description")
 
 
 def run(args) -> int:
     info = describe()
-    if args.json:
-        print(json.dumps(info, indent=2))
+    _output.write_json(args, info)
+    if _output.json_to_stdout(args):
         return 0
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -28,5 +30,5 @@ def run(args) -> int:
         status = "ok" if v else (f"missing: pip install 'jepa-edge[{extra}]'" if extra else "missing")
         table.add_row(name, v or "-", escape(status))
     table.add_row("cuda", ", ".join(info["gpus"]) or "-", "ok" if info["gpus"] else "no GPU (CPU only)")
-    Console().print(table)
+    _output.results_console(args).print(table)
     return 0

@@ -1,18 +1,22 @@
-"""`jepa-edge info MODEL_DIR | --arch NAME --img-size N`: architecture, parameters, GMACs."""
+"""`jepa-edge info MODEL_DIR | --arch NAME --img-size N`: architecture, parameters, GMACs.
+
+Reads a model dir's config.json only (no weights), or describes a registered arch at an input size:
+tokens, width/depth/heads, parameters per part and encoder GMACs per input. `--json -` prints it as JSON.
+"""
 from __future__ import annotations
 
-import json
-
+from jepa_edge.cli import _output
 from jepa_edge.errors import ConfigError
 
 
 def add_arguments(p):
     p.add_argument("model_dir", nargs="?", help="a jepa-edge model dir (reads config.json only)")
     p.add_argument("--arch", help="a registered arch instead of a model dir, e.g. vit_small/16")
-    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--img-size", type=int, default=224, help="input size in px with --arch (default %(default)s)")
     p.add_argument("--frames", type=int, default=1, help="clip length (video models)")
-    p.add_argument("--pos", choices=["sincos", "rope"], default="sincos")
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--pos", choices=["sincos", "rope"], default="sincos",
+                   help="position encoding with --arch (default %(default)s)")
+    _output.add_json_flag(p, "the description")
 
 
 def describe(config: dict) -> dict:
@@ -49,10 +53,9 @@ def run(args) -> int:
         config = {"encoder": encoder_config(args.arch, img_size=args.img_size, num_frames=args.frames,
                                             pos=args.pos).to_dict()}
     info = describe(config)
-    if args.json:
-        print(json.dumps(info, indent=2))
+    _output.write_json(args, info)
+    if _output.json_to_stdout(args):
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{info['arch']} at {info['img_size']} px" + (f", {info['frames']} frames" if info["frames"] > 1 else ""))
@@ -67,5 +70,5 @@ def run(args) -> int:
         table.add_row(f"{part} params", f"{n / 1e6:.2f} M")
     table.add_row("encoder GMACs", f"{info['gmacs']:.2f}")
     table.add_row("encoder GFLOPs (2 per MAC)", f"{2 * info['gmacs']:.2f}")
-    Console().print(table)
+    _output.results_console(args).print(table)
     return 0

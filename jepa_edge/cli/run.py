@@ -3,13 +3,14 @@
 Every field of the robot TOML is also a flag, `--section.field VALUE` (see examples/*.toml).
 Exit codes: 0 ended as asked, 3 a fault stopped the robot, 130 interrupted (Ctrl-C / SIGTERM);
 in every case the robot got a zero command and an ESTOP first, and the report is written.
+Flags override the TOML, which overrides the defaults shown below.
 """
 from __future__ import annotations
 
 import json
-import logging
 import shlex
 
+from jepa_edge.cli import _output
 from jepa_edge.errors import ConfigError
 from jepa_edge.loop.config import add_config_flags, flag_overrides, load_robot_config
 
@@ -17,34 +18,36 @@ from jepa_edge.loop.config import add_config_flags, flag_overrides, load_robot_c
 def add_arguments(p) -> None:
     p.add_argument("--config", help="robot TOML (examples/sim_world.toml, examples/robot_ttyACM0.toml)")
     p.add_argument("--episodes", type=int, default=0, help="goal-reaching evaluation: this many episodes per method")
-    p.add_argument("--json", help="write the run report / evaluation results here")
+    _output.add_json_flag(p, "the run report (with --episodes: the evaluation results)")
     p.add_argument("--methods", default="random,student,oracle",
                    help="evaluation methods, comma separated: random, teacher, student, oracle "
                         "(teacher needs --teacher-encoder)")
     p.add_argument("--teacher-encoder", default="", help="FP32 teacher encoder (model dir or bundle) for --episodes")
     p.add_argument("--teacher-predictor", default="", help="teacher AC predictor (default: the teacher encoder's dir)")
     p.add_argument("--first-seed", type=int, default=1000, help="episode seeds are first-seed .. first-seed+N-1")
+    p.add_argument("--trust-unverified", action="store_true",
+                   help="open model dirs and bundles whose content hashes are missing or wrong (models.trust_unverified)")
     add_config_flags(p)
 
 
 def run(args) -> int:
-    cfg = load_robot_config(args.config, flag_overrides(args))
-    # The bridge logs link events (ESTOP acknowledged, reconnects) as warnings: one line each.
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    overrides = flag_overrides(args)
+    if args.trust_unverified:
+        overrides["models.trust_unverified"] = True
+    cfg = load_robot_config(args.config, overrides)
+    # The bridge logs link events (ESTOP acknowledged, reconnects) as warnings, one line each: the
+    # CLI's logging setup (cli/_output.py) prints them unless -q.
     if args.episodes:
         return _evaluate(cfg, args)
     return _run_loop(cfg, args)
 
 
 def _run_loop(cfg, args) -> int:
-    from rich.console import Console
-
     from jepa_edge.loop.assemble import assemble
     from jepa_edge.loop.loop import RobotLoop
     from jepa_edge.loop.telemetry import LiveView, Telemetry
-    from jepa_edge.utils.files import atomic_write_json
 
-    console = Console(stderr=True)
+    console = _output.console(stderr=True)
     asm = assemble(cfg)  # config/model/link errors surface here, before anything moves
     telemetry = Telemetry(cfg.telemetry.out_dir or None)
     loop = RobotLoop(cfg, asm.parts, telemetry)
@@ -65,8 +68,7 @@ def _run_loop(cfg, args) -> int:
         telemetry.write_report(out)
         if cfg.telemetry.png:
             telemetry.write_timeline(report.faults)
-    if args.json:
-        atomic_write_json(args.json, out)
+    _output.write_json(args, out)
     _print_summary(console, report)
     if report.error:  # after the robot is stopped: the details go to the report, one line here
         console.print(f"[red]internal error[/red] (robot stopped): {report.reason}; traceback in the report")
@@ -126,13 +128,10 @@ def _command_line(args) -> str:
 
 
 def _evaluate(cfg, args) -> int:
-    from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from jepa_edge.eval.goal_reaching import Method, ended_by_fault, evaluate
     from jepa_edge.utils.device_info import describe
-    from jepa_edge.utils.files import atomic_write_json
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(names) - {"random", "teacher", "student", "oracle"}
@@ -141,8 +140,7 @@ def _evaluate(cfg, args) -> int:
     if "teacher" in names and not args.teacher_encoder:
         raise ConfigError("--methods teacher needs --teacher-encoder (the FP32 teacher's model dir or bundle)")
     methods = [Method(n, args.teacher_encoder, args.teacher_predictor) if n == "teacher" else Method(n) for n in names]
-    console = Console(stderr=True)
-    with Progress(console=console) as progress:
+    with _output.progress() as progress:
         tasks = {}
 
         def report(name, done, total, episode):
@@ -159,13 +157,14 @@ def _evaluate(cfg, args) -> int:
     for name, r in results["methods"].items():
         table.add_row(name, f"{100 * r['success_rate']:.0f}%", str(r["steps_to_goal"].get("p50", "-")),
                       f"{r['final_distance_mean']:.3f}", str(r["plan_ms_per_action"].get("p50", "-")))
-    Console().print(table)
+    _output.results_console(args).print(table)
     for name, r in results["methods"].items():
         if r["faulted"]:  # the safety layer ended these episodes: say why, not just "0%"
             reasons = sorted({e["reason"].splitlines()[0][:160] for e in r["per_episode"] if ended_by_fault(e)})
-            print(f"warning: {name}: {r['faulted']} of {r['episodes']} episodes ended by a fault: {'; '.join(reasons)}")
+            _output.say(args, f"warning: {name}: {r['faulted']} of {r['episodes']} episodes ended by a fault: "
+                              f"{'; '.join(reasons)}")
     if args.json:
-        atomic_write_json(args.json, results)
+        _output.write_json(args, results)
     else:
         print(json.dumps({k: v["success_rate"] for k, v in results["methods"].items()}))
     return 0

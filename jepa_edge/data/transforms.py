@@ -12,9 +12,8 @@ import numpy as np
 import torch
 
 from jepa_edge.errors import ConfigError, DataError
+from jepa_edge.latent import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)

@@ -138,9 +138,11 @@ def teacher_cache_key(argv: list[str]) -> str:
     import torch
 
     from jepa_edge import __version__
+    from jepa_edge.models.model_dir import FORMAT_VERSION
 
     flags = [a for i, a in enumerate(argv) if a != "--out" and (i == 0 or argv[i - 1] != "--out")]
-    blob = json.dumps({"argv": flags, "jepa_edge": __version__, "torch": torch.__version__.split("+")[0]})
+    blob = json.dumps({"argv": flags, "jepa_edge": __version__, "model_dir_format": FORMAT_VERSION,
+                       "torch": torch.__version__.split("+")[0]})
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

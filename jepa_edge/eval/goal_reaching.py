@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.loop.assemble import assemble, load_session, model_config
-from jepa_edge.loop.loop import RobotLoop
-from jepa_edge.planning.planner import PlanInfo
+from jepa_edge.loop.assemble import assemble, latent_spec, load_session
+from jepa_edge.loop.loop import Ending, RobotLoop
+from jepa_edge.planning.planner import Observation, PlanBudget, PlanInfo, PlanResult
 from jepa_edge.loop.config import RobotConfig
 from jepa_edge.loop.telemetry import Telemetry, percentiles
 
@@ -35,22 +35,23 @@ class Method:
 
 
 class GroundTruthPlanner:
-    """The oracle: the world's own controller on true state, through the same loop and firmware."""
+    """The oracle: the world's own controller on true state, through the same loop and firmware
+    (a `Planner` that ignores the latents: it reads the world)."""
 
     def __init__(self, world, goal, horizon: int):
         from jepa_edge.data.policies import OracleController
 
         self.world, self.horizon = world, horizon
         self.controller = OracleController(goal, world.cfg)
-        self.last_info: PlanInfo | None = None
 
-    def plan(self, z_now=None, z_goal=None, warm_start=None, state=None, budget_ms=None) -> np.ndarray:
+    def plan(self, obs: Observation, goal: np.ndarray, warm: np.ndarray | None = None,
+             budget: PlanBudget | None = None) -> PlanResult:
         import time
 
         t = time.perf_counter()
         a = np.asarray(self.controller(self.world.state), np.float32)
-        self.last_info = PlanInfo(0, 0, (time.perf_counter() - t) * 1e3, float("nan"), 0.0)
-        return np.repeat(a[None], self.horizon, axis=0)
+        info = PlanInfo(0, 0, (time.perf_counter() - t) * 1e3, float("nan"), 0.0)
+        return PlanResult(np.repeat(a[None], self.horizon, axis=0), info)
 
 
 def eval_config(cfg: RobotConfig) -> RobotConfig:
@@ -64,7 +65,8 @@ def eval_config(cfg: RobotConfig) -> RobotConfig:
     hz = 1.0 / TASK_CONFIG.dt
     # a predictor trained with --action-repeat k looks k world steps ahead per action: its plan's
     # actions last k steps, and the loop still replans (and acts) every step
-    repeat = int((model_config(cfg.models.predictor).get("ac") or {}).get("action_repeat", 1))
+    spec = latent_spec(cfg.models.predictor or cfg.models.encoder)
+    repeat = spec.action_repeat if spec is not None else 1
     return cfg.override({"schedule.mode": "lockstep", "schedule.perception_hz": hz, "schedule.planning_hz": hz,
                          "schedule.action_hz": hz / repeat, "schedule.max_ticks": cfg.sim.max_steps, "surprise.enabled": False,
                          "telemetry.live": False, "planner.budget_ms": 1e9,
@@ -99,12 +101,13 @@ def run_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, pr
     plans = [p["plan_ms"] for p in telemetry.plans if p.get("plan_ms") is not None]
     return {"seed": seed, "success": "steps" in reached, "steps": reached.get("steps", report.ticks),
             "final_distance": round(distance, 4), "plan_ms_mean": round(float(np.mean(plans)), 3) if plans else None,
-            "replans": len(plans), "reason": report.reason}
+            "replans": len(plans), "reason": str(report.reason), "ended": report.reason.how.value,
+            "fault": report.reason.stop.kind.value if report.reason.by_fault and report.reason.stop.kind else None}
 
 
 def ended_by_fault(episode: dict) -> bool:
     """The safety layer ended this episode (a backend or link fault, an internal error), not the planner."""
-    return str(episode["reason"]).startswith(("fault", "internal"))
+    return Ending(episode["ended"]) in (Ending.FAULT, Ending.INTERNAL)
 
 
 def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed: int = 1000, progress=None) -> dict:
@@ -119,7 +122,7 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
         own = []  # sessions opened here, closed here
         encoder = method.encoder_session
         if encoder is None:
-            encoder = load_session(enc_path, "encoder", cfg.models.threads)
+            encoder = load_session(enc_path, "encoder", cfg.models.threads, trust_unverified=cfg.models.trust_unverified)
             own.append(encoder)
         # A method with its own encoder (the teacher) plans with its own predictor: the one given, else
         # the AC predictor in its encoder's model dir; never the student's from models.predictor. The
@@ -130,7 +133,8 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
             predictor = method.predictor_session
             if predictor is None:
                 predictor = load_session(pred_path, "ac_predictor", cfg.models.threads,
-                                         batch=cfg.planner.max_batch or cfg.planner.samples)
+                                         batch=cfg.planner.max_batch or cfg.planner.samples,
+                                         trust_unverified=cfg.models.trust_unverified)
                 own.append(predictor)
         # Each method's own model dirs decide its latent space (normalization, latent recipe) and,
         # through eval_config, its plan's action period (a frame-skip predictor's k world steps).
@@ -141,7 +145,7 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
                 per_episode.append(run_episode(mcfg, method, first_seed + k, encoder, predictor))
                 if progress:
                     progress(method.name, k + 1, episodes, per_episode[-1])
-                if str(per_episode[-1]["reason"]).startswith("interrupted"):
+                if Ending(per_episode[-1]["ended"]) is Ending.INTERRUPTED:
                     # the loop turned Ctrl-C / SIGTERM into a safe stop of this episode; the
                     # evaluation stops too, rather than start the next episode
                     raise KeyboardInterrupt(f"{method.name} episode {k + 1} of {episodes}: {per_episode[-1]['reason']}")

@@ -17,7 +17,8 @@ from jepa_edge.inference.session import InferenceSession
 def _torch(bundle: Path, m: Manifest, **kw):
     from jepa_edge.inference.torch_session import TorchSession
 
-    return TorchSession.from_model_dir(bundle, m.part, m.inputs, m.outputs, precision=m.precision, **kw)
+    # the manifest has just verified every file of the bundle, its config.json included
+    return TorchSession.from_model_dir(bundle, m.part, m.inputs, m.outputs, precision=m.precision, verify=False, **kw)
 
 
 def _ort(bundle: Path, m: Manifest, **kw):
@@ -49,18 +50,16 @@ SESSIONS = {"torch": _torch, "onnx": _ort, "onnxruntime": _ort, "openvino": _ope
 
 
 def load_bundle(bundle_dir: str | os.PathLike, *, verify: bool = True, allow_failed_gate: bool = False,
-         **options) -> InferenceSession:
+         trust_unverified: bool = False, **options) -> InferenceSession:
     """Open a bundle written by `jepa-edge export`. `options` go to the backend session
-    (threads=, hint=, device=, providers=, ...)."""
+    (threads=, hint=, device=, providers=, ...). `trust_unverified`: open a bundle whose manifest
+    carries no content hash (or whose hashes do not match) unchecked."""
     bundle = Path(bundle_dir)
-    m = read_manifest(bundle, verify=verify)
+    m = read_manifest(bundle, verify=verify, trust_unverified=trust_unverified)
     if m.status == "failed_gate" and not allow_failed_gate:
         g = m.gate or {}
         raise BundleError(f"bundle {bundle} failed its accuracy gate ({g.get('reason', 'see manifest.json')}); "
                           f"it is kept for inspection only (pass allow_failed_gate=True to run it anyway)")
     if m.backend not in SESSIONS:
         raise BundleError(f"bundle {bundle} needs backend {m.backend!r}, unknown to this jepa-edge: upgrade it")
-    session = SESSIONS[m.backend](bundle, m, **options)
-    session.manifest = m
-    session.bundle_dir = bundle
-    return session
+    return SESSIONS[m.backend](bundle, m, **options).bind(m.latent, m, bundle)

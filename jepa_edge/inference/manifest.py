@@ -14,11 +14,15 @@ from pathlib import Path
 
 from jepa_edge.errors import BundleError
 from jepa_edge.inference.session import TensorSpec
-from jepa_edge.utils.files import atomic_write_json, sha256_file
+from jepa_edge.latent import LatentSpec
+from jepa_edge.utils.files import atomic_write_json, canonical_json_sha256, sha256_file
 
 FORMAT = "jepa-edge-bundle"
-FORMAT_VERSION = 1  # bump on any change an older loader would misread
+FORMAT_VERSION = 2  # bump on any change an older loader would misread
+# 2: the latent spec travels in the manifest (1 read it from the source model dir on disk)
+OLDEST_READABLE = 2
 MANIFEST = "manifest.json"
+MANIFEST_HASH = "manifest_sha256"
 STATUSES = ("ok", "failed_gate", "kit")
 
 
@@ -33,7 +37,7 @@ class Manifest:
     outputs: list[TensorSpec]
     scheme: dict = field(default_factory=dict)         # quantization scheme / compiler options
     model: dict = field(default_factory=dict)          # source_hash, arch, config of the source model dir
-    normalization: dict | None = None                  # {"mean": [...], "std": [...]} applied before the model
+    latent: LatentSpec | None = None                   # how frames become the planner's latent (jepa_edge/latent.py)
     layout: str = "NCHW"
     calibration: dict | None = None                    # name, hash, count, held_out
     gate: dict | None = None                           # accuracy-gate results (see quant/gate.py)
@@ -41,6 +45,7 @@ class Manifest:
     tools: dict = field(default_factory=dict)          # library versions that produced it
     files: dict = field(default_factory=dict)          # relpath -> {"sha256", "bytes"}
     created: str = ""
+    manifest_sha256: str = ""                          # sha256 of this manifest's canonical content (itself left out)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -48,6 +53,7 @@ class Manifest:
         d = dict(self.__dict__)
         d["inputs"] = [s.to_dict() for s in self.inputs]
         d["outputs"] = [s.to_dict() for s in self.outputs]
+        d["latent"] = self.latent.to_dict() if self.latent is not None else None
         # format first so a human (or an older loader) sees it before anything else
         return {"format": d.pop("format"), "format_version": d.pop("format_version"), **d}
 
@@ -59,7 +65,7 @@ class Manifest:
         for name in ("scheme", "model", "tools", "files"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a mapping")
-        for name in ("normalization", "calibration", "gate"):
+        for name in ("calibration", "gate"):
             if not isinstance(getattr(self, name), (dict, type(None))):
                 raise TypeError(f"{name} must be a mapping or null")
         if self.status not in STATUSES:
@@ -68,6 +74,8 @@ class Manifest:
             if not (isinstance(spec.name, str) and isinstance(spec.dtype, str)
                     and all(isinstance(d, (int, str)) and not isinstance(d, bool) for d in spec.shape)):
                 raise TypeError(f"bad tensor spec {spec}")
+        if not isinstance(self.latent, (LatentSpec, type(None))):
+            raise TypeError("latent must be a latent spec or null")
         if not self.inputs or not self.outputs:
             raise TypeError("inputs and outputs must be non-empty")
 
@@ -79,6 +87,8 @@ class Manifest:
                 raise TypeError(f"{key} must be a list of tensor specs")
         d["inputs"] = [TensorSpec.from_dict(s) for s in d.get("inputs", [])]
         d["outputs"] = [TensorSpec.from_dict(s) for s in d.get("outputs", [])]
+        if d.get("latent") is not None:
+            d["latent"] = LatentSpec.from_dict(d["latent"])
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:
@@ -109,11 +119,15 @@ def write_manifest(bundle_dir: str | os.PathLike, manifest: Manifest) -> Manifes
     manifest.files = hash_files(bundle_dir)
     manifest.created = manifest.created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
     manifest.tools = manifest.tools or tool_versions()
-    atomic_write_json(bundle_dir / MANIFEST, manifest.to_dict())
+    d = json.loads(json.dumps(manifest.to_dict()))  # exactly what a reader will see
+    manifest.manifest_sha256 = d[MANIFEST_HASH] = canonical_json_sha256(d, MANIFEST_HASH)
+    atomic_write_json(bundle_dir / MANIFEST, d)
     return manifest
 
 
-def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True) -> Manifest:
+def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True, trust_unverified: bool = False) -> Manifest:
+    """`verify`: the manifest's own content hash and every file's size and sha256; a manifest without
+    its content hash is refused unless `trust_unverified` (which reads the bundle unchecked)."""
     bundle_dir = Path(bundle_dir)
     path = bundle_dir / MANIFEST
     if not path.is_file():
@@ -127,6 +141,10 @@ def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True) -> Manifes
     version = raw.get("format_version")
     if not isinstance(version, int):
         raise BundleError(f"{path}: format_version missing or not an integer")
+    if version < OLDEST_READABLE:
+        raise BundleError(f"bundle {bundle_dir} has format version {version}, which does not carry its latent spec "
+                          f"(this jepa-edge reads {OLDEST_READABLE}-{FORMAT_VERSION}): export it again with "
+                          f"`jepa-edge export MODEL_DIR ...` from its model dir")
     if version > FORMAT_VERSION:
         raise BundleError(f"bundle {bundle_dir} has format version {version}, newer than this jepa-edge reads "
                           f"({FORMAT_VERSION}): upgrade jepa-edge (pip install -U jepa-edge)")
@@ -140,7 +158,14 @@ def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True) -> Manifes
                 raise TypeError(f"file {rel!r} points outside the bundle")
     except (TypeError, KeyError, ValueError, AttributeError) as e:
         raise BundleError(f"{path} is incomplete or malformed ({e}); re-export the bundle") from e
-    if verify:
+    if verify and not trust_unverified:
+        if not raw.get(MANIFEST_HASH):
+            raise BundleError(f"{path} carries no {MANIFEST_HASH}, so nothing proves the bundle is as exported "
+                              f"(hand-made, or from an older jepa-edge); export it again, or pass --trust-unverified "
+                              f"(trust_unverified=True) to load it unchecked")
+        if canonical_json_sha256(raw, MANIFEST_HASH) != raw[MANIFEST_HASH]:
+            raise BundleError(f"{path} was modified after export (its content no longer matches {MANIFEST_HASH}); "
+                              f"export it again, or pass --trust-unverified to load it as it is")
         verify_files(bundle_dir, manifest)
     return manifest
 

@@ -7,7 +7,6 @@ default on CPUs with AMX/AVX512-BF16 is bf16, so an fp32 bundle pins f32 explici
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -104,7 +103,7 @@ class BatchedOpenVINO(InferenceSession):
         import openvino as ov
 
         core = ov.Core()
-        model = core.read_model(str(Path(base.bundle_dir) / base.manifest.entry))
+        model = core.read_model(str(base.bundle_dir / base.manifest.entry))
         model.reshape({s.name: [batch, *s.shape[1:]] for s in base.inputs})
         cfg = dict(getattr(base, "config", {}) or {"PERFORMANCE_HINT": "LATENCY"})
         self.compiled = core.compile_model(model, "CPU", cfg)
@@ -112,7 +111,7 @@ class BatchedOpenVINO(InferenceSession):
         super().__init__([TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.inputs],
                          [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.outputs])
         self.precision = base.precision
-        self.manifest = base.manifest
+        self.bind(base.latent, base.manifest, base.bundle_dir)
         self._ports = [(s.name, self.compiled.output(i)) for i, s in enumerate(self.outputs)]
         base.close()
 

@@ -50,18 +50,18 @@ class OrtSession(InferenceSession):
             so.enable_profiling = True
             so.profile_file_prefix = str(profile_prefix)
         self.model_path = str(model_path)
-        self._sess = ort.InferenceSession(self.model_path, so, providers=providers or ["CPUExecutionProvider"])
-        super().__init__(inputs or specs_of(self._sess.get_inputs()), outputs or specs_of(self._sess.get_outputs()))
+        self.ort_session = ort.InferenceSession(self.model_path, so, providers=providers or ["CPUExecutionProvider"])
+        super().__init__(inputs or specs_of(self.ort_session.get_inputs()), outputs or specs_of(self.ort_session.get_outputs()))
         self.precision = precision
         self._out_names = [s.name for s in self.outputs]
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {s.name: np.ascontiguousarray(inputs[s.name], dtype=s.dtype) for s in self.inputs}
-        return dict(zip(self._out_names, self._sess.run(self._out_names, feeds)))
+        return dict(zip(self._out_names, self.ort_session.run(self._out_names, feeds)))
 
     def end_profiling(self) -> str:
         """Stop the profiler and return the path of its JSON trace."""
-        return self._sess.end_profiling()
+        return self.ort_session.end_profiling()
 
     def close(self) -> None:
-        self._sess = None
+        self.ort_session = None

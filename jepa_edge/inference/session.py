@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from jepa_edge.latent import LatentSpec
+
+if TYPE_CHECKING:  # the manifest module imports TensorSpec from here
+    from jepa_edge.inference.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -30,10 +37,22 @@ class InferenceSession(ABC):
 
     backend: str = "?"
     precision: str = "fp32"
+    # What the session was opened from. `load_bundle` binds a bundle's manifest (and its latent
+    # spec); a model dir opened eagerly binds the latent spec of its config.json; a bare session
+    # (tests, custom backends) has none, and the loop falls back to the robot config's defaults.
+    manifest: Manifest | None = None
+    bundle_dir: Path | None = None
+    latent: LatentSpec | None = None
 
     def __init__(self, inputs: list[TensorSpec], outputs: list[TensorSpec]):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
+
+    def bind(self, latent: LatentSpec | None, manifest: Manifest | None = None,
+             bundle_dir: Path | None = None) -> "InferenceSession":
+        """Record where this session came from (see the class attributes); returns self."""
+        self.latent, self.manifest, self.bundle_dir = latent, manifest, bundle_dir
+        return self
 
     @abstractmethod
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -34,10 +34,10 @@ class TorchSession(InferenceSession):
         self._torch = torch
 
     @classmethod
-    def from_model_dir(cls, model_dir, part: str, inputs, outputs, **kw) -> "TorchSession":
+    def from_model_dir(cls, model_dir, part: str, inputs, outputs, verify: bool = True, **kw) -> "TorchSession":
         from jepa_edge.models.model_dir import load_model_dir
 
-        bundle = load_model_dir(model_dir)
+        bundle = load_model_dir(model_dir, verify=verify)
         module = getattr(bundle, part, None)
         if module is None:
             from jepa_edge.errors import BundleError

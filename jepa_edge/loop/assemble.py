@@ -18,47 +18,48 @@ from jepa_edge.loop.perception import LatentEncoder
 from jepa_edge.planning.planner import LatentDynamics, RandomPlanner, make_planner
 from jepa_edge.planning.kinematics import StateUpdate
 from jepa_edge.loop.config import RobotConfig
+from jepa_edge.inference.load import load_bundle
+from jepa_edge.inference.manifest import read_manifest
 from jepa_edge.inference.openvino_session import BatchedOpenVINO
 from jepa_edge.inference.session import InferenceSession, TensorSpec
+from jepa_edge.latent import LatentSpec
 
 
-def load_session(path: str | Path, part: str, threads: int = 1, batch: int = 0) -> InferenceSession:
+def load_session(path: str | Path, part: str, threads: int = 1, batch: int = 0,
+                 trust_unverified: bool = False) -> InferenceSession:
     """An encoder or AC-predictor session from a bundle dir (manifest.json) or a model dir (config.json).
-    `batch`: the planner's samples per call, for bundles exported with a fixed batch of 1."""
+    `batch`: the planner's samples per call, for bundles exported with a fixed batch of 1.
+    `trust_unverified`: open one whose content hashes are missing or wrong (models.trust_unverified)."""
     path = Path(path)
     if (path / "manifest.json").is_file():
-        from jepa_edge.inference import load_bundle
-
-        session = load_bundle(path, threads=threads)
-        got = getattr(getattr(session, "manifest", None), "part", part)
-        if got != part:
-            raise ConfigError(f"{path} is a bundle of the {got}, but models.{_key(part)} needs the {part}")
+        session = load_bundle(path, threads=threads, trust_unverified=trust_unverified)
+        if session.manifest.part != part:
+            raise ConfigError(f"{path} is a bundle of the {session.manifest.part}, but models.{_key(part)} needs the {part}")
         if batch > 1 and session.backend == "openvino" and session.inputs[0].shape[0] == 1:
             session = BatchedOpenVINO(session, batch)
         return session
     if (path / "config.json").is_file():
-        return _torch_from_model_dir(path, part, threads)
+        return _torch_from_model_dir(path, part, threads, trust_unverified)
     raise ConfigError(f"models.{_key(part)} = {str(path)!r} is neither an artifact bundle (manifest.json) nor a "
                       "model dir (config.json)")
-
-
 
 
 def _key(part: str) -> str:
     return "encoder" if part == "encoder" else "predictor"
 
 
-def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSession:
+def _torch_from_model_dir(path: Path, part: str, threads: int, trust_unverified: bool = False) -> InferenceSession:
     from jepa_edge.models.model_dir import load_model_dir
     from jepa_edge.inference.torch_session import TorchSession
 
-    bundle = load_model_dir(path)
+    bundle = load_model_dir(path, trust_unverified=trust_unverified)
+    spec = LatentSpec.from_model_config(bundle.config)
     enc = bundle.encoder_cfg
     s, n, d = enc.img_size, enc.num_patches, enc.embed_dim
     if part == "encoder":
         shape = (1, enc.in_chans, enc.num_frames, s, s) if enc.is_video else (1, enc.in_chans, s, s)
         return TorchSession(bundle.encoder, [TensorSpec("image", shape)], [TensorSpec("tokens", (1, n, d))],
-                            threads=threads)
+                            threads=threads).bind(spec)
     ac = bundle.ac_predictor
     if ac is None:
         raise ConfigError(f"{path} holds no action-conditioned predictor: train one with `jepa-edge train-ac` "
@@ -68,42 +69,34 @@ def _torch_from_model_dir(path: Path, part: str, threads: int) -> InferenceSessi
     return TorchSession(ac, [TensorSpec("tokens", ("batch", "frames*tokens", c.embed_dim)),
                              TensorSpec("actions", ("batch", "frames", c.action_dim)),
                              TensorSpec("states", ("batch", "frames", c.state_dim))],
-                        [TensorSpec("next_tokens", ("batch", "frames*tokens", c.embed_dim))], threads=threads)
+                        [TensorSpec("next_tokens", ("batch", "frames*tokens", c.embed_dim))], threads=threads).bind(spec)
 
 
-def model_config(path: str | Path | None) -> dict:
-    """config.json of a model dir, or of the model dir a bundle was exported from ({} if unknown)."""
-    import json
-
+def latent_spec(path: str | Path | None) -> LatentSpec | None:
+    """The latent spec a bundle's manifest or a model dir's config.json records (None: no path).
+    A bundle is read alone: never the model dir it was exported from."""
     if not path:
-        return {}
+        return None
     path = Path(path)
-    if (path / "config.json").is_file():
-        return json.loads((path / "config.json").read_text())
     if (path / "manifest.json").is_file():
-        source = json.loads((path / "manifest.json").read_text()).get("model", {})
-        if source.get("source_path") and (Path(source["source_path"]) / "config.json").is_file():
-            return json.loads((Path(source["source_path"]) / "config.json").read_text())
-        return {"encoder": source.get("config", {})} if source.get("config", {}).get("arch") else {}
-    return {}
+        return read_manifest(path, verify=False).latent
+    if (path / "config.json").is_file():
+        from jepa_edge.models.model_dir import read_config
+
+        return LatentSpec.from_model_config(read_config(path))
+    raise ConfigError(f"{path} is neither an artifact bundle (manifest.json) nor a model dir (config.json)")
 
 
 def make_encoder(session: InferenceSession, models, predictor_path: str = "") -> LatentEncoder:
-    """The perception stage, in the latent space the AC predictor was trained in."""
-    enc_conf = model_config(models.encoder)
-    pred_conf = model_config(predictor_path or models.encoder)
+    """The perception stage, in the latent space the AC predictor was trained in: normalization and
+    token grid from the encoder's own spec, the layer norm from the predictor's (`models.latent_norm`
+    forces it)."""
+    spec = session.latent or LatentSpec(mean=models.mean, std=models.std)
     if models.latent_norm == "auto":
-        recipe = pred_conf.get("ac") or enc_conf.get("ac") or {}
-        layer_norm = recipe.get("norm") == "layer_norm"
+        layer_norm = (latent_spec(predictor_path) or spec).layer_norm
     else:
         layer_norm = models.latent_norm == "layer_norm"
-    tokens_per_frame = None
-    enc = enc_conf.get("encoder") or {}
-    if enc.get("img_size") and enc.get("patch_size"):
-        tokens_per_frame = (enc["img_size"] // enc["patch_size"]) ** 2
-    norm = enc_conf.get("normalization") or {}
-    return LatentEncoder(session, norm.get("mean", models.mean), norm.get("std", models.std),
-                         layer_norm=layer_norm, tokens_per_frame=tokens_per_frame)
+    return LatentEncoder(session, spec, layer_norm=layer_norm)
 
 
 def make_state_update(cfg: RobotConfig, predictor_path: str | Path, world_cfg=None) -> StateUpdate | None:
@@ -111,7 +104,8 @@ def make_state_update(cfg: RobotConfig, predictor_path: str | Path, world_cfg=No
     kinematics train-ac recorded with the predictor, else the simulated world's own."""
     if cfg.planner.state_update == "hold":
         return None
-    record = (model_config(predictor_path).get("ac") or {}).get("state_update")
+    spec = latent_spec(predictor_path)
+    record = spec.state_update if spec is not None else None
     if record:
         return StateUpdate.from_dict(record)
     if world_cfg is not None:
@@ -214,13 +208,14 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
     if encoder_session is None:
         if not m.encoder:
             raise ConfigError("models.encoder is not set: give an encoder bundle or model dir")
-        encoder_session = load_session(m.encoder, "encoder", m.threads)
+        encoder_session = load_session(m.encoder, "encoder", m.threads, trust_unverified=m.trust_unverified)
         sessions.append(encoder_session)
     if predictor_sessions is None and not random_actions:
         path = m.predictor or m.encoder
         planner_s = load_session(path, "ac_predictor", m.planner_threads or m.threads,
-                                 batch=cfg.planner.max_batch or cfg.planner.samples)
-        surprise_s = load_session(path, "ac_predictor", 1) if cfg.surprise.enabled else None
+                                 batch=cfg.planner.max_batch or cfg.planner.samples, trust_unverified=m.trust_unverified)
+        surprise_s = (load_session(path, "ac_predictor", 1, trust_unverified=m.trust_unverified)
+                      if cfg.surprise.enabled else None)
         predictor_sessions = (planner_s, surprise_s)
         sessions += [s for s in predictor_sessions if s is not None]
     encoder = make_encoder(encoder_session, m, m.predictor)

@@ -22,18 +22,19 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 import numpy as np
 
-from jepa_edge.loop import safety as S
 from jepa_edge.robot.camera import Camera, CameraFault
 from jepa_edge.loop.perception import LatentEncoder, NonFiniteLatent
-from jepa_edge.planning.planner import LatentDynamics
+from jepa_edge.planning.planner import LatentDynamics, Observation, PlanBudget, Planner
+from jepa_edge.robot.faults import END_OF_RUN, FaultKind, StopReason
 from jepa_edge.robot.robot import Robot
 from jepa_edge.loop.config import RobotConfig
 from jepa_edge.loop.safety import LoopWatchdog, SafetyMonitor
-from jepa_edge.loop.scheduler import Observation, Plan, PlannerThread, PlanSlot
+from jepa_edge.loop.scheduler import PlannerThread, PlanSlot, PlanStep
 from jepa_edge.utils.rate import RateTimer
 from jepa_edge.loop.surprise import SurpriseMonitor
 from jepa_edge.loop.telemetry import Telemetry
@@ -45,15 +46,50 @@ EXIT_OK, EXIT_FAULT, EXIT_INTERRUPT = 0, 3, 130
 class LoopParts:
     camera: Camera
     encoder: LatentEncoder
-    planner: object  # Planner, RandomPlanner or anything with plan(z_now, z_goal, warm_start, state=)
+    planner: Planner  # CEM/MPPI (planning/planner.py SamplingPlanner), RandomPlanner, the evaluation's oracle
     robot: Robot
     z_goal: np.ndarray  # [N, D]
     surprise_dynamics: LatentDynamics | None = None  # its own session: never shared across threads
 
 
+class Ending(Enum):
+    """How a run ended."""
+
+    COMPLETED = "completed"  # schedule.max_ticks or duration_s reached
+    DONE = "done"  # on_tick ended it (an episode reached its goal)
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+    FAULT = "fault"  # a fault whose policy is "stop" (or that outlasted safety.max_fault_s)
+    INTERNAL = "internal"  # an exception nobody foresaw (its traceback is in LoopReport.error)
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended and, unless it completed, what stopped the robot."""
+
+    how: Ending
+    stop: StopReason | None = None
+
+    @property
+    def by_fault(self) -> bool:
+        """The safety layer ended the run (a fault, an internal error), not the goal, the clock or the user."""
+        return self.how in (Ending.FAULT, Ending.INTERNAL)
+
+    def __str__(self) -> str:
+        """"completed", "done", "interrupted: SIGINT", "fault camera: ...", "internal: ValueError: ..."."""
+        if self.stop is None:
+            return self.how.value
+        if self.how is Ending.FAULT:
+            return f"fault {self.stop}"
+        return f"{self.how.value}: {self.stop.detail}"
+
+    def to_dict(self) -> dict:
+        return {"how": self.how.value, "fault": self.stop.kind.value if self.stop and self.stop.kind else None,
+                "detail": self.stop.detail if self.stop else None}
+
+
 @dataclass
 class LoopReport:
-    reason: str  # "completed", "done", "interrupted: SIGINT", "fault camera: ...", "internal: ..."
+    reason: RunEnd
     exit_code: int
     ticks: int
     safe_stopped: bool
@@ -63,13 +99,15 @@ class LoopReport:
     error: str | None = None  # traceback of an unexpected error (after the robot was stopped)
 
     def to_dict(self) -> dict:
-        return {"reason": self.reason, "exit_code": self.exit_code, "ticks": self.ticks,
+        return {"reason": str(self.reason), "ended": self.reason.to_dict(), "exit_code": self.exit_code, "ticks": self.ticks,
                 "safe_stopped": self.safe_stopped, "faults": self.faults,
                 "surprise_events": self.surprise_events, "summary": self.summary, "error": self.error}
 
 
 class _StartupFailed(Exception):
-    pass
+    def __init__(self, stop: StopReason):
+        super().__init__(str(stop))
+        self.stop = stop
 
 
 class RobotLoop:
@@ -88,6 +126,8 @@ class RobotLoop:
         self.surprise = SurpriseMonitor(cfg.surprise)
         self.slot = PlanSlot()
         self.planner_errors: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.plan_every = 1  # lockstep: replan every this many ticks (set by run())
+        self.plan_step: PlanStep | None = None  # lockstep: the inline replan (run() makes it)
         self.history: deque = deque(maxlen=int(2.0 / self.period) + 2)  # (t, z, action, state)
         self.last_sent = self.zero
         self.last_frame_index = -1
@@ -106,19 +146,19 @@ class RobotLoop:
     def _on_stall(self, silent_s: float) -> None:
         # Runs on the watchdog thread while the perception thread is stuck in some call.
         self._stalled = silent_s
-        self.parts.robot.safe_stop(f"loop stalled for {silent_s * 1e3:.0f} ms")
+        self.parts.robot.safe_stop(StopReason(FaultKind.LOOP_STALL, f"loop stalled for {silent_s * 1e3:.0f} ms"))
 
     # ---- one tick ----------------------------------------------------------------------------------
-    def _sense(self, tick: int, rec: dict) -> tuple[tuple[str, str] | None, object]:
+    def _sense(self, tick: int, rec: dict) -> tuple[StopReason | None, Observation | None]:
         """Camera + encoder + surprise check. Returns (fault or None, observation or None)."""
         p = self.parts
         t = time.perf_counter()
         try:
             frame = p.camera.read_latest(self.cfg.camera.max_age_ms / 1e3)
         except CameraFault as e:
-            return (S.CAMERA, str(e)), None
+            return StopReason(FaultKind.CAMERA, str(e)), None
         except Exception as e:
-            return (S.CAMERA, f"{type(e).__name__}: {e}"), None
+            return StopReason(FaultKind.CAMERA, f"{type(e).__name__}: {e}"), None
         rec["camera_ms"] = (time.perf_counter() - t) * 1e3
         rec["frame_index"] = frame.index
         rec["frame_age_ms"] = frame.age() * 1e3
@@ -132,9 +172,9 @@ class RobotLoop:
         try:
             z = p.encoder.encode(frame.image)
         except NonFiniteLatent as e:
-            return (S.LATENT, str(e)), None
+            return StopReason(FaultKind.LATENT, str(e)), None
         except Exception as e:
-            return (S.BACKEND, f"encoder: {type(e).__name__}: {e}"), None
+            return StopReason(FaultKind.BACKEND, f"encoder: {type(e).__name__}: {e}"), None
         rec["encode_ms"] = (time.perf_counter() - t) * 1e3
         state = p.robot.state()
         if state is not None:
@@ -145,11 +185,11 @@ class RobotLoop:
             rec["surprise"] = self.surprise.update(past[4], z, tick)
             if len(self.surprise.events) > n_events:
                 ev = self.surprise.events[-1]
-                self.safety.log(S.SURPRISE, f"score {ev.score:.4g} > {ev.threshold:.4g}", tick,
+                self.safety.log(FaultKind.SURPRISE, f"score {ev.score:.4g} > {ev.threshold:.4g}", tick,
                                 action=self.cfg.surprise.policy)
         return None, Observation(z, state, t_frame, tick)
 
-    def _predict(self, obs: Observation, action: np.ndarray, rec: dict) -> tuple[str, str] | None:
+    def _predict(self, obs: Observation, action: np.ndarray, rec: dict) -> StopReason | None:
         """After the command is out: predict the latent one action step ahead, for the surprise
         check of the frame that will show it (off the frame-to-command path)."""
         dyn = self.parts.surprise_dynamics
@@ -159,7 +199,7 @@ class RobotLoop:
             try:
                 z_hat = dyn.step(obs.z[None], action[None], None if obs.state is None else obs.state[None])[0]
             except Exception as e:
-                return S.BACKEND, f"predictor: {type(e).__name__}: {e}"
+                return StopReason(FaultKind.BACKEND, f"predictor: {type(e).__name__}: {e}")
             if not np.isfinite(z_hat).all():
                 z_hat = None
         rec["surprise_ms"] = round((time.perf_counter() - t) * 1e3, 3)
@@ -177,8 +217,7 @@ class RobotLoop:
 
     def _choose(self, now: float, rec: dict) -> tuple[str, np.ndarray | None]:
         """Command for this tick from the newest plan: (kind, action or None for 'send nothing')."""
-        with self.slot.lock:
-            plan = self.slot.plan
+        plan = self.slot.latest()
         if plan is None:
             return "wait", self.zero
         action, beyond = plan.action_at(now, self.action_dt)
@@ -191,8 +230,7 @@ class RobotLoop:
         return ("hold" if beyond or late else "plan"), action
 
     def _plan_stale(self, now: float) -> str | None:
-        with self.slot.lock:
-            plan = self.slot.plan
+        plan = self.slot.latest()
         ref = plan.t0 if plan is not None else self.t0
         age = now - ref
         if age * 1e3 > self.cfg.schedule.plan_timeout_ms:
@@ -207,27 +245,28 @@ class RobotLoop:
         fault, obs = self._sense(tick, rec)
         if fault is None:
             if lockstep_plan:
-                self._plan_inline(obs)
+                if obs.tick % self.plan_every == 0:  # plan now, inline, on this observation
+                    self.plan_step(obs)
             else:
                 self.slot.put_obs(obs)
         if fault is None:
             try:
                 err = self.planner_errors.get_nowait()
-                fault = (S.BACKEND, f"planner: {err}")
+                fault = StopReason(FaultKind.BACKEND, f"planner: {err}")
             except queue.Empty:
                 pass
         if fault is None and not self.parts.robot.link_ok():
-            fault = (S.LINK, "serial link to the firmware is down")
+            fault = StopReason(FaultKind.LINK, "serial link to the firmware is down")
         now = now_fn()
         if fault is None and self.cfg.schedule.mode == "realtime":
             stale = self._plan_stale(now)
             if stale:
-                fault = (S.PLANNER, stale)
+                fault = StopReason(FaultKind.PLANNER, stale)
 
         t_cmd = time.perf_counter()
         if fault is not None:
-            rec["fault"] = f"{fault[0]}: {fault[1]}"
-            if self.safety.report(*fault, tick) == "stop":
+            rec["fault"] = str(fault)
+            if self.safety.report(fault.kind, fault.detail, tick) == "stop":
                 self._record(rec, t_start, t_cmd, None, "safe")
                 return False
             kind, action = "safe", self.zero
@@ -245,8 +284,8 @@ class RobotLoop:
         if obs is not None:
             fault = self._predict(obs, self.last_sent, rec)
             if fault is not None:
-                rec["fault"] = f"{fault[0]}: {fault[1]}"
-                if self.safety.report(*fault, tick) == "stop":
+                rec["fault"] = str(fault)
+                if self.safety.report(fault.kind, fault.detail, tick) == "stop":
                     return False
         return True
 
@@ -264,32 +303,6 @@ class RobotLoop:
                 rec[k] = round(v, 3)
         self.current = rec
 
-    def _plan_inline(self, obs: Observation) -> None:
-        """Lockstep: plan now, on this observation, every `plan_every` ticks."""
-        if obs.tick % self.plan_every:
-            return
-        with self.slot.lock:
-            prev = self.slot.plan
-        now = self.sim_now
-        warm = prev.shifted(now, self.action_dt) if prev is not None else None
-        t = time.perf_counter()
-        try:
-            actions = self.parts.planner.plan(obs.z, self.parts.z_goal, warm, state=obs.state)
-        except Exception as e:
-            self.planner_errors.put(f"{type(e).__name__}: {e}")
-            return
-        info = getattr(self.parts.planner, "last_info", None)
-        plan_ms = (time.perf_counter() - t) * 1e3
-        seq = (prev.seq + 1) if prev else 1
-        with self.slot.lock:
-            self.slot.plan = Plan(np.asarray(actions, np.float32), t0=now, t_obs=now, seq=seq,
-                                  iterations=info.iterations if info else 0, samples=info.samples if info else 0,
-                                  plan_ms=plan_ms)
-        self.telemetry.plan({"t": round(now, 4), "obs_tick": obs.tick, "plan_ms": round(plan_ms, 3),
-                             "iterations": info.iterations if info else 0, "samples": info.samples if info else 0,
-                             "energy": None if not info or not np.isfinite(info.energy) else round(info.energy, 6),
-                             "overrun": False})
-
     # ---- the run -----------------------------------------------------------------------------------
     def run(self) -> LoopReport:
         """Run until done, a stop fault, Ctrl-C or the configured duration; always ends safe."""
@@ -301,38 +314,45 @@ class RobotLoop:
         planner_thread = None
         watchdog = None
         tick = 0
-        reason, code, error = "completed", EXIT_OK, None
+        ending, code, error = RunEnd(Ending.COMPLETED), EXIT_OK, None
         sch = self.cfg.schedule
         lockstep = sch.mode == "lockstep"
         self.plan_every = max(1, int(round(sch.perception_hz / sch.planning_hz)))
+        budget = PlanBudget(self.cfg.planner.budget_ms)
         stall_s = self.cfg.safety.loop_stall_ms / 1e3 + (self.cfg.planner.budget_ms / 1e3 * 2 if lockstep else 0)
         try:
             self.parts.camera.open()
             try:  # the first frame may take a while (device start-up); later ones may not
                 self.parts.camera.read(timeout=max(2.0, self.cfg.camera.max_age_ms / 1e3))
             except CameraFault as e:
-                self.safety.report(S.CAMERA, f"no first frame: {e}", 0)
-                self.safety.stop_reason = self.safety.stop_reason or f"camera: {e}"
-                raise _StartupFailed(f"fault camera: no first frame: {e}")
+                stop = StopReason(FaultKind.CAMERA, f"no first frame: {e}")
+                self.safety.report(stop.kind, stop.detail, 0)
+                raise _StartupFailed(stop)
             self.t0 = time.monotonic()
             self.telemetry.t0 = self.t0
             self.safety.t0 = self.t0
-            if not lockstep:
+            if lockstep:  # simulated time stands still while the planner runs: no replan is late
+                self.plan_step = PlanStep(self.parts.planner, self.parts.z_goal, self.slot, 1.0 / sch.planning_hz,
+                                          self.action_dt, sch.overrun_policy, budget, self.telemetry.plan,
+                                          self.planner_errors.put, clock=lambda: self.sim_now)
+            else:
                 planner_thread = PlannerThread(self.parts.planner, self.parts.z_goal, self.slot, sch.planning_hz,
                                                self.action_dt, sch.overrun_policy, self.telemetry.plan,
-                                               self.planner_errors.put, nice=sch.planner_nice)
-                planner_thread.t_start = self.t0
+                                               self.planner_errors.put, nice=sch.planner_nice, budget=budget,
+                                               t_origin=self.t0)
                 planner_thread.start()
             watchdog = LoopWatchdog(stall_s, self._on_stall).start()
             timer = RateTimer(sch.perception_hz)
             while True:
                 if self._interrupt:
-                    self.safety.report(S.INTERRUPT, self._interrupt, tick)
-                    reason, code = f"interrupted: {self._interrupt}", EXIT_INTERRUPT
+                    stop = StopReason(FaultKind.INTERRUPT, self._interrupt)
+                    self.safety.report(stop.kind, stop.detail, tick)
+                    ending, code = RunEnd(Ending.INTERRUPTED, stop), EXIT_INTERRUPT
                     break
                 if self._stalled is not None:
-                    self.safety.report(S.LOOP_STALL, f"a tick hung for {self._stalled * 1e3:.0f} ms", tick)
-                    reason, code = "fault loop_stall", EXIT_FAULT
+                    stop = StopReason(FaultKind.LOOP_STALL, f"a tick hung for {self._stalled * 1e3:.0f} ms")
+                    self.safety.report(stop.kind, stop.detail, tick)
+                    ending, code = RunEnd(Ending.FAULT, stop), EXIT_FAULT
                     break
                 if sch.max_ticks and tick >= sch.max_ticks:
                     break
@@ -353,35 +373,36 @@ class RobotLoop:
                 watchdog.kick()
                 rec = self.current
                 rec["t"] = round(scheduled - self.t0 if not lockstep else self.sim_now, 4)
-                end = time.monotonic()
-                rec["tick_ms"] = round((end - scheduled) * 1e3, 3)  # from when the tick was due to its end
-                rec["deadline_miss"] = (not lockstep) and end > scheduled + self.period
+                t_end = time.monotonic()
+                rec["tick_ms"] = round((t_end - scheduled) * 1e3, 3)  # from when the tick was due to its end
+                rec["deadline_miss"] = (not lockstep) and t_end > scheduled + self.period
                 if skipped:
                     rec["skipped_before"] = skipped
                 self.telemetry.tick(rec)
                 tick += 1
                 if not ok:
-                    reason, code = f"fault {self.safety.stop_reason}", EXIT_FAULT
+                    ending, code = RunEnd(Ending.FAULT, self.safety.stop_reason), EXIT_FAULT
                     break
                 if lockstep:
                     self.parts.robot.advance()
                 if self.on_tick is not None and self.on_tick(tick, rec):
-                    reason = "done"
+                    ending = RunEnd(Ending.DONE)
                     break
         except BaseException as e:  # noqa: BLE001 - the robot must stop whatever went wrong
             if isinstance(e, _StartupFailed):
-                reason, code = str(e), EXIT_FAULT
+                ending, code = RunEnd(Ending.FAULT, e.stop), EXIT_FAULT
             elif isinstance(e, KeyboardInterrupt):
-                reason, code = "interrupted: KeyboardInterrupt", EXIT_INTERRUPT
-                self.safety.report(S.INTERRUPT, "KeyboardInterrupt", tick)
+                stop = StopReason(FaultKind.INTERRUPT, "KeyboardInterrupt")
+                ending, code = RunEnd(Ending.INTERRUPTED, stop), EXIT_INTERRUPT
+                self.safety.report(stop.kind, stop.detail, tick)
             else:
-                reason, code = f"internal: {type(e).__name__}: {e}", EXIT_FAULT
+                stop = StopReason(FaultKind.INTERNAL, f"{type(e).__name__}: {e}")
+                ending, code = RunEnd(Ending.INTERNAL, stop), EXIT_FAULT
                 error = traceback.format_exc()
-                self.safety.report(S.INTERNAL, f"{type(e).__name__}: {e}", tick)
+                self.safety.report(stop.kind, stop.detail, tick)
         finally:
-            stop_reason = "end of run" if code == EXIT_OK else reason
-            try:
-                self.parts.robot.safe_stop(stop_reason)  # first, before anything else can fail
+            try:  # first, before anything else can fail
+                self.parts.robot.safe_stop(ending.stop or END_OF_RUN)  # completed, done: END_OF_RUN
             except Exception as e:  # a Robot that breaks its contract: the firmware window still stops it
                 error = (error or "") + f"safe_stop raised {type(e).__name__}: {e}\n"
             for closer in (lambda: planner_thread and planner_thread.close(),
@@ -393,15 +414,15 @@ class RobotLoop:
                     pass
             restore()
             sys.setswitchinterval(switch)
-        return self._report(reason, code, tick, error)
+        return self._report(ending, code, tick, error)
 
-    def _report(self, reason, code, ticks, error) -> LoopReport:
+    def _report(self, ending: RunEnd, code: int, ticks: int, error: str | None) -> LoopReport:
         events = [e.to_dict() for e in self.safety.events]
         for ev in events:
             self.telemetry.event(ev)
         summary = self.telemetry.summary()
         summary["planner"]["overruns_counted"] = self.slot.overruns
-        return LoopReport(reason=reason, exit_code=code, ticks=ticks, safe_stopped=True, faults=events,
+        return LoopReport(reason=ending, exit_code=code, ticks=ticks, safe_stopped=True, faults=events,
                           surprise_events=[e.to_dict() for e in self.surprise.events], summary=summary, error=error)
 
     def _install_signal_handlers(self) -> Callable[[], None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from jepa_edge.inference.latent import layer_norm_tokens
+from jepa_edge.latent import LatentSpec, layer_norm_tokens
 from jepa_edge.inference.session import InferenceSession
 
 
@@ -20,28 +20,27 @@ class NonFiniteLatent(RuntimeError):
 
 
 class LatentEncoder:
-    """`layer_norm`: normalize each token over its features (no affine), the latent space the AC
-    predictor is trained in (training/latents.py). A video encoder (input [1, C, T, H, W]) sees the
-    frame repeated T times and its temporal slots are averaged (`tokens_per_frame` = h * w)."""
+    """Frames to latents as `latent` (jepa_edge/latent.py) says: its normalization, and for a video
+    encoder (input [1, C, T, H, W]) the frame repeated T times with its temporal slots averaged to
+    `latent.tokens_per_frame` = h * w. `layer_norm`: normalize each token over its features (no
+    affine), the latent space the AC predictor is trained in (training/latents.py)."""
 
-    def __init__(self, session: InferenceSession, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-                 img_size: int | None = None, layer_norm: bool = False, tokens_per_frame: int | None = None):
+    def __init__(self, session: InferenceSession, latent: LatentSpec | None = None, layer_norm: bool = False):
+        latent = latent or session.latent or LatentSpec()
         self.session = session
         self.layer_norm = layer_norm
         spec = session.inputs[0]
         self.frames = spec.shape[2] if len(spec.shape) == 5 and isinstance(spec.shape[2], int) else 1
-        self.tokens_per_frame = tokens_per_frame
-        if len(spec.shape) == 5 and not tokens_per_frame:
-            raise ValueError(f"video encoder input {spec.name}{list(spec.shape)}: pass tokens_per_frame (h * w)")
+        self.tokens_per_frame = latent.tokens_per_frame
+        if len(spec.shape) == 5 and not self.tokens_per_frame:
+            raise ValueError(f"video encoder input {spec.name}{list(spec.shape)}: its latent spec has no tokens_per_frame (h * w)")
         side = spec.shape[-1] if spec.shape and isinstance(spec.shape[-1], int) else None
-        self.img_size = img_size or side
+        self.img_size = side or latent.img_size
         if not self.img_size:
-            raise ValueError(f"encoder input {spec.name}{list(spec.shape)} has no fixed size: pass img_size")
+            raise ValueError(f"encoder input {spec.name}{list(spec.shape)} has no fixed size and its latent spec none")
         self.input_name = spec.name
-        # A bundle records the normalization it was calibrated with; prefer it over the defaults.
-        norm = getattr(getattr(session, "manifest", None), "normalization", None) or getattr(session, "normalization", None) or {}
-        self.mean = np.asarray(norm.get("mean", mean), np.float32).reshape(1, 1, 3)
-        self.std = np.asarray(norm.get("std", std), np.float32).reshape(1, 1, 3)
+        self.mean = np.asarray(latent.mean, np.float32).reshape(1, 1, 3)
+        self.std = np.asarray(latent.std, np.float32).reshape(1, 1, 3)
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """uint8 RGB [H, W, 3] -> float32 [1, 3, S, S]."""

@@ -14,26 +14,29 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
-from jepa_edge.loop.config import SafetyConfig
+from jepa_edge.loop.config import FaultPolicy, SafetyConfig
+from jepa_edge.robot.faults import FaultKind, StopReason
 
-# Fault kinds. The first five have a configurable policy (SafetyConfig fields of the same name).
-CAMERA, LATENT, BACKEND, LINK, PLANNER = "camera", "latent", "backend", "link", "planner"
-INTERRUPT, LOOP_STALL, INTERNAL, SURPRISE = "interrupt", "loop_stall", "internal", "surprise"
-ALWAYS_STOP = (INTERRUPT, LOOP_STALL, INTERNAL)
+__all__ = ["FaultAction", "FaultEvent", "FaultKind", "LoopWatchdog", "SafetyMonitor", "StopReason"]
+
+# What a fault event did: a policy ("stop", "recover"), "resumed" after recovery, or what the
+# surprise policy did ("log", "slow", and "stop" for a surprise stop that resumes by itself).
+FaultAction = Literal["stop", "recover", "resumed", "log", "slow"]
 
 
 @dataclass(frozen=True)
 class FaultEvent:
     t: float  # seconds since the loop started
     tick: int
-    kind: str
+    kind: FaultKind
     detail: str
-    action: str  # "stop", "recover", "resumed", "log"
+    action: FaultAction
 
     def to_dict(self) -> dict:
-        return {"t": round(self.t, 4), "tick": self.tick, "kind": self.kind, "detail": self.detail, "action": self.action}
+        return {"t": round(self.t, 4), "tick": self.tick, "kind": self.kind.value, "detail": self.detail,
+                "action": self.action}
 
 
 class SafetyMonitor:
@@ -43,17 +46,16 @@ class SafetyMonitor:
         self.cfg = cfg
         self.t0 = time.monotonic() if t0 is None else t0
         self.events: list[FaultEvent] = []
-        self.active: dict[str, float] = {}  # fault kind -> when it began (monotonic)
+        self.active: dict[FaultKind, float] = {}  # fault kind -> when it began (monotonic)
         self.healthy_streak = 0
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None  # the first fault that stopped the run
         self._lock = threading.Lock()
 
-    def policy(self, kind: str) -> str:
-        if kind in ALWAYS_STOP:
-            return "stop"
-        return getattr(self.cfg, kind, "stop")
+    def policy(self, kind: FaultKind) -> FaultPolicy:
+        """The `[safety]` policy of `kind`; kinds without one (interrupt, loop stall, internal) stop."""
+        return self.cfg.policy(kind)
 
-    def report(self, kind: str, detail: str, tick: int) -> str:
+    def report(self, kind: FaultKind, detail: str, tick: int) -> FaultPolicy:
         """A stage failed this tick. Returns the policy applied ("stop" or "recover")."""
         now = time.monotonic()
         with self._lock:
@@ -66,7 +68,7 @@ class SafetyMonitor:
             if first or action == "stop":
                 self.events.append(FaultEvent(now - self.t0, tick, kind, detail, action))
             if action == "stop" and self.stop_reason is None:
-                self.stop_reason = f"{kind}: {detail}"
+                self.stop_reason = StopReason(kind, detail)
             return action
 
     def healthy(self, tick: int) -> bool:
@@ -78,12 +80,12 @@ class SafetyMonitor:
             if self.healthy_streak < self.cfg.recover_after_ticks:
                 return False
             now = time.monotonic()
-            for kind in sorted(self.active):
+            for kind in sorted(self.active, key=lambda k: k.value):
                 self.events.append(FaultEvent(now - self.t0, tick, kind, "healthy again", "resumed"))
             self.active.clear()
             return True
 
-    def log(self, kind: str, detail: str, tick: int, action: str = "log") -> None:
+    def log(self, kind: FaultKind, detail: str, tick: int, action: FaultAction = "log") -> None:
         with self._lock:
             self.events.append(FaultEvent(time.monotonic() - self.t0, tick, kind, detail, action))
 

@@ -155,7 +155,7 @@ class RandomMasker:
     tokens is the target (one "block"), the rest the context. Unlike tubes, a masked token's
     neighbours in space and time are usually visible, so predicting it asks for fine local
     content (where exactly a small thing is, how it moved) rather than scene layout; in our sweep
-    (benchmarks/sweep_teacher.py) it raised the agent-position probe. Not in the official recipes
+    (experiments/sweep_teacher.py) it raised the agent-position probe. Not in the official recipes
     (`--masking random`)."""
 
     @staticmethod

@@ -15,15 +15,15 @@ import torch
 import torch.nn as nn
 
 from jepa_edge.errors import CheckpointError, ConfigError
+from jepa_edge.latent import IMAGENET_MEAN, IMAGENET_STD
 from jepa_edge.models.config import EncoderConfig, PredictorConfig
-from jepa_edge.utils.files import atomic_path, atomic_write_json, sha256_file
+from jepa_edge.utils.files import atomic_path, atomic_write_json, canonical_json_sha256, sha256_file
 
 FORMAT = "jepa-edge-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config.json carries config_sha256 over its own content
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+CONFIG_HASH = "config_sha256"  # sha256 of config.json's canonical content, itself left out
 PARTS = ("encoder", "predictor", "ac_predictor")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _part_classes(part: str):
@@ -109,9 +109,35 @@ def save_model_dir(path, bundle: ModelDir, source: dict | None = None) -> Path:
     if source is not None:
         config["source"] = source
     config["weights_sha256"] = sha256_file(path / WEIGHTS_NAME)
+    config = sign_config(config)
     atomic_write_json(path / CONFIG_NAME, config)
     bundle.config = config
     return path
+
+
+def sign_config(config: dict) -> dict:
+    """`config` (as JSON will read it back) with `config_sha256`: a sha256 over its canonical JSON
+    (sorted keys, that field left out), so an edit of any field (num_heads, norm_eps, the
+    normalization mean) is caught on load, as `weights_sha256` catches an edit of the weights."""
+    config = json.loads(json.dumps({k: v for k, v in config.items() if k != CONFIG_HASH}))
+    config[CONFIG_HASH] = canonical_json_sha256(config, CONFIG_HASH)
+    return config
+
+
+def verify_config(path: Path, config: dict, weights: Path) -> None:
+    """Refuse a model dir whose config.json or weights are not the ones written together, or that
+    carries no hashes to tell (hand-written, or from an older jepa-edge)."""
+    missing = [k for k in ("weights_sha256", CONFIG_HASH) if not isinstance(config.get(k), str)]
+    if missing:
+        raise CheckpointError(f"{path / CONFIG_NAME} carries no {' or '.join(missing)}, so nothing proves the model "
+                              f"dir is as written (hand-made, or from an older jepa-edge); re-save it with jepa-edge, "
+                              f"or pass --trust-unverified (trust_unverified=True) to load it unchecked")
+    if canonical_json_sha256(config, CONFIG_HASH) != config[CONFIG_HASH]:
+        raise CheckpointError(f"{path / CONFIG_NAME} was modified after it was written (its content no longer "
+                              f"matches {CONFIG_HASH}); re-create the model dir, or pass --trust-unverified to load "
+                              f"it as it is")
+    if sha256_file(weights) != config["weights_sha256"]:
+        raise CheckpointError(f"{weights}: sha256 differs from config.json (corrupt or modified); re-convert it")
 
 
 def strict_load(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
@@ -167,8 +193,11 @@ def read_config(path) -> dict:
     return config
 
 
-def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True) -> ModelDir:
-    """Rebuild every part a model dir holds and load its weights strictly; modules come back in eval mode."""
+def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True,
+                   trust_unverified: bool = False) -> ModelDir:
+    """Rebuild every part a model dir holds and load its weights strictly; modules come back in eval mode.
+    `verify`: check config.json's own hash and the weights' against it, refusing a dir without them
+    unless `trust_unverified` (which loads it unchecked)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -177,8 +206,8 @@ def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise CheckpointError(f"{path}: {WEIGHTS_NAME} is missing")
-    if verify and config.get("weights_sha256") and sha256_file(weights) != config["weights_sha256"]:
-        raise CheckpointError(f"{weights}: sha256 differs from config.json (corrupt or modified); re-convert it")
+    if verify and not trust_unverified:
+        verify_config(path, config, weights)
     try:
         tensors = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError) as e:

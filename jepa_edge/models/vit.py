@@ -30,7 +30,7 @@ class InputBlur(nn.Module):
     sharp object that straddles a patch border changes more tokens, by a different total amount,
     than one centred in a patch, so the L1 distance between two frames ripples with the object's
     position at the patch period instead of growing with how far it moved. Measured on the built-in
-    world by benchmarks/energy_landscape.py. The taps are a constant buffer rebuilt from the config,
+    world by experiments/energy_landscape.py. The taps are a constant buffer rebuilt from the config,
     so checkpoints do not carry them; export sees two small depthwise convolutions."""
 
     def __init__(self, sigma: float, channels: int):

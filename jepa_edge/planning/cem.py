@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from jepa_edge.planning.planner import Planner
+from jepa_edge.planning.planner import SamplingPlanner
 
 
-class CEMPlanner(Planner):
+class CEMPlanner(SamplingPlanner):
     def update(self, seqs, energies, mean, std):
         # NaN energies (a diverging predictor) must never be picked as elites.
         energies = np.where(np.isfinite(energies), energies, np.inf)

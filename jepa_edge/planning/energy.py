@@ -6,7 +6,7 @@
 Why the blur: a ViT token mostly describes its own patch. When the agent is far from the goal, the
 tokens it changes and the tokens the goal changes do not overlap, so plain L1 is flat in the
 agent's position: it says "not there yet" but not which way to go. Measured in the built-in world
-(benchmarks/energy_direction.py), moving the agent 0.05-0.3 table units in 16 directions gives a
+(experiments/energy_direction.py), moving the agent 0.05-0.3 table units in 16 directions gives a
 rank correlation between L1 and the remaining distance of -0.21 to +0.10 for every encoder we
 trained.
 Blurring the difference over the grid turns each token-local bump into a wide one, and the L1

@@ -5,7 +5,7 @@ the state says exactly where the end effector is. A rollout of H steps therefore
 of each imagined frame. V-JEPA 2-AC's planner integrates every planned action into the pose
 (`compute_new_pose` in the official MPC code); holding the state at its current value instead tells
 the predictor, at every step after the first, that the robot has not moved, and the predicted
-latents stop following the actions (benchmarks/energy_direction.py measures both).
+latents stop following the actions (experiments/energy_direction.py measures both).
 
 `StateUpdate` is that integration for a state whose position slots move by `step` per unit action
 per predictor step and whose velocity slots (if any) read the commanded velocity:

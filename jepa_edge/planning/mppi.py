@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from jepa_edge.planning.planner import Planner
+from jepa_edge.planning.planner import SamplingPlanner
 
 
-class MPPIPlanner(Planner):
+class MPPIPlanner(SamplingPlanner):
     def update(self, seqs, energies, mean, std):
         finite = np.isfinite(energies)
         if not finite.any():

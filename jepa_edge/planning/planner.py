@@ -1,25 +1,31 @@
-"""Planning in latent space: the `Planner` interface and the AC predictor as its world model.
+"""Planning in latent space: the `Planner` protocol and the AC predictor as its world model.
 
-    plan(z_now, z_goal, warm_start) -> actions [horizon, action_dim]
+    plan(obs, goal, warm, budget) -> PlanResult(actions [horizon, action_dim], info)
 
-`z_*` are one frame's encoder tokens [N, D]. A planner samples action sequences, rolls every one
-of them through the action-conditioned predictor in one batched call per horizon step, and scores
-the predicted final latent by its distance to the goal latent (planning/energy.py: L1, the V-JEPA
-2-AC energy, or L1 over the blurred token grid; `planner.delta_scale` scores the predicted change
-scaled down). The search stops at `iterations` or when the next iteration would not fit in
-`budget_ms`, whichever comes first: on a robot the budget in milliseconds is the one that matters.
+`obs` is what the robot sees now (`Observation`: the frame's encoder tokens [N, D] and its
+proprioception), `goal` the goal latent [N, D], `warm` the previous plan shifted to now (or None),
+`budget` the caller's `PlanBudget` (milliseconds and the overrun policy's shrink factor). Everything
+a planner reports comes back in the result; nothing is read from or written to a planner from outside.
+
+`SamplingPlanner` (CEM in planning/cem.py, MPPI in planning/mppi.py) samples action sequences, rolls
+every one of them through the action-conditioned predictor in one batched call per horizon step, and
+scores the predicted final latent by its distance to the goal latent (planning/energy.py: L1, the
+V-JEPA 2-AC energy, or L1 over the blurred token grid; `planner.delta_scale` scores the predicted
+change scaled down). The search stops at `iterations` or when the next iteration would not fit in
+the budget, whichever comes first: on a robot the budget in milliseconds is the one that matters.
 """
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.planning.energy import make_energy
-from jepa_edge.inference.latent import layer_norm_tokens
+from jepa_edge.latent import layer_norm_tokens
 from jepa_edge.planning.kinematics import StateUpdate
 from jepa_edge.planning.config import ROLLOUT_CONTEXTS, PlannerConfig
 from jepa_edge.inference.session import InferenceSession
@@ -158,16 +164,50 @@ def _static(shape, axis: int) -> int:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """What a planner plans from: one frame's latent and the robot state when it was captured."""
+
+    z: np.ndarray  # [N, D] encoder tokens
+    state: np.ndarray | None = None  # [S] proprioception (None when the robot reports none)
+    t_frame: float = 0.0  # capture time on the loop's clock
+    tick: int = 0  # the perception tick that produced it
+
+
+@dataclass(frozen=True)
+class PlanBudget:
+    """How much a replan may spend, set by the caller for each call."""
+
+    ms: float | None = None  # wall-clock budget; None = the planner's own (planner.budget_ms)
+    scale: float = 1.0  # the overrun policy's shrink factor (loop/scheduler.py): samples, ms and iterations scale with it
+
+
+@dataclass(frozen=True)
 class PlanInfo:
     iterations: int  # iterations actually run (budget may stop before cfg.iterations)
     samples: int  # samples per iteration
     elapsed_ms: float
-    energy: float  # best energy seen
-    budget_ms: float
+    energy: float  # best energy seen (NaN: the planner scores nothing)
+    budget_ms: float  # the budget applied (after scaling); 0 = none
 
 
-class Planner(ABC):
-    """Sampling-based MPC over action sequences in latent space."""
+@dataclass(frozen=True)
+class PlanResult:
+    actions: np.ndarray  # [horizon, action_dim]
+    info: PlanInfo
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Anything the loop can plan with: sampling MPC (CEM, MPPI), random actions, the evaluation's oracle."""
+
+    def plan(self, obs: Observation, goal: np.ndarray, warm: np.ndarray | None = None,
+             budget: PlanBudget | None = None) -> PlanResult:
+        """Actions from `obs` towards `goal`; `warm` [horizon, action_dim] or None; `budget` None = the planner's own."""
+        ...
+
+
+class SamplingPlanner(ABC):
+    """Sampling-based MPC over action sequences in latent space (satisfies `Planner`)."""
 
     def __init__(self, dynamics: LatentDynamics, cfg: PlannerConfig):
         self.dynamics = dynamics
@@ -180,52 +220,53 @@ class Planner(ABC):
         self.rng = np.random.default_rng(cfg.seed)
         self.energy = make_energy(cfg.energy, cfg.smooth_sigma)
         dynamics.check_horizon(cfg.horizon)
-        self.scale = 1.0  # <1 when the overrun policy shrinks the budget
-        self.last_info: PlanInfo | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.cfg.horizon, len(self.low)
 
-    def samples_now(self) -> int:
-        return max(8, int(round(self.cfg.samples * self.scale)))
+    def samples_for(self, scale: float) -> int:
+        return max(8, int(round(self.cfg.samples * scale)))
 
     def energies(self, z_now, z_goal, seqs, state) -> np.ndarray:
         return scaled_change_energy(self.energy, z_now, self.dynamics.rollout(z_now, seqs, state), z_goal,
                                     self.cfg.delta_scale)
 
-    def initial_mean(self, warm_start: np.ndarray | None) -> np.ndarray:
-        if warm_start is None:
+    def initial_mean(self, warm: np.ndarray | None) -> np.ndarray:
+        if warm is None:
             return np.clip(np.zeros(self.shape, np.float32), self.low, self.high)
-        warm = np.asarray(warm_start, np.float32)
+        warm = np.asarray(warm, np.float32)
         if warm.shape != self.shape:
-            raise ValueError(f"warm_start has shape {warm.shape}, planner plans {self.shape}")
+            raise ValueError(f"warm start has shape {warm.shape}, planner plans {self.shape}")
         return np.clip(warm, self.low, self.high)
 
-    def plan(self, z_now: np.ndarray, z_goal: np.ndarray, warm_start: np.ndarray | None = None,
-             state: np.ndarray | None = None, budget_ms: float | None = None) -> np.ndarray:
-        """Best action sequence [horizon, action_dim] within the budget; details in `last_info`."""
-        budget = (self.cfg.budget_ms if budget_ms is None else budget_ms) * max(self.scale, 0.1)
+    def plan(self, obs: Observation, goal: np.ndarray, warm: np.ndarray | None = None,
+             budget: PlanBudget | None = None) -> PlanResult:
+        """Best action sequence [horizon, action_dim] within the budget (None: planner.budget_ms)."""
+        budget = budget or PlanBudget()
+        scale = budget.scale
+        budget_ms = (self.cfg.budget_ms if budget.ms is None else budget.ms) * max(scale, 0.1)
+        z_now, state = obs.z, obs.state
         t0 = time.perf_counter()
-        mean = self.initial_mean(warm_start)
+        mean = self.initial_mean(warm)
         std = np.full(self.shape, self.cfg.init_std, np.float32)
-        n = self.samples_now()
+        n = self.samples_for(scale)
         best, it, per_iter = np.inf, 0, 0.0
-        max_iters = max(1, int(round(self.cfg.iterations * min(1.0, self.scale * 2))))
+        max_iters = max(1, int(round(self.cfg.iterations * min(1.0, scale * 2))))
         while it < max_iters:
             elapsed = (time.perf_counter() - t0) * 1e3
-            if it > 0 and elapsed + per_iter > budget:
+            if it > 0 and elapsed + per_iter > budget_ms:
                 break  # the next iteration would not fit: stop with what we have
             noise = self.rng.standard_normal((n, *self.shape)).astype(np.float32)
             seqs = np.clip(mean[None] + std[None] * noise, self.low, self.high)  # [n, H, A]
             seqs[0] = mean  # the incumbent competes, so an iteration never makes the plan worse
-            e = self.energies(z_now, z_goal, seqs, state)
+            e = self.energies(z_now, goal, seqs, state)
             best = min(best, float(np.nanmin(e)) if np.isfinite(e).any() else np.inf)
             mean, std = self.update(seqs, e, mean, std)
             it += 1
             per_iter = (time.perf_counter() - t0) * 1e3 / it
-        self.last_info = PlanInfo(it, n, (time.perf_counter() - t0) * 1e3, best, budget)
-        return np.clip(mean, self.low, self.high)
+        info = PlanInfo(it, n, (time.perf_counter() - t0) * 1e3, best, budget_ms)
+        return PlanResult(np.clip(mean, self.low, self.high), info)
 
     @abstractmethod
     def update(self, seqs, energies, mean, std) -> tuple[np.ndarray, np.ndarray]:
@@ -233,23 +274,22 @@ class Planner(ABC):
 
 
 class RandomPlanner:
-    """Uniform random actions within the bounds: the goal-reaching baseline."""
+    """Uniform random actions within the bounds: the goal-reaching baseline (satisfies `Planner`)."""
 
     def __init__(self, cfg: PlannerConfig):
         self.cfg = cfg
         self.rng = np.random.default_rng(cfg.seed)
         self.low = np.asarray(cfg.action_low, np.float32)
         self.high = np.asarray(cfg.action_high, np.float32)
-        self.last_info: PlanInfo | None = None
 
-    def plan(self, z_now=None, z_goal=None, warm_start=None, state=None, budget_ms=None) -> np.ndarray:
+    def plan(self, obs: Observation, goal: np.ndarray, warm: np.ndarray | None = None,
+             budget: PlanBudget | None = None) -> PlanResult:
         t0 = time.perf_counter()
         out = self.rng.uniform(self.low, self.high, (self.cfg.horizon, len(self.low))).astype(np.float32)
-        self.last_info = PlanInfo(0, 0, (time.perf_counter() - t0) * 1e3, float("nan"), 0.0)
-        return out
+        return PlanResult(out, PlanInfo(0, 0, (time.perf_counter() - t0) * 1e3, float("nan"), 0.0))
 
 
-def make_planner(dynamics: LatentDynamics, cfg: PlannerConfig) -> Planner:
+def make_planner(dynamics: LatentDynamics, cfg: PlannerConfig) -> SamplingPlanner:
     from jepa_edge.planning.cem import CEMPlanner
     from jepa_edge.planning.mppi import MPPIPlanner
 

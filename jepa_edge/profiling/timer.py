@@ -214,7 +214,7 @@ def session_runner(session, feeds: dict[str, np.ndarray]) -> Runner:
         if compiled is not None:
             return openvino_runner(compiled, prebuilt)
     if backend in ("onnxruntime", "onnx"):
-        ort_session = getattr(session, "ort_session", None) or getattr(session, "_sess", None)
+        ort_session = getattr(session, "ort_session", None)
         if ort_session is not None:
             return onnxruntime_runner(ort_session, prebuilt)
 

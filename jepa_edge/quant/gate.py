@@ -179,8 +179,8 @@ def layer_sensitivity(fp32_onnx, calib, candidates: list[str] | None = None, *, 
         path = Path(tmp) / "probe.onnx"
         onnx.save(model, str(path))
         sess = OrtSession(path, optimization="basic")
-        names = [o.name for o in sess._sess.get_outputs()]
-        runs = [dict(zip(names, sess._sess.run(names, s))) for s in calib.samples("calib", limit=n_samples, batch=1)]
+        names = [o.name for o in sess.ort_session.get_outputs()]
+        runs = [dict(zip(names, sess.ort_session.run(names, s))) for s in calib.samples("calib", limit=n_samples, batch=1)]
     lo = {t: min(float(r[t].min()) for r in runs) for t in wanted}
     hi = {t: max(float(r[t].max()) for r in runs) for t in wanted}
     modules = module_names(fp32_onnx)

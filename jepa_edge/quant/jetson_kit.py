@@ -7,7 +7,7 @@ them, so the kit carries the ONNX plus the commands to build, profile and run it
     profile.sh                  per-layer profile to JSON (--dumpProfile --separateProfileRun --exportProfile)
     run_engine.py               numpy + tensorrt runner (a verbatim copy of inference/tensorrt_session.py)
     checksums.sha256            for `sha256sum -c` on the board; manifest.json for jepa_edge.inference.load
-The script templates live in export/jetson/*.in.
+The script templates live in export/jetson/*.in (package data: jepa_edge.utils.resources).
 """
 from __future__ import annotations
 
@@ -18,16 +18,20 @@ from pathlib import Path
 
 from jepa_edge.errors import ConfigError
 from jepa_edge.utils.files import sha256_file
+from jepa_edge.utils.resources import shipped
 
 ST_ONNX = "model.strongly-typed.onnx"
 
 
 def template_dir() -> Path:
+    """$JEPA_EDGE_JETSON_TEMPLATES if set, else the templates shipped with jepa-edge (export/jetson/)."""
     env = os.environ.get("JEPA_EDGE_JETSON_TEMPLATES")
-    d = Path(env) if env else Path(__file__).resolve().parents[2] / "export" / "jetson"
+    if not env:
+        return shipped("jetson")
+    d = Path(env)
     if not (d / "build_engine.sh.in").is_file():
-        raise ConfigError(f"Jetson kit templates not found in {d}: run from a jepa-edge source checkout "
-                          f"or set JEPA_EDGE_JETSON_TEMPLATES to its export/jetson folder")
+        raise ConfigError(f"Jetson kit templates not found in {d} (JEPA_EDGE_JETSON_TEMPLATES): point it at a "
+                          f"folder holding build_engine.sh.in, profile.sh.in and README.md.in, or unset it")
     return d
 
 

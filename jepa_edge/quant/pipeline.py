@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from jepa_edge.errors import ConfigError, DataError
+from jepa_edge.inference.manifest import Manifest, write_manifest
+from jepa_edge.latent import LatentSpec
 from jepa_edge.quant import targets as T
 from jepa_edge.quant.gate import GateConfig, GateResult, judge, measure, reference_outputs, run_gate
-from jepa_edge.inference.manifest import Manifest, write_manifest
 from jepa_edge.quant.onnx_export import (EXPORTER, OPSET, Parity, PartIO, ac_predictor_io, check_parity, check_size,
                                          encoder_io, export_onnx)
-from jepa_edge.utils.files import sha256_bytes
+from jepa_edge.utils.files import owned_tempdir, remove_stale_tempdirs, sha256_bytes
 
 
 @dataclass
@@ -61,14 +62,14 @@ class Source:
     path: Path | None
 
 
-def load_source(model) -> Source:
+def load_source(model, trust_unverified: bool = False) -> Source:
     """A model dir path (hash: its config.json, which records the weights sha256) or an in-memory
     ModelDir (hash: configs + weights)."""
     from jepa_edge.models.model_dir import CONFIG_NAME, load_model_dir
 
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
-        bundle = load_model_dir(path)
+        bundle = load_model_dir(path, trust_unverified=trust_unverified)
         raw = (path / CONFIG_NAME).read_bytes()
         return Source(bundle, json.loads(raw), sha256_bytes(raw), path)
     bundle = model
@@ -97,11 +98,20 @@ def _normalization(src: Source) -> dict | None:
     return {"mean": list(n["mean"]), "std": list(n["std"])} if n else None
 
 
+def latent_spec(src: Source) -> LatentSpec:
+    """The source's latent spec, for the bundle to carry: the robot never reads the model dir."""
+    config = dict(src.config)
+    if not config.get("encoder") and src.bundle.encoder is not None:  # an in-memory ModelDir
+        config["encoder"] = src.bundle.encoder.cfg.to_dict()
+    return LatentSpec.from_model_config(config)
+
+
 # ----------------------------------------------------------------- the export
 
 def export(model, target: str, precision: str, *, out: str | os.PathLike, part: str = "encoder", calib=None,
            gate: GateConfig | None = None, probe=None, dla_core: int | None = None, frames: int | None = None,
-           ort_scheme=None, nncf_scheme=None, overwrite: bool = False, log=print) -> ExportResult:
+           ort_scheme=None, nncf_scheme=None, overwrite: bool = False, trust_unverified: bool = False,
+           log=print) -> ExportResult:
     """Export one part of `model` (model dir path or ModelDir) to a bundle at `out`.
 
     calib: calibration set name/path or CalibrationSet (required for int8; gives the held-out
@@ -137,7 +147,7 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
             say(f"warning: {w.message}")
         if frames is None and part == "ac_predictor" and "actions" in cs.manifest["inputs"]:
             frames = cs.manifest["inputs"]["actions"]["shape"][0]
-    src = load_source(model)
+    src = load_source(model, trust_unverified=trust_unverified)
     module, io = part_module_and_io(src, part, frames)
     check_size(module, part)
     if cs is not None:
@@ -154,7 +164,11 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
     gate_cfg = gate or GateConfig()
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # A killed export leaves its work dir (.OUT.export-HOST-PID.*) beside OUT: remove those whose
+    # process is gone (or, another host's or a reused pid, unmodified for a week); a live export's stays.
+    for stale in remove_stale_tempdirs(out, "export", legacy=True):
+        say(f"removed {stale.name}, left by an export that did not finish")
+    work = owned_tempdir(out, "export")
     try:
         stage = work / "bundle"
         stage.mkdir()
@@ -181,7 +195,7 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
         manifest = backends.BUILDERS[req.target.backend](ctx)
         manifest.model = {"source_hash": src.hash, "source_path": str(src.path) if src.path else None,
                           "config": src.config.get(part) or module.cfg.to_dict(), "arch": getattr(module.cfg, "arch", part)}
-        manifest.normalization = _normalization(src) if part == "encoder" else None
+        manifest.latent = latent_spec(src)
         manifest.layout = ("NCTHW" if io.inputs[0].shape.__len__() == 5 else "NCHW") if part == "encoder" else "tokens"
         if cs is not None:
             manifest.calibration = {"name": cs.name, "hash": cs.hash, "count": cs.count("calib"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from jepa_edge.errors import ConfigError
+from jepa_edge.utils.resources import shipped
 
 try:  # Python 3.11+
     import tomllib
@@ -73,11 +74,10 @@ BUILTIN_TARGETS: tuple[Target, ...] = (
 
 
 def profile_dirs() -> list[Path]:
-    """Where TOML profiles are read from: $JEPA_EDGE_TARGETS (os.pathsep-separated) then export/targets/."""
+    """Where TOML profiles are read from: $JEPA_EDGE_TARGETS (os.pathsep-separated), then the profiles
+    shipped with jepa-edge (export/targets/ in the repository, package data in a wheel)."""
     dirs = [Path(p) for p in os.environ.get("JEPA_EDGE_TARGETS", "").split(os.pathsep) if p]
-    repo_targets = Path(__file__).resolve().parents[2] / "export" / "targets"
-    if repo_targets.is_dir():
-        dirs.append(repo_targets)
+    dirs.append(shipped("targets"))  # a missing folder is a broken install: say so, never list fewer targets
     return dirs
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from jepa_edge.errors import ConfigError, MissingExtraError
 from jepa_edge.robot.camera import RenderCamera
+from jepa_edge.robot.faults import StopReason
 from jepa_edge.robot.robot import Robot
 from jepa_edge.utils.rate import RateTimer
 
@@ -91,7 +92,7 @@ class GymRobot(Robot):
             self._command = np.clip(np.asarray(action, np.float32), self.low, self.high)
             self._deadline = time.monotonic() + valid_ms / 1e3
 
-    def safe_stop(self, reason: str) -> None:
+    def safe_stop(self, reason: StopReason) -> None:
         with self.lock:
             self.estopped = True
             self._command = np.zeros(self.action_dim, np.float32)

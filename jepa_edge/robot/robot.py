@@ -1,7 +1,7 @@
 """The robot as the loop sees it: send an action with a validity window, stop safely, report state.
 
 `LinkRobot` is a real board behind the serial bridge (`jepa_edge.bridge.link.Link`); the
-simulations (`sim_robot.SimRobot`, `gym_adapter.GymRobot`) implement the same interface.
+simulations (`sim_robot.SimRobot`, `gym.GymRobot`) implement the same interface.
 Every method is safe to call from the loop's threads and none raises on a lost link: a robot
 that cannot be reached is reported through `link_ok()`, never by an exception mid-tick.
 """
@@ -11,6 +11,9 @@ import time
 from abc import ABC, abstractmethod
 
 import numpy as np
+
+from jepa_edge.bridge.messages import Status
+from jepa_edge.robot.faults import StopReason
 
 
 class Robot(ABC):
@@ -24,8 +27,8 @@ class Robot(ABC):
         """Command `action` for at most `valid_ms`; after that the firmware stops by itself."""
 
     @abstractmethod
-    def safe_stop(self, reason: str) -> None:
-        """Zero command, then ESTOP. Never raises."""
+    def safe_stop(self, reason: StopReason) -> None:
+        """Zero command, then ESTOP (for `reason`: robot/faults.py ESTOP_REASONS). Never raises."""
 
     def state(self) -> np.ndarray | None:
         """Proprioception for the AC predictor (None when unknown)."""
@@ -48,21 +51,6 @@ class Robot(ABC):
         self.close()
 
 
-# Fault kinds (safety.py) -> the ESTOP reason names the bridge puts on the wire.
-ESTOP_REASONS = {"camera": "camera", "latent": "nonfinite", "backend": "backend", "link": "link",
-                 "planner": "planner", "surprise": "surprise", "interrupt": "user", "interrupted": "user",
-                 "loop_stall": "backend", "internal": "backend", "end of run": "shutdown"}
-
-
-def estop_reason(reason: str) -> str:
-    """"fault camera: ..." / "interrupted: SIGINT" / "end of run" -> a bridge ESTOP reason name."""
-    text = reason.lower().removeprefix("fault ").strip()
-    for key, name in ESTOP_REASONS.items():
-        if text.startswith(key):
-            return name
-    return "unspecified"
-
-
 class LinkRobot(Robot):
     """A board running the reference firmware, reached through the serial bridge."""
 
@@ -82,7 +70,7 @@ class LinkRobot(Robot):
     def connect(self) -> None:
         self.link.open(timeout_s=self.connect_timeout_s)  # LinkError: a message the user can act on
         fw = self.link.firmware
-        if fw is not None and fw.status & 0x08:  # Status.ESTOP latched by an earlier run
+        if fw is not None and fw.status & Status.ESTOP:  # latched by an earlier run
             # Starting a run is the operator's explicit "go": clear it (outputs stay at zero until
             # the first COMMAND).
             self.link.resume()
@@ -105,17 +93,15 @@ class LinkRobot(Robot):
         except Exception:  # a lost link shows up in link_ok(); the firmware stops by itself
             self.last_seq = -1
 
-    def safe_stop(self, reason: str, confirm_s: float = 0.25) -> None:
+    def safe_stop(self, reason: StopReason, confirm_s: float = 0.25) -> None:
         """Zero command, ESTOP, then wait up to `confirm_s` for a STATE showing the ESTOP latched."""
-        from jepa_edge.bridge.messages import Status
-
         t = time.monotonic()
         try:
             self.link.send_command(np.zeros(self.action_dim), self._window(50))
         except Exception:
             pass
         try:
-            self.link.send_estop(estop_reason(reason))
+            self.link.send_estop(reason.estop)
         except Exception:
             pass
         self.estops += 1

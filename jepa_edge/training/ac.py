@@ -22,9 +22,10 @@ from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 from jepa_edge.models.vit import with_input_blur
 from jepa_edge.planning.kinematics import StateUpdate
 from jepa_edge.training import ddp
-from jepa_edge.training.common import RunConfig, seed_everything
+from jepa_edge.training.common import RunConfig, start_run
 from jepa_edge.training.jepa import autocast
-from jepa_edge.training.latents import LATENT_RECIPE, frame_latents
+from jepa_edge.latent import LATENT_RECIPE
+from jepa_edge.training.latents import frame_latents
 from jepa_edge.training.loop import run_command
 from jepa_edge.training.teacher_cache import TeacherFeatureCache
 from jepa_edge.training.data import StepSampler
@@ -35,22 +36,22 @@ class TrainACConfig(RunConfig):
     encoder: str  # model dir whose encoder stays frozen (teacher or student)
     input_blur: float | None = None  # None: the encoder's own input low-pass; else set it (models/vit.py)
     predictor_width: int | None = None  # None: the encoder's width (identity init needs >= it)
-    depth: int = 4
-    num_heads: int = 4
+    depth: int = 4  # the predictor's transformer blocks
+    num_heads: int = 4  # the predictor's attention heads
     frames: int = 8  # frames per training trajectory
-    rollout_steps: int = 2
+    rollout_steps: int = 2  # steps of the autoregressive rollout loss (own predictions fed back)
     # True: learn z[t+1] = f(z[t], a[t], s[t]) from one frame, which is how the loop's planner rolls the
     # predictor out (planning/planner.py LatentDynamics: one frame per call); False: block-causal over
     # all frames at once, as V-JEPA 2-AC trains
     one_step: bool = False
     identity_init: bool = True  # start as "copy the last latent" (needs predictor_width >= encoder width)
     motion_weight: float = 0.0  # extra L1 weight on tokens that change between frames (0: the official loss)
-    n_trajectories: int = 1000
+    n_trajectories: int = 1000  # world trajectories (a fixed set, encoded once and cached)
     # the trajectories' scenes: by default objects drift and a quarter of the clips send one across
     # the occluder (the pretraining data); the reach/push tasks have objects at rest (tasks.TASK_CONFIG),
     # where everything that moves is the agent or what it pushes
     object_speed: float | None = None  # None: the world's default; 0: objects move only when pushed
-    p_cross: float = 0.25
+    p_cross: float = 0.25  # share of clips that send an object across the occluder
     # world steps per predictor step: each action is held this long and every k-th frame kept. Why:
     # one world step moves the agent too little for the L1 energy to rank candidate moves (greedy
     # search on the true next frames reaches 10% of reach goals, on frames 3 steps ahead 90%:
@@ -145,7 +146,7 @@ def motion_weighted_l1(pred: torch.Tensor, target: torch.Tensor, prev: torch.Ten
 
     Why: a small agent moves in a few of the tokens; the rest of the frame stays as it was. Under the
     plain L1 a predictor that copies the last latent is almost optimal, and ours learned to move the
-    agent by 1-3% of what it really moves (benchmarks/ac_motion.py), which leaves a planner nothing
+    agent by 1-3% of what it really moves (experiments/ac_motion.py), which leaves a planner nothing
     to rank. Weighting the tokens that change makes the motion a large share of the loss."""
     err = (pred.float() - target.float()).abs()  # [B, M, D]
     if weight == 0:
@@ -194,11 +195,10 @@ def one_step_loss(ac, z, actions, states, rollout_steps: int, motion_weight: flo
 
 
 def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-             env: ddp.DistEnv | None = None, crash_after_step: int | None = None) -> dict:
-    out = Path(out)
-    env = env or ddp.init_from_env(cfg.device)
-    seed_everything(cfg.seed)
-    source = load_model_dir(cfg.encoder)
+             env: ddp.DistEnv | None = None, crash_after_step: int | None = None,
+             overwrite: bool = False, trust_unverified: bool = False) -> dict:
+    out, env, _ = start_run(out, cfg.seed, cfg.device, env, resume=resume, overwrite=overwrite)
+    source = load_model_dir(cfg.encoder, trust_unverified=trust_unverified)
     encoder = with_input_blur(source.encoder, cfg.input_blur).to(env.device).eval().requires_grad_(False)
     enc_cfg = encoder.cfg
     norm_d = source.config.get("normalization")
@@ -245,6 +245,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     summary = run_command(
         cfg, "train-ac", env, [ac], run_dir=out, modules={"ac_predictor": ac}, compute_loss=compute_loss,
         resume=resume, progress=progress, description=f"train-ac on {enc_cfg.arch}", crash_after_step=crash_after_step,
+        overwrite=overwrite,
     )
     if env.is_main:
         config = {k: v for k, v in source.config.items() if k in ("normalization", "training")}

@@ -12,17 +12,20 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from jepa_edge.errors import CheckpointError, ConfigError
-from jepa_edge.utils.files import atomic_write_json, atomic_write_text
+from jepa_edge.utils.files import (atomic_write_json, atomic_write_text, owned_tempdir, remove_stale_tempdirs,
+                                   sha256_file)
 
 
 # ----------------------------------------------------------------------------- optimization
@@ -50,19 +53,19 @@ class RunConfig:
     subclass can still start with a required field (--teacher, --encoder); a subclass that wants
     another default redeclares the field (after `_: KW_ONLY`, to keep it keyword-only)."""
 
-    batch_size: int = 32
-    steps: int = 1000
-    lr: float = 1e-3
-    start_lr: float = 1e-4
-    final_lr: float = 1e-6
-    warmup_steps: int = 50
-    weight_decay: float = 0.04
-    grad_clip: float = 1.0
-    precision: str = "fp32"  # or "bf16" (autocast)
-    seed: int = 0
-    ckpt_every: int = 100
-    log_every: int = 10
-    device: str = "auto"
+    batch_size: int = 32  # samples per optimizer step (over all DDP ranks)
+    steps: int = 1000  # optimizer steps in all (the schedule's length; a resume runs the rest)
+    lr: float = 1e-3  # peak learning rate, reached at the end of warm-up
+    start_lr: float = 1e-4  # learning rate at step 0
+    final_lr: float = 1e-6  # learning rate at the last step (cosine decay)
+    warmup_steps: int = 50  # linear warm-up from start_lr to lr
+    weight_decay: float = 0.04  # AdamW, on matrices only (never biases or norms)
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables
+    precision: Literal["fp32", "bf16"] = "fp32"  # "fp32", or "bf16" autocast
+    seed: int = 0  # data order, masks and initialization all follow from it (a resume is exact)
+    ckpt_every: int = 100  # steps between checkpoints in OUT/checkpoints
+    log_every: int = 10  # steps between lines of OUT/metrics.jsonl
+    device: str = "auto"  # "auto" (CUDA if present), "cpu", "cuda" or "cuda:N"
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -241,18 +244,84 @@ def save_state(directory: Path, state: dict) -> None:
 
 
 def load_state(directory: Path) -> dict:
+    """Read what `save_state` wrote; anything unreadable (missing, empty, truncated, not JSON, a
+    tensor the tree names but the file lacks) is one CheckpointError naming the file."""
+    directory = Path(directory)
+    for name in ("state.safetensors", "state.json"):
+        f = directory / name
+        if not f.is_file() or f.stat().st_size == 0:
+            raise CheckpointError(f"checkpoint {directory}: {name} is {'empty' if f.is_file() else 'missing'}")
     try:
         tensors = load_file(str(directory / "state.safetensors"))
+    except Exception as e:  # SafetensorError, OSError, ...: the file, not the code, is wrong
+        raise CheckpointError(f"checkpoint {directory}: state.safetensors cannot be read ({_first_line(e)})") from None
+    try:
         tree = json.loads((directory / "state.json").read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint {directory}: {e}") from e
-    return _unflatten(tree, tensors)
+        return _unflatten(tree, tensors)
+    except Exception as e:  # JSONDecodeError, UnicodeDecodeError, a tree that names absent tensors
+        raise CheckpointError(f"checkpoint {directory}: state.json cannot be read ({_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
 # ----------------------------------------------------------------------------- checkpoints
+CHECKSUMS = "checksums.json"  # per checkpoint: sha256 + size of each file, written last
+
+
+def warn(msg: str) -> None:
+    """One line on stderr: what the run did instead of what was asked (never a traceback)."""
+    print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
+def write_checksums(directory: Path) -> None:
+    """Hash every file of a checkpoint directory into its CHECKSUMS file (atomically, last)."""
+    files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+             for p in sorted(directory.iterdir()) if p.is_file() and p.name != CHECKSUMS}
+    atomic_write_json(directory / CHECKSUMS, {"files": files})
+
+
+def verify_checkpoint(directory: Path) -> None:
+    """Refuse a checkpoint whose files are missing, cut short or altered since they were written,
+    naming the file. A checkpoint from before checksums existed (no CHECKSUMS) passes unverified."""
+    directory = Path(directory)
+    sums = directory / CHECKSUMS
+    if not sums.exists():
+        return
+    try:
+        files = json.loads(sums.read_text())["files"]
+        if not isinstance(files, dict) or not files:
+            raise ValueError("no files listed")
+        expected = {name: (str(meta["sha256"]), int(meta["bytes"])) for name, meta in files.items()}
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {directory}: {CHECKSUMS} is corrupt ({_first_line(e)})") from None
+    for name in ("state.safetensors", "state.json"):
+        if name not in expected:
+            raise CheckpointError(f"checkpoint {directory}: {CHECKSUMS} does not cover {name}")
+    for name, (sha, size) in expected.items():
+        f = directory / name
+        if "/" in name or "\\" in name or not f.is_file():
+            raise CheckpointError(f"checkpoint {directory}: {name} is missing")
+        if f.stat().st_size != size:
+            raise CheckpointError(f"checkpoint {directory}: {name} is {f.stat().st_size} bytes, "
+                                  f"{CHECKSUMS} says {size} (truncated)")
+        if sha256_file(f) != sha:
+            raise CheckpointError(f"checkpoint {directory}: {name} does not match its sha256 (corrupt or modified)")
+
+
+def _step_of(path: Path) -> int | None:
+    name = path.name
+    if not name.startswith("step_") or not name[5:].isdigit():
+        return None
+    return int(name[5:])
+
+
 class Checkpointer:
-    """`run_dir/checkpoints/step_XXXXXXXX/` directories, each complete before it gets its name;
-    `latest.json` names the newest one. Only the last `keep` are kept."""
+    """`run_dir/checkpoints/step_XXXXXXXX/` directories, each complete (its files hashed in
+    CHECKSUMS) before it gets its name; `latest.json` names the newest one. Only the last `keep`
+    are kept. Loading verifies the hashes and falls back to the newest good checkpoint."""
 
     def __init__(self, run_dir: str | os.PathLike, keep: int = 2):
         self.dir = Path(run_dir) / "checkpoints"
@@ -264,6 +333,7 @@ class Checkpointer:
         if tmp.exists():
             shutil.rmtree(tmp)
         save_state(tmp, state)
+        write_checksums(tmp)
         for f in tmp.iterdir():  # make the bytes durable before the rename publishes them
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -271,24 +341,126 @@ class Checkpointer:
             shutil.rmtree(final)
         os.replace(tmp, final)
         atomic_write_json(self.dir / "latest.json", {"step": step, "path": final.name})
-        for old in sorted(self.dir.glob("step_*"))[: -self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
+        # keep the newest `keep` up to this step; any later one is from a timeline this run replaced
+        # (a resume that fell back past a bad checkpoint)
+        steps = sorted((s, p) for p in self.dir.glob("step_*") if (s := _step_of(p)) is not None)
+        kept = {p for s, p in [x for x in steps if x[0] <= step][-self.keep:]}
+        for s, old in steps:
+            if old not in kept:
+                shutil.rmtree(old, ignore_errors=True)
         return final
 
-    def latest(self) -> Path | None:
+    def candidates(self) -> list[Path]:
+        """Checkpoint dirs, newest first: the one latest.json names, then every step_* by step."""
+        found = sorted(((s, p) for p in self.dir.glob("step_*") if (s := _step_of(p)) is not None and p.is_dir()),
+                       reverse=True)
+        order = [p for _, p in found]
         pointer = self.dir / "latest.json"
-        if not pointer.exists():
-            return None
-        path = self.dir / json.loads(pointer.read_text())["path"]
-        return path if path.exists() else None
+        if pointer.exists():
+            try:
+                named = self.dir / Path(str(json.loads(pointer.read_text())["path"])).name
+            except Exception as e:
+                warn(f"{pointer} is corrupt ({_first_line(e)}); looking for the newest checkpoint instead")
+            else:
+                if named in order:
+                    order.remove(named)
+                    order.insert(0, named)
+                else:
+                    warn(f"{pointer} names {named.name}, which is missing; looking for the newest checkpoint instead")
+        return order
+
+    def latest(self) -> Path | None:
+        found = self.candidates()
+        return found[0] if found else None
 
     def load_latest(self) -> dict:
-        path = self.latest()
-        if path is None:
+        """The state of the newest checkpoint that verifies and reads; each one skipped is named in
+        a warning. None good: one CheckpointError naming them all."""
+        found = self.candidates()
+        if not found:
             raise CheckpointError(
                 f"--resume: no checkpoint under {self.dir}; start without --resume or point --out at the run to continue"
             )
-        return load_state(path)
+        bad = []
+        for path in found:
+            try:
+                verify_checkpoint(path)
+                state = load_state(path)
+            except CheckpointError as e:
+                bad.append(str(e))
+                continue
+            for reason in bad:
+                warn(f"skipped a bad checkpoint: {reason}; resuming from {path.name}")
+            if not (path / CHECKSUMS).exists():
+                warn(f"checkpoint {path} has no {CHECKSUMS} (written by an older jepa-edge): resumed unverified")
+            return state
+        raise CheckpointError(f"--resume: no usable checkpoint under {self.dir}: " + "; ".join(bad))
+
+
+# ----------------------------------------------------------------------------- run directories
+RUN_MARKERS = ("checkpoints", "metrics.jsonl", "model")  # what makes a directory hold a training run
+OVERWRITTEN_TAG = "overwritten"
+
+
+def holds_run(run_dir: Path) -> list[str]:
+    """The entries of `run_dir` that belong to a training run (empty: nothing to lose)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    found = []
+    for name in RUN_MARKERS:
+        p = run_dir / name
+        if p.is_file() or (p.is_dir() and any(p.iterdir())):
+            found.append(name)
+    return found
+
+
+def start_run(out: str | os.PathLike, seed: int, device: str, env, *, resume: bool, overwrite: bool):
+    """The prologue every training command shares, before it writes anything: the process group
+    (`env`, or one from torchrun's environment), the run dir checked (`prepare_run_dir`), every rank
+    past it, the seeds set. Returns (out, env, whether the env was made here and is the caller's to
+    close)."""
+    from jepa_edge.training import ddp
+
+    own_env = env is None
+    env = env or ddp.init_from_env(device)
+    prepare_run_dir(out, resume=resume, overwrite=overwrite, is_main=env.is_main)
+    ddp.barrier(env)
+    seed_everything(seed)
+    return Path(out), env, own_env
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool, is_main: bool = True) -> None:
+    """Before a run writes anything: a fresh run (no --resume) into a directory that holds a run is
+    refused, naming --resume and --overwrite. --overwrite moves the old run aside with one rename
+    (atomic: the old run is whole or gone, never half) and then deletes it. Only rank 0 moves."""
+    run_dir = Path(run_dir)
+    if resume:
+        return
+    if overwrite and is_main:
+        remove_stale_tempdirs(run_dir, OVERWRITTEN_TAG)  # an earlier --overwrite killed before its delete
+    if overwrite and not is_main:
+        return  # rank 0 moves the old run; the others may see it half way (before the caller's barrier)
+    found = holds_run(run_dir)
+    if not found:
+        return
+    if not overwrite:  # every rank sees the same files and refuses alike (none waits at a barrier)
+        raise ConfigError(f"{run_dir} already holds a training run ({', '.join(found)}); pass --resume to continue "
+                          f"it or --overwrite to replace it, or choose another --out")
+    here = Path.cwd().resolve()
+    target = run_dir.resolve()
+    if target == here or target in here.parents:
+        raise ConfigError(f"--overwrite {run_dir}: it is (or holds) the current directory; run from elsewhere "
+                          f"or choose another --out")
+    aside = owned_tempdir(run_dir, OVERWRITTEN_TAG)
+    try:
+        os.replace(run_dir, aside / run_dir.name)  # one rename: the old run leaves whole
+    except OSError as e:  # a mount point, no permission on the parent, ...: touch nothing
+        aside.rmdir()
+        raise ConfigError(f"--overwrite: cannot move the old run {run_dir} aside ({e.strerror}); delete it yourself "
+                          f"or choose another --out") from None
+    run_dir.mkdir()
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def config_fingerprint(cfg) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
-from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, seed_everything
+from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, start_run
 from jepa_edge.training.data import (StepSampler, build_training_data, check_masking, load_rows, mask_families,
                                      masks_for_step)
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
@@ -37,27 +38,27 @@ from jepa_edge.data.transforms import Normalization
 @dataclass(frozen=True)
 class DistillConfig(RunConfig):
     teacher: str  # model dir of the teacher (ours, or a converted official checkpoint)
-    student_arch: str = "vit_tiny"
-    student_depth: int | None = None
-    patch_size: int | None = None  # None: the teacher's patch size
-    img_size: int | None = None  # None: teacher grid side * student patch (the grids then match)
-    pos: str = "sincos"
+    student_arch: str = "vit_tiny"  # student size, e.g. vit_tiny, vit_nano or vit_tiny/8
+    student_depth: int | None = None  # override the arch's depth (None: the named depth)
+    patch_size: int | None = None  # None: the arch's "/P" suffix, else the teacher's patch size
+    img_size: int | None = None  # student input size; None: teacher grid side * student patch (the grids then match)
+    pos: Literal["sincos", "rope"] = "sincos"  # the student's positions: "sincos" table or "rope"
     input_blur: float = 0.0  # the student's input low-pass (models/vit.py); the teacher keeps its own
-    predictor_width: int = 192
-    predictor_depth: int = 6
-    future_masks: bool = True
-    masking: str = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
+    predictor_width: int = 192  # the predictor's embedding width
+    predictor_depth: int = 6  # the predictor's transformer blocks
+    future_masks: bool = True  # video: also predict the last temporal slots from the first ones
+    masking: Literal["blocks", "random"] = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
     mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
     dense: bool = False  # also match teacher features on unmasked tokens (linear head)
-    dense_weight: float = 1.0
-    data: str = "world"
-    dataset_size: int = 4000
-    frame_stride: int = 1
+    dense_weight: float = 1.0  # weight of the --dense term
+    data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
+    dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
+    frame_stride: int = 1  # keep every N-th frame of a video source
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
     cov_weight: float = 0.0  # VICReg covariance term
     ema_start: float = 0.99  # EMA of the student (the result), not a target
-    ema_end: float = 0.999
-    teacher_cache: bool = True  # features of the fixed data set on disk (needs a finite data set)
+    ema_end: float = 0.999  # ... its momentum rises linearly from ema_start to this at the last step
+    teacher_cache: bool = True  # cache the teacher's features of the fixed data set on disk, in shards (needs a finite data set)
     cache_dir: str | None = None  # default: <out>/teacher_cache
     # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
 
@@ -125,12 +126,10 @@ def _normalization(config: dict) -> Normalization:
 
 
 def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-            env: ddp.DistEnv | None = None, crash_after_step: int | None = None) -> dict:
-    out = Path(out)
-    own_env = env is None
-    env = env or ddp.init_from_env(cfg.device)
-    seed_everything(cfg.seed)
-    teacher_bundle = load_model_dir(cfg.teacher)
+            env: ddp.DistEnv | None = None, crash_after_step: int | None = None,
+            overwrite: bool = False, trust_unverified: bool = False) -> dict:
+    out, env, own_env = start_run(out, cfg.seed, cfg.device, env, resume=resume, overwrite=overwrite)
+    teacher_bundle = load_model_dir(cfg.teacher, trust_unverified=trust_unverified)
     teacher = teacher_bundle.encoder.to(env.device).eval().requires_grad_(False)
     t_cfg = teacher.cfg
     s_cfg = student_config(cfg, t_cfg)
@@ -177,6 +176,7 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
         cfg, "distill", env, [online], run_dir=out, modules={"online": online, "ema": ema},
         compute_loss=compute_loss, after_step=ema_after_step(ema, online, cfg), resume=resume, progress=progress,
         description=f"distill {s_cfg.arch} <- {t_cfg.arch}", crash_after_step=crash_after_step,
+        overwrite=overwrite,
     )
     if env.is_main:
         record = training_record(cfg, families, data, summary)

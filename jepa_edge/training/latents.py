@@ -3,15 +3,14 @@
 As V-JEPA 2-AC, every frame is encoded on its own. A video encoder takes a static clip (the frame
 repeated `num_frames` times) and its temporal slots are averaged, so one frame gives one
 [h*w, D] grid; an image encoder takes the frame as is. Tokens are layer-normed (no affine), the
-space the AC predictor is trained in. Runtimes must reproduce exactly this (config.json "ac").
+space the AC predictor is trained in (jepa_edge/latent.py LATENT_RECIPE). Runtimes reproduce exactly
+this from the bundle's latent spec.
 """
 from __future__ import annotations
 
 import torch
 
 from jepa_edge.training.common import layer_norm_features
-
-LATENT_RECIPE = {"frame_input": "repeat_to_num_frames", "slots": "mean", "norm": "layer_norm"}
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ from jepa_edge.training.common import (
     build_optimizer,
     capture_rng,
     check_resume_config,
+    prepare_run_dir,
     config_defaults,
     config_fingerprint,
     plot_loss_curve,
@@ -51,6 +52,7 @@ class LoopSpec:
     ckpt_every: int = 100
     log_every: int = 10
     resume: bool = False
+    overwrite: bool = False  # a fresh run into a dir holding a run replaces it (else: refused)
     progress: bool = True
     description: str = "train"
     crash_after_step: int | None = None  # tests only
@@ -60,6 +62,8 @@ def run_loop(spec: LoopSpec) -> dict:
     """Train from the start (or the newest checkpoint with `resume`) to `total_steps`.
     Returns {"final_loss", "steps", "seconds", "resumed_from"}."""
     env = spec.env
+    prepare_run_dir(spec.run_dir, resume=spec.resume, overwrite=spec.overwrite, is_main=env.is_main)
+    ddp.barrier(env)
     ckpt = Checkpointer(spec.run_dir)
     start, done_seconds, done_cpu = 0, 0.0, 0.0
     if spec.resume:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -17,7 +18,7 @@ from jepa_edge.models.model_dir import ModelDir, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
-from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, seed_everything
+from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, start_run
 from jepa_edge.training.data import (StepSampler, build_training_data, check_masking, load_rows, mask_families,
                                      masks_for_step)
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
@@ -26,28 +27,28 @@ from jepa_edge.training.loop import run_command
 
 @dataclass(frozen=True)
 class PretrainConfig(RunConfig):
-    arch: str = "vit_small"
+    arch: str = "vit_small"  # encoder size, e.g. vit_small or vit_small/8 (8-px patches)
     depth: int | None = None  # override the arch's depth (None: the named depth)
-    img_size: int = 64
+    img_size: int = 64  # input size in px (square)
     patch_size: int | None = None  # None: the arch's "/P" suffix, else 8
     num_frames: int = 1  # 1: I-JEPA on images; > 1: V-JEPA on clips of this many frames
-    tubelet_size: int = 2
-    pos: str = "sincos"
+    tubelet_size: int = 2  # frames per token (clips)
+    pos: Literal["sincos", "rope"] = "sincos"  # "sincos": fixed table added to the patches; "rope": RoPE in attention
     input_blur: float = 0.0  # Gaussian sigma (pixels) before the patch embedding: anti-aliasing (models/vit.py)
-    predictor_width: int = 192
-    predictor_depth: int = 6
+    predictor_width: int = 192  # the predictor's embedding width
+    predictor_depth: int = 6  # the predictor's transformer blocks
     future_masks: bool = True  # video: also predict the last temporal slots from the first ones
-    masking: str = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
+    masking: Literal["blocks", "random"] = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
     mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
     data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
     dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
-    frame_stride: int = 1
+    frame_stride: int = 1  # keep every N-th frame of a video source
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
     cov_weight: float = 0.0  # VICReg covariance term
     dense: bool = False  # also match the EMA target's tokens at the context positions (linear head)
-    dense_weight: float = 1.0
-    ema_start: float = 0.996
-    ema_end: float = 1.0
+    dense_weight: float = 1.0  # weight of the --dense term
+    ema_start: float = 0.996  # EMA momentum of the target encoder at step 0 ...
+    ema_end: float = 1.0  # ... rising linearly to this at the last step
     # the run fields (batch_size, steps, lr, ..., device) come from RunConfig, with its defaults
 
     def __post_init__(self):
@@ -67,20 +68,18 @@ class PretrainConfig(RunConfig):
 
 
 def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-             env: ddp.DistEnv | None = None, crash_after_step: int | None = None) -> dict:
+             env: ddp.DistEnv | None = None, crash_after_step: int | None = None,
+             overwrite: bool = False, trust_unverified: bool = False) -> dict:
     """Train and write `out/model` (model dir), `out/metrics.jsonl`, `out/loss.png`,
     `out/checkpoints/`. Returns a summary dict."""
-    out = Path(out)
-    own_env = env is None
-    env = env or ddp.init_from_env(cfg.device)
-    seed_everything(cfg.seed)
+    out, env, own_env = start_run(out, cfg.seed, cfg.device, env, resume=resume, overwrite=overwrite)
     enc_cfg = cfg.encoder_config()
     families = mask_families(enc_cfg.grid, cfg.future_masks, cfg.masking, cfg.mask_ratio)
     encoder = VisionTransformer(enc_cfg)
     predictor = build_predictor(enc_cfg, predictor_embed_dim=cfg.predictor_width, depth=cfg.predictor_depth,
                                 num_mask_tokens=len(families))
     # --dense: each context token must also give back its own target token, so what a token holds
-    # stays where it is (the masked loss alone lets training spread it over the slot: probe_dense.py)
+    # stays where it is (the masked loss alone lets training spread it over the slot: experiments/probe_dense.py)
     dense_head = torch.nn.Linear(enc_cfg.embed_dim, enc_cfg.embed_dim) if cfg.dense else None
     online = OnlineJEPA(encoder, predictor, dense_head).to(env.device)
     target = copy.deepcopy(encoder).requires_grad_(False).to(env.device)
@@ -103,6 +102,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
         cfg, "pretrain", env, [online], run_dir=out, modules={"online": online, "target": target},
         compute_loss=compute_loss, after_step=ema_after_step(target, online.encoder, cfg),
         resume=resume, progress=progress, description=f"pretrain {enc_cfg.arch}", crash_after_step=crash_after_step,
+        overwrite=overwrite,
     )
     if env.is_main:
         bundle = ModelDir(config={"training": training_record(cfg, families, data, summary)},

@@ -41,11 +41,44 @@ static uint64_t micros64() {
   return ((uint64_t)high << 32) | now;
 }
 
+// ---- TX without blocking and without losing frames ----
+// The AVR core's Serial TX buffer is 64 bytes (63 usable; Serial.write() blocks when it is full).
+// The core can emit more than that at once: an ESTOP with ACK_REQ is answered ACK (15 B) + FAULT
+// (17 B) + STATE (40 B with 2 actuators) = 72 B, and a watchdog stop's FAULT + STATE can meet a
+// due HEARTBEAT (29 B). Writing only what fits dropped the STATE. So a frame that does not fit goes,
+// whole, into this outbox, and pump_tx() (every loop() iteration) moves it into the UART buffer as
+// that drains: at 115200 baud 64 bytes leave in 5.6 ms. Only a frame that fits in neither is dropped.
+static uint8_t outbox[128];  // > any frame the core sends (the largest: STATE, 24 + 8n = 88 B at n = 8)
+static uint8_t ob_head, ob_len;
+static uint32_t tx_dropped;  // frames dropped whole (visible in a debugger; the host sees a seq gap)
+
+static void pump_tx() {
+  while (ob_len) {
+    int room = Serial.availableForWrite();
+    if (room <= 0) return;
+    size_t n = ob_len;
+    if (n > (size_t)room) n = (size_t)room;
+    if (n > sizeof outbox - ob_head) n = sizeof outbox - ob_head;  // up to the ring's end
+    Serial.write(outbox + ob_head, n);
+    ob_head = (uint8_t)((ob_head + n) % sizeof outbox);
+    ob_len = (uint8_t)(ob_len - n);
+  }
+}
+
 // ---- the HAL the core calls ----
 static void hal_write(void *ctx, const uint8_t *data, size_t len) {
   (void)ctx;
-  // Never block the control loop on a full TX buffer: drop instead (the protocol survives loss).
-  if ((size_t)Serial.availableForWrite() >= len) Serial.write(data, len);
+  pump_tx();
+  // Never block the control loop on a full TX buffer, and keep frames in order and whole.
+  if (ob_len == 0 && (size_t)Serial.availableForWrite() >= len) {
+    Serial.write(data, len);
+  } else if (sizeof outbox - ob_len >= len) {
+    for (size_t i = 0; i < len; i++) outbox[(ob_head + ob_len + i) % sizeof outbox] = data[i];
+    ob_len = (uint8_t)(ob_len + len);
+    pump_tx();
+  } else {
+    tx_dropped++;  // the protocol survives loss; a partial frame would only be garbage
+  }
 }
 
 static void drive(uint8_t i, float v) {
@@ -125,6 +158,7 @@ void setup() {
 }
 
 void loop() {
+  pump_tx();  // frames waiting in the outbox go out as the UART buffer drains
   uint8_t buf[32];
   size_t n = 0;
   while (Serial.available() > 0 && n < sizeof buf) buf[n++] = (uint8_t)Serial.read();

@@ -1,7 +1,7 @@
 """Does the AC predictor move the agent? Predicted vs true latent motion, per candidate action.
 
-    python benchmarks/ac_motion.py --models NAME=MODEL_DIR ... [--episodes 10] [--horizon 3] \
-        [--out benchmarks/results/ac_motion.json]
+    python experiments/ac_motion.py --models NAME=MODEL_DIR ... [--episodes 10] [--horizon 3] \
+        [--out experiments/results/ac_motion.json]
 
 From each reach episode's start (seeds 1000...), the 33 held actions of closed_loop_ceiling.py are
 run H steps in the world (true end frames, encoded) and through the model dir's AC predictor (as
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=3)
     ap.add_argument("--energies", nargs="+", default=list(ENERGIES), choices=ENERGIES)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ac_motion.json"))
+    ap.add_argument("--out", default=str(REPO / "experiments" / "results" / "ac_motion.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),

@@ -6,10 +6,10 @@ the same probe (same clips, first N of them; same folds and lambda search) at gr
 trained models, the teacher architecture at random init and raw pixels, so the gap between them can
 be read at each N.
 
-    python benchmarks/bench_distill.py ...            # the models under runs/distill_bench
-    python benchmarks/probe_scaling.py --clips 300 1000 2000
+    python experiments/bench_distill.py ...            # the models under runs/distill_bench
+    python experiments/probe_scaling.py --clips 300 1000 2000
 
-Writes benchmarks/results/probe_scaling.json.
+Writes experiments/results/probe_scaling.json.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def main() -> int:
     ap.add_argument("--runs", type=Path, default=RUNS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-random-init", action="store_true", help="skip the first model's random-init twin (halves the time)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "probe_scaling.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "probe_scaling.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 

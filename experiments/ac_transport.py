@@ -6,7 +6,7 @@ A trained model dir holds the frozen encoder + the AC predictor; only the predic
   unpack PACK --encoder DIR --out MODEL_DIR
                                rebuild the model dir from the pack and the same encoder-only dir; the
                                rebuilt weights must hash to the sha256 the GPU run wrote, or it is refused
-    python benchmarks/ac_transport.py strip runs/vrp8_dense/student/model runs/gpu/student_enc
+    python experiments/ac_transport.py strip runs/vrp8_dense/student/model runs/gpu/student_enc
 """
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ probe's h*w*D are (probe_scaling.py), so it answers one question cleanly: does t
 agent into the tokens where it is, or take it out? The floor is the same probe on raw pixel patches
 (each token = its patch's pixels, at the model's patch size).
 
-    python benchmarks/probe_dense.py [--clips 2000] [--models teacher=runs/... student=runs/...]
+    python experiments/probe_dense.py [--clips 2000] [--models teacher=runs/... student=runs/...]
 
-Writes benchmarks/results/probe_dense.json.
+Writes experiments/results/probe_dense.json.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=2000)
     ap.add_argument("--models", nargs="*", help="NAME=MODEL_DIR ... (default: bench_distill's teacher and students)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "probe_dense.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "probe_dense.json")
     args = ap.parse_args()
 
     import torch

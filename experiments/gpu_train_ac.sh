@@ -3,9 +3,9 @@
 # README's distill paragraph on 16x the trajectories and 12x the samples (3000 steps x 128) of the
 # CPU runs, side by side on the one GPU, then pack each finished predictor for the trip back
 # (ac_transport.py). Packing is kept inside LIMIT seconds, so what finished always comes back.
-#   here:  python benchmarks/ac_transport.py strip runs/vrp8_dense/student/model runs/gpu/student_enc
-#          python benchmarks/ac_transport.py strip runs/vrp8_dense/teacher/model runs/gpu/teacher_enc
-#   there: RUNS="s_d1" bash benchmarks/gpu_train_ac.sh OUT_DIR        (carry runs/gpu)
+#   here:  python experiments/ac_transport.py strip runs/vrp8_dense/student/model runs/gpu/student_enc
+#          python experiments/ac_transport.py strip runs/vrp8_dense/teacher/model runs/gpu/teacher_enc
+#   there: RUNS="s_d1" bash experiments/gpu_train_ac.sh OUT_DIR        (carry runs/gpu)
 #   here:  cat OUT_DIR/packs.tar.part-* | tar x -C runs/gpu, then ac_transport.py unpack each
 # RUNS picks from s_d2 s_d1 s_d2_mw0 t_d2 (default: s_d2 s_d1). Measured on an H200 with all four
 # side by side: the student latent cache took 86 s, then ~7 steps/s per run (s_d1 finished its
@@ -45,7 +45,7 @@ done
 wait
 mkdir -p "$R/packs" "$OUT_DIR"
 for name in $RUNS; do
-  [ -f "$R/$name/model/config.json" ] && python3 benchmarks/ac_transport.py pack "$R/$name/model" "$R/packs/$name"
+  [ -f "$R/$name/model/config.json" ] && python3 experiments/ac_transport.py pack "$R/$name/model" "$R/packs/$name"
   cp "$R/$name.log" "$R/packs/$name.log"; cp "$R/$name/metrics.jsonl" "$R/packs/$name.metrics.jsonl" 2>/dev/null
 done
 tar cf - -C "$R" packs | split -b 15M - "$OUT_DIR/packs.tar.part-"

@@ -1,8 +1,8 @@
 """Where does closed-loop goal reaching fail: in the encoder's energy landscape, or in the AC predictor?
 
-    python benchmarks/closed_loop_ceiling.py --models NAME=MODEL_DIR ... [--horizons 3 6] \
+    python experiments/closed_loop_ceiling.py --models NAME=MODEL_DIR ... [--horizons 3 6] \
         [--episodes 10] [--first-seed 1000] [--max-steps 60] [--energy l1] [--delta-scale 1 0.25] \
-        [--out benchmarks/results/closed_loop_ceiling.json]
+        [--out experiments/results/closed_loop_ceiling.json]
 
 A planner without optimizer noise, in the loop's reach episodes (seeds 1000...): every world step,
 each of 33 candidate actions (16 directions at full and at 40% speed, and standing still), held
@@ -32,13 +32,15 @@ import numpy as np
 import torch
 
 from jepa_edge.data.tasks import TASK_CONFIG, goal_distance, is_success, start_episode
+from jepa_edge.eval.energy_direction import simulate_held  # noqa: F401 (ac_motion.py imports it from here)
 from jepa_edge.eval.features import model_normalization
 from jepa_edge.eval.plannability import encode_images
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.loop.assemble import load_session, make_state_update
 from jepa_edge.planning.energy import ENERGIES, make_energy
 from jepa_edge.planning.planner import LatentDynamics, scaled_change_energy
-from jepa_edge.loop.config import ROLLOUT_CONTEXTS, PlannerConfig, RobotConfig
+from jepa_edge.loop.config import PlannerConfig, RobotConfig
+from jepa_edge.planning.config import ROLLOUT_CONTEXTS
 from jepa_edge.utils.device_info import describe
 from jepa_edge.utils.files import atomic_write_json
 
@@ -51,20 +53,6 @@ def candidate_actions() -> np.ndarray:
     unit = np.stack([np.cos(angles), np.sin(angles)], 1)
     full = unit / np.abs(unit).max(1, keepdims=True)
     return np.concatenate([full, 0.4 * full, np.zeros((1, 2))]).astype(np.float32)
-
-
-def simulate_held(world, actions: np.ndarray, horizon: int, size: int) -> tuple[list[np.ndarray], list]:
-    """Each action held for `horizon` world steps from the current state: the end frames and end
-    states (what a perfect predictor would say); the world is put back where it was."""
-    now, frames, states = world.state.copy(), [], []
-    for a in actions:
-        world.set_state(now.copy())
-        for _ in range(horizon):
-            world.step(a)
-        frames.append(world.render(size))
-        states.append(world.state.copy())
-    world.set_state(now)
-    return frames, states
 
 
 def predictor_dynamics(model_dir: str, context: str = "last", renorm: bool = False) -> LatentDynamics:
@@ -125,7 +113,7 @@ def main(argv=None) -> int:
     ap.add_argument("--delta-scale", type=float, nargs="+", default=[1.0],
                     help="score z_now + S * (z_end - z_now) (planner.delta_scale); several run one after another")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "closed_loop_ceiling.json"))
+    ap.add_argument("--out", default=str(REPO / "experiments" / "results" / "closed_loop_ceiling.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),

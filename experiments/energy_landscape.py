@@ -1,7 +1,7 @@
 """The planning energy as a map over the agent's position: does it funnel to the goal?
 
-    python benchmarks/energy_landscape.py --models NAME=MODEL_DIR ... [--input-blur 0 2] \
-        [--episodes 10] [--energies l1 l1_smooth] [--out benchmarks/results/energy_landscape.json]
+    python experiments/energy_landscape.py --models NAME=MODEL_DIR ... [--input-blur 0 2] \
+        [--episodes 10] [--energies l1 l1_smooth] [--out experiments/results/energy_landscape.json]
 
 For each reach episode (seeds 1000...), the agent is placed on a 19 x 19 grid over the table (all
 else as at the episode's start), each frame is encoded, and the energy to the goal image's latent
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     ap.add_argument("--energies", nargs="+", default=list(ENERGIES), choices=ENERGIES)
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "energy_landscape.json"))
+    ap.add_argument("--out", default=str(REPO / "experiments" / "results" / "energy_landscape.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     energies = {name: make_energy(name) for name in args.energies}

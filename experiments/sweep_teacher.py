@@ -5,11 +5,11 @@ The default teacher (bench_distill.TEACHER: vit_small, 64 px, patch 16, video) r
 minutes of this 2-core CPU, plus a few at 4x that budget (to see whether more compute alone would
 close the gap), and scores each with the probes and the violation-of-expectation test.
 
-Two modes, merged into one JSON (benchmarks/results/teacher_sweep.json):
+Two modes, merged into one JSON (experiments/results/teacher_sweep.json):
 
-    python benchmarks/sweep_teacher.py --cpu-step-time          # here: CPU seconds per step of each recipe
-    python benchmarks/sweep_teacher.py --device cuda --jobs 14  # a GPU machine: train + eval every variant
-    python benchmarks/sweep_teacher.py --keep vrp8_d6 runs/vrp8/teacher  # train one variant here, keep its model dir
+    python experiments/sweep_teacher.py --cpu-step-time          # here: CPU seconds per step of each recipe
+    python experiments/sweep_teacher.py --device cuda --jobs 14  # a GPU machine: train + eval every variant
+    python experiments/sweep_teacher.py --keep vrp8_d6 runs/vrp8/teacher  # train one variant here, keep its model dir
 
 The GPU only makes the sweep fast; the step counts are the CPU's. Training is fp32 on both, so a
 recipe that works there works here with the same seed (up to float reordering).
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "experiments"))
 
 from bench_distill import EVAL, TEACHER, short  # noqa: E402
 
@@ -165,7 +165,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--deadline", type=float, default=400.0, help="seconds; later variants are killed and marked")
     ap.add_argument("--only", nargs="*", help="variant names (default: all)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "teacher_sweep.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "teacher_sweep.json")
     ap.add_argument("--keep", nargs=2, metavar=("VARIANT", "OUT"),
                     help="train one variant (on this CPU with 2 threads, or --device cuda) into OUT and keep it, "
                          "for a full `jepa-edge eval`")
@@ -187,7 +187,7 @@ def main() -> int:
         print(f"{name}: {s['steps']} steps in {s['seconds'] / 60:.1f} min, final loss {s['final_loss']:.4f} -> {s['model_dir']}")
         return 0
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
-    command = "python benchmarks/sweep_teacher.py " + " ".join(sys.argv[1:])
+    command = "python experiments/sweep_teacher.py " + " ".join(sys.argv[1:])
     if args.cpu_step_time:
         names = args.only or list(VARIANTS)
         result["cpu_step_time"] = {"command": command, "machine": describe(), "budget_s": BUDGET_S,

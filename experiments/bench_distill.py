@@ -1,12 +1,12 @@
 """Teacher pretraining -> distilled student vs the same student from scratch -> AC predictor.
 
-Writes benchmarks/results/distill.json: the command, the machine, every config, wall-clock and
+Writes experiments/results/distill.json: the command, the machine, every config, wall-clock and
 CPU seconds per stage, and the probe numbers (position R², violation-of-expectation accuracy and
 AUROC, teacher agreement, AC rollout vs copy-last), with each target of the issue checked.
 
-    python benchmarks/bench_distill.py                 # the default budget (~1 h of 2 CPU cores)
-    python benchmarks/bench_distill.py --quick         # a few minutes: checks the pipeline, not the targets
-    python benchmarks/bench_distill.py --reuse         # skip stages whose model dir already exists
+    python experiments/bench_distill.py                 # the default budget (~1 h of 2 CPU cores)
+    python experiments/bench_distill.py --quick         # a few minutes: checks the pipeline, not the targets
+    python experiments/bench_distill.py --reuse         # skip stages whose model dir already exists
 
 Model dirs land in --runs (default runs/distill_bench): teacher/model, student/model,
 student_scratch/model, student_ac/model.
@@ -186,7 +186,7 @@ def checks(r: dict) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default=str(ROOT / "runs" / "distill_bench"))
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "distill.json"))
+    ap.add_argument("--json", default=str(ROOT / "experiments" / "results" / "distill.json"))
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline in minutes")
     ap.add_argument("--reuse", action="store_true", help="skip stages whose model dir exists")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("JEPA_EDGE_THREADS", "0")) or None)

@@ -7,11 +7,11 @@ the shared GPU), then trains as many steps as fit in --train-s, then runs `jepa-
 best finished model dir (agent R² per patch) is packed for the trip back under the device tool's
 file limits, for distillation or more evals here.
 
-    there: python benchmarks/teacher_scale.py --device cuda --out-dir $OUT
+    there: python experiments/teacher_scale.py --device cuda --out-dir $OUT
            (the defaults fit one 15-minute lease with the machine's start-up: ~170 s on an H200,
            which gave vrp8_d6 60 ms and vrp8_d6_dense 79 ms a step of 64 clips, side by side)
     here:  cat OUT/teacher.tar.part-* | tar x -C runs/teacher_scale   (-> runs/teacher_scale/NAME/model)
-A CPU smoke run: python benchmarks/teacher_scale.py --device cpu --batch 4 --dataset-size 16 --train-s 20
+A CPU smoke run: python experiments/teacher_scale.py --device cpu --batch 4 --dataset-size 16 --train-s 20
     --probe-clips 8 --vo-pairs 4 --deadline 200 --out-dir /tmp/ts
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "experiments"))
 
 from bench_distill import EVAL, short  # noqa: E402
 from sweep_teacher import VARIANTS, config  # noqa: E402
@@ -138,7 +138,7 @@ def main() -> int:
                                  env=env) for n in args.variants}
     while any(p.poll() is None for p in procs.values()) and time.perf_counter() - t_start < args.deadline:
         time.sleep(2)
-    result = {"what": __doc__.splitlines()[0], "command": "python benchmarks/teacher_scale.py " + " ".join(sys.argv[1:]),
+    result = {"what": __doc__.splitlines()[0], "command": "python experiments/teacher_scale.py " + " ".join(sys.argv[1:]),
               "machine": describe(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": {}}
     for n, p in procs.items():
         rc = p.poll()  # read once: a process may end between two reads

@@ -7,7 +7,7 @@ the ground-truth position), or a one-hot of the token that holds the agent's cen
 ~1, the probe's form is not what holds the encoders' R^2 down (its data can be, for features of
 thousands of dimensions: probe_scaling.py).
 
-    python benchmarks/probe_ceiling.py      # ~2 min; writes benchmarks/results/probe_ceiling.json
+    python experiments/probe_ceiling.py      # ~2 min; writes experiments/results/probe_ceiling.json
 """
 from __future__ import annotations
 
@@ -49,10 +49,10 @@ def main() -> int:
     rows["pixels_16x16"] = round(pixel_probes(clips.frames, clips.agent, clips.objects)["agent"]["r2"], 4)
     for k, v in rows.items():
         print(f"{k:22s} agent R^2 {v:.4f}")
-    result = {"what": __doc__.splitlines()[0], "command": "python benchmarks/probe_ceiling.py", "machine": describe(),
+    result = {"what": __doc__.splitlines()[0], "command": "python experiments/probe_ceiling.py", "machine": describe(),
               "clips": CLIPS, "frames": FRAMES, "size": SIZE, "agent_r2": rows,
               "seconds": round(time.perf_counter() - t0, 1)}
-    out = ROOT / "benchmarks" / "results" / "probe_ceiling.json"
+    out = ROOT / "experiments" / "results" / "probe_ceiling.json"
     atomic_write_json(out, result)
     print(f"wrote {out}")
     return 0
