@@ -5,6 +5,7 @@ raises, a hung tick (watchdog thread), the cable cut (the firmware stops by itse
 overrunning (shrink/recover and skip), a surprise event (teleport in front of the agent), Ctrl-C.
 """
 import json
+import re
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from jepa_edge.robot.faults import StopReason
 
 from jepa_edge.loop.assemble import assemble
-from jepa_edge.loop.loop import EXIT_FAULT, EXIT_INTERRUPT, Ending, RobotLoop
+from jepa_edge.loop.loop import EXIT_FAULT, EXIT_INTERRUPT, EXIT_STOP_UNCONFIRMED, Ending, RobotLoop
 from jepa_edge.planning.planner import LatentDynamics
 from jepa_edge.loop.config import RobotConfig
 from jepa_edge.loop.safety import FaultKind, SafetyMonitor
@@ -130,13 +131,40 @@ def test_link_cut_firmware_stops_on_its_own_and_loop_reports():
             asm.robot.cut_cable()
 
     report, tel, asm = run_drill(realtime_cfg(), inject=inject)
-    assert report.exit_code == EXIT_FAULT and report.reason.stop.kind is FaultKind.LINK, report.reason
+    assert report.reason.stop.kind is FaultKind.LINK, report.reason
+    # the host's ESTOP could not reach the board: the report must not claim a stop it never saw
+    assert report.exit_code == EXIT_STOP_UNCONFIRMED and not report.safe_stopped
+    assert report.stop_warning.startswith("stop NOT confirmed by the firmware") and "window 150 ms" in report.stop_warning
     watchdog_at = [t for t, code in asm.robot.fault_log if code == WATCHDOG and t > cut["t"]]
     assert watchdog_at, "the firmware did not stop by itself after the cable was cut"
     link_fault_t = asm.parts.robot and report.faults[-1]["t"]
     assert watchdog_at[0] - cut["t"] < link_fault_t  # the firmware stopped before the host even noticed
     assert np.all(asm.robot.actuator == 0)
     assert ESTOP not in [c for _, c in asm.robot.fault_log]  # the host's ESTOP went nowhere: no cable
+
+
+def test_a_killed_firmware_gives_an_unconfirmed_stop_not_a_safe_one():
+    """The firmware process dies mid-run: the loop faults on the link and says the stop was never
+    confirmed (it was: "safe_stopped": true beside "stop_confirmed": false)."""
+    def inject(tick, asm):
+        if tick == 10:
+            asm.robot.sim.stop()
+
+    report, tel, asm = run_drill(realtime_cfg(), inject=inject)
+    assert report.reason.stop.kind is FaultKind.LINK, report.reason
+    assert report.exit_code == EXIT_STOP_UNCONFIRMED and not asm.robot.stop_confirmed
+    d = report.to_dict()
+    assert d["safe_stopped"] is False and "relies on its own watchdog" in d["stop_warning"]
+
+
+def test_a_failed_write_takes_the_link_down_at_once():
+    from jepa_edge.bridge.link import Link
+
+    link = Link("loop://")
+    link._phase = "connected"
+    assert link.connected
+    link._broken = "write failed: [Errno 5] Input/output error"  # what Link._send records on EIO
+    assert not link.connected  # not only after the reader thread or the heartbeat timeout notices
 
 
 def test_planner_overrun_shrinks_budget_goes_safe_then_recovers():
@@ -281,3 +309,24 @@ def test_random_actions_in_realtime_with_the_shrink_policy_keep_replanning():
         asm.close()
     assert report.exit_code == 0 and report.reason.how is Ending.COMPLETED, report.reason
     assert len(tel.plans) > 2 and not any("error" in p for p in tel.plans)
+
+
+@pytest.mark.parametrize("over, words", [
+    ({"schedule.command_valid_ms": 5000.0}, "accepts command windows up to 1000 ms"),
+    ({"planner.action_low": (-2.0, -1.0), "planner.action_high": (2.0, 1.0)}, "takes actions in [-1, 1]"),
+])
+def test_limits_beyond_the_firmware_are_refused_naming_its_limit(over, words):
+    """Were clamped in silence to the firmware's max_valid_ms and to [-1, 1]."""
+    from jepa_edge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        assemble(realtime_cfg(**over), episode_seed=3, encoder_session=AgentPositionEncoder(64),
+                 predictor_sessions=(LinearDynamics(0.1), None))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 100000.0])
+def test_a_command_window_the_wire_cannot_carry_is_refused_at_config_time(value):
+    from jepa_edge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="schedule.command_valid_ms"):
+        realtime_cfg(**{"schedule.command_valid_ms": value})

@@ -198,7 +198,9 @@ class Link:
 
     @property
     def connected(self) -> bool:
-        return self._phase == "connected"
+        # A failed write means the link is down now: the loop must not wait for the reader thread
+        # or the heartbeat timeout to stop sending plan commands into a dead port.
+        return self._phase == "connected" and not self._broken
 
     @property
     def boot_id(self) -> int | None:

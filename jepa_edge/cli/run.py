@@ -1,8 +1,9 @@
 """`jepa-edge run --config ROBOT.toml`: the on-robot loop (or, with --episodes, a goal-reaching evaluation).
 
 Every field of the robot TOML is also a flag, `--section.field VALUE` (see examples/*.toml).
-Exit codes: 0 ended as asked, 3 a fault stopped the robot, 130 interrupted (Ctrl-C / SIGTERM);
-in every case the robot got a zero command and an ESTOP first, and the report is written.
+Exit codes: 0 ended as asked, 3 a fault stopped the robot, 4 the robot never confirmed its stop
+(the firmware's watchdog window is what stops it then), 130 interrupted (Ctrl-C / SIGTERM); in
+every case the robot got a zero command and an ESTOP first, and the report is written.
 Flags override the TOML, which overrides the defaults shown below.
 """
 from __future__ import annotations
@@ -70,6 +71,8 @@ def _run_loop(cfg, args) -> int:
             telemetry.write_timeline(report.faults)
     _output.write_json(args, out)
     _print_summary(console, report)
+    if report.stop_warning:
+        console.print(f"[bold red]{report.stop_warning}[/bold red]")
     if report.error:  # after the robot is stopped: the details go to the report, one line here
         console.print(f"[red]internal error[/red] (robot stopped): {report.reason}; traceback in the report")
     return report.exit_code

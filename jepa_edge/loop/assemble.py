@@ -163,7 +163,8 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
             goal = replace(goal, radius=cfg.sim.success_radius)
         physics_hz = cfg.sim.physics_hz if realtime else cfg.schedule.perception_hz
         robot = SimRobot(world, img_size=cfg.sim.img_size, realtime=realtime, physics_hz=physics_hz,
-                         connect_timeout_s=cfg.link.connect_timeout_s)
+                         connect_timeout_s=cfg.link.connect_timeout_s, command_valid_ms=cfg.schedule.command_valid_ms,
+                         action_bounds=(cfg.planner.action_low, cfg.planner.action_high))
         return robot, robot.camera(cfg.camera.fps), world, goal
     if source == "gym":
         from jepa_edge.robot.gym import GymRobot
@@ -179,7 +180,8 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
                           f"not {source!r}: give the board's serial port, e.g. /dev/ttyACM0")
     camera = open_camera(source, cfg.camera.fps, cfg.camera.width, cfg.camera.height, cfg.camera.loop_video)
     robot = LinkRobot(cfg.link.url, cfg.link.baudrate, action_dim=len(cfg.planner.action_low),
-                      connect_timeout_s=cfg.link.connect_timeout_s)
+                      connect_timeout_s=cfg.link.connect_timeout_s, command_valid_ms=cfg.schedule.command_valid_ms,
+                      action_bounds=(cfg.planner.action_low, cfg.planner.action_high))
     return robot, camera, None, None
 
 

@@ -181,6 +181,9 @@ class RobotConfig:
         return C.override(self, dotted)
 
 
+MAX_WIRE_VALID_MS = 0xFFFF  # COMMAND's valid_ms is a u16 (firmware_bridge/PROTOCOL.md)
+
+
 def validate(cfg: RobotConfig) -> None:
     """Cross-field checks; each message says which key to fix."""
     p, s = cfg.planner, cfg.schedule
@@ -203,6 +206,10 @@ def validate(cfg: RobotConfig) -> None:
                    ("planner.smooth_sigma", p.smooth_sigma), ("planner.delta_scale", p.delta_scale)):
         if not v > 0:
             raise ConfigError(f"{key} must be > 0, got {v}")
+    if not s.command_valid_ms <= MAX_WIRE_VALID_MS:  # also refuses inf and nan
+        raise ConfigError(f"schedule.command_valid_ms = {s.command_valid_ms}: the COMMAND frame holds at most "
+                          f"{MAX_WIRE_VALID_MS} ms, and the firmware's own limit is lower (its max_valid_ms, checked "
+                          f"when the link connects: 1000 ms in the simulator, 500 on the reference sketch)")
     if len(cfg.models.mean) != len(cfg.models.std):
         raise ConfigError("models.mean and models.std must have the same length")
 

@@ -39,7 +39,8 @@ from jepa_edge.utils.rate import RateTimer
 from jepa_edge.loop.surprise import SurpriseMonitor
 from jepa_edge.loop.telemetry import Telemetry
 
-EXIT_OK, EXIT_FAULT, EXIT_INTERRUPT = 0, 3, 130
+# EXIT_STOP_UNCONFIRMED: the run ended, but the robot never confirmed its stop (whatever ended it)
+EXIT_OK, EXIT_FAULT, EXIT_STOP_UNCONFIRMED, EXIT_INTERRUPT = 0, 3, 4, 130
 
 
 @dataclass
@@ -97,10 +98,11 @@ class LoopReport:
     surprise_events: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     error: str | None = None  # traceback of an unexpected error (after the robot was stopped)
+    stop_warning: str | None = None  # said when the robot did not confirm its stop (safe_stopped False)
 
     def to_dict(self) -> dict:
         return {"reason": str(self.reason), "ended": self.reason.to_dict(), "exit_code": self.exit_code, "ticks": self.ticks,
-                "safe_stopped": self.safe_stopped, "faults": self.faults,
+                "safe_stopped": self.safe_stopped, "stop_warning": self.stop_warning, "faults": self.faults,
                 "surprise_events": self.surprise_events, "summary": self.summary, "error": self.error}
 
 
@@ -401,8 +403,9 @@ class RobotLoop:
                 error = traceback.format_exc()
                 self.safety.report(stop.kind, stop.detail, tick)
         finally:
+            stopped = False
             try:  # first, before anything else can fail
-                self.parts.robot.safe_stop(ending.stop or END_OF_RUN)  # completed, done: END_OF_RUN
+                stopped = bool(self.parts.robot.safe_stop(ending.stop or END_OF_RUN))  # completed, done: END_OF_RUN
             except Exception as e:  # a Robot that breaks its contract: the firmware window still stops it
                 error = (error or "") + f"safe_stop raised {type(e).__name__}: {e}\n"
             for closer in (lambda: planner_thread and planner_thread.close(),
@@ -414,16 +417,23 @@ class RobotLoop:
                     pass
             restore()
             sys.setswitchinterval(switch)
-        return self._report(ending, code, tick, error)
+        return self._report(ending, code, tick, error, stopped)
 
-    def _report(self, ending: RunEnd, code: int, ticks: int, error: str | None) -> LoopReport:
+    def _report(self, ending: RunEnd, code: int, ticks: int, error: str | None, stopped: bool) -> LoopReport:
         events = [e.to_dict() for e in self.safety.events]
         for ev in events:
             self.telemetry.event(ev)
         summary = self.telemetry.summary()
         summary["planner"]["overruns_counted"] = self.slot.overruns
-        return LoopReport(reason=ending, exit_code=code, ticks=ticks, safe_stopped=True, faults=events,
-                          surprise_events=[e.to_dict() for e in self.surprise.events], summary=summary, error=error)
+        warning = None
+        if not stopped:
+            window = self.parts.robot.command_window_ms() or self.cfg.schedule.command_valid_ms
+            warning = (f"stop NOT confirmed by the firmware: the robot relies on its own watchdog "
+                       f"(window {window:.0f} ms)")
+            code = EXIT_STOP_UNCONFIRMED
+        return LoopReport(reason=ending, exit_code=code, ticks=ticks, safe_stopped=stopped, faults=events,
+                          surprise_events=[e.to_dict() for e in self.surprise.events], summary=summary, error=error,
+                          stop_warning=warning)
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():

@@ -92,11 +92,12 @@ class GymRobot(Robot):
             self._command = np.clip(np.asarray(action, np.float32), self.low, self.high)
             self._deadline = time.monotonic() + valid_ms / 1e3
 
-    def safe_stop(self, reason: StopReason) -> None:
+    def safe_stop(self, reason: StopReason) -> bool:
         with self.lock:
             self.estopped = True
             self._command = np.zeros(self.action_dim, np.float32)
             self._deadline = 0.0
+        return True  # in-process: the env gets no further action
 
     def _step_once(self) -> None:
         with self.lock:

@@ -110,7 +110,8 @@ class SimRobot(LinkRobot):
     """The built-in world as the robot and its camera, behind the firmware simulator."""
 
     def __init__(self, world, *, img_size: int = 64, realtime: bool = True, physics_hz: float = 30.0,
-                 connect_timeout_s: float = 5.0, simulator_config=None):
+                 connect_timeout_s: float = 5.0, simulator_config=None, command_valid_ms: float | None = None,
+                 action_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None):
         from jepa_edge.bridge.messages import FaultCode, FaultMsg, StateMsg
         from jepa_edge.bridge.simulator import SimulatorConfig, start_simulator
 
@@ -130,7 +131,8 @@ class SimRobot(LinkRobot):
         # STATE every 5 ms so lockstep ticks do not wait for the default 20 ms stream.
         self.sim = start_simulator(config=simulator_config or SimulatorConfig(state_ms=5))
         self.cable = CableRelay(self.sim.device, self._on_firmware_frame)
-        super().__init__(self.cable.host_path, connect_timeout_s=connect_timeout_s)
+        super().__init__(self.cable.host_path, connect_timeout_s=connect_timeout_s,
+                         command_valid_ms=command_valid_ms, action_bounds=action_bounds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
