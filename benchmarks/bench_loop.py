@@ -58,10 +58,87 @@ def latency_run(cfg) -> dict:
             "tick_p99_le_33ms": tick.get("p99", 1e9) <= min(33.0, period_ms),
             "misses_le_0.5pct": s["deadline_miss_rate"] <= 0.005,
             "replan_ge_5hz": (s["planner"]["replan_rate_hz"] or 0) >= 5.0,
+            "replan_ge_10hz": (s["planner"]["replan_rate_hz"] or 0) >= 0.99 * 10.0,
             "samples_ge_256": (s["planner"]["samples"].get("p50") or 0) >= 256,
         },
         "faults": report.faults,
     }
+
+
+def planner_profile(cfg, predictors: dict[str, str] | None = None, reps: int = 20) -> dict:
+    """Where one replan's time goes (no loop around it; the planner's own threads): per plan() call, the
+    predictor session's run(), the numpy work around it (feeds: broadcast/reshape/contiguous copies;
+    output slicing), the energy, and the rest (sampling, clip, CEM update, Python). `predictors`: extra
+    AC-predictor bundles (name -> path) profiled the same way; then every planner's plan() is timed
+    round-robin (interleaved: on a shared machine the ratios are the result, not the milliseconds)."""
+    import numpy as np
+
+    from jepa_edge.inference.precision import executed_precision
+    from jepa_edge.loop.assemble import load_session
+    from jepa_edge.planning.planner import LatentDynamics, Observation, make_planner
+    from jepa_edge.profiling.timer import TimingConfig, time_interleaved
+
+    m, pc = cfg.models, cfg.planner
+    paths = {"config": m.predictor or m.encoder, **(predictors or {})}
+    out, plans = {}, {}
+    for name, path in paths.items():
+        sess = load_session(path, "ac_predictor", m.planner_threads or m.threads, batch=pc.max_batch or pc.samples)
+        dyn = LatentDynamics(sess, pc.max_batch, None, pc.rollout_context, pc.renorm)
+        planner = make_planner(dyn, pc)
+        n_tok, dim = sess.inputs[0].shape[-2], sess.inputs[0].shape[-1]
+        rng = np.random.default_rng(0)
+        obs = Observation(rng.standard_normal((n_tok, dim)).astype(np.float32),
+                          np.zeros(dyn.state_dim, np.float32) if dyn.state_dim else None)
+        goal = rng.standard_normal((n_tok, dim)).astype(np.float32)
+        t = {"session_run": 0.0, "dynamics_call": 0.0, "energy": 0.0}
+        run0, call0, energy0 = sess.run, dyn._run, planner.energy
+
+        def timed(key, fn, t=t):
+            def wrapper(*a, **k):
+                t0 = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    t[key] += time.perf_counter() - t0
+            return wrapper
+
+        sess.run, dyn._run, planner.energy = timed("session_run", run0), timed("dynamics_call", call0), \
+            timed("energy", energy0)
+        for _ in range(3):  # warm-up
+            planner.plan(obs, goal)
+        for k in t:
+            t[k] = 0.0
+        ms, iters = [], []
+        for _ in range(reps):
+            r = planner.plan(obs, goal)
+            ms.append(r.info.elapsed_ms)
+            iters.append(r.info.iterations)
+        total = sum(ms) / 1e3
+        share = {"predictor_run": t["session_run"], "feeds_and_outputs": t["dynamics_call"] - t["session_run"],
+                 "energy": t["energy"], "sampling_update_python": total - t["dynamics_call"] - t["energy"]}
+        sess.run, dyn._run, planner.energy = run0, call0, energy0
+        out[name] = {"bundle": str(path), "backend": sess.backend, "precision": executed_precision(sess).label,
+                     "samples": planner.samples_for(1.0), "iterations_p50": float(np.median(iters)),
+                     "plan_ms_p50_alone": round(float(np.median(ms)), 2),
+                     "share_pct": {k: round(100 * v / total, 1) for k, v in share.items()},
+                     "ms_per_plan": {k: round(1e3 * v / reps, 2) for k, v in share.items()}}
+        plans[name] = (planner, sess, lambda planner=planner, obs=obs, goal=goal: planner.plan(obs, goal))
+        print(f"  planner profile [{name}] {out[name]['precision']} {out[name]['backend']}: plan p50 "
+              f"{out[name]['plan_ms_p50_alone']} ms ({out[name]['iterations_p50']:.0f} it), {out[name]['share_pct']}",
+              flush=True)
+    if len(plans) > 1:
+        timing = time_interleaved({k: v[2] for k, v in plans.items()}, TimingConfig(warmup=2, iters=reps))
+        base = timing["config"].stats.p50_ms if timing["config"].stats else None
+        for name, o in timing.items():
+            if o.stats is not None:
+                out[name]["plan_ms_p50_interleaved"] = round(o.stats.p50_ms, 2)
+                out[name]["plan_ms_p99_interleaved"] = round(o.stats.p99_ms, 2)
+                if base:
+                    out[name]["vs_config"] = round(o.stats.p50_ms / base, 3)
+        print("  interleaved plan p50 (ms): " + ", ".join(f"{k} {v.get('plan_ms_p50_interleaved')}" for k, v in out.items()))
+    for _, sess, _ in plans.values():
+        sess.close()
+    return out
 
 
 def make_random_student(out: Path, arch: str, img_size: int) -> tuple[str, str]:
@@ -137,6 +214,11 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-threads", type=int, default=0,
                     help="threads per session in the evaluation (lockstep: nothing runs beside the planner; default: the config's)")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--profile-planner", action="append", default=[], metavar="NAME=BUNDLE",
+                    help="profile one replan (predictor run / feeds / energy / sampling) for the configured "
+                         "predictor and these extra AC-predictor bundles (repeatable); 'config' alone: just the configured one")
+    ap.add_argument("--planning-hz", type=float, default=0.0, help="schedule.planning_hz (default: the config's)")
+    ap.add_argument("--iterations", type=int, default=0, help="planner.iterations (default: the config's)")
     ap.add_argument("--random-student", default="", metavar="DIR",
                     help="no trained student yet: build a random-init one in DIR and quantize it (latency only)")
     ap.add_argument("--random-arch", default="vit_tiny/16")
@@ -159,6 +241,10 @@ def main(argv=None) -> int:
                  "planner.smooth_sigma": args.smooth_sigma, "schedule.action_hz": args.action_hz,
                  "schedule.max_ticks": args.ticks, "schedule.duration_s": 0.0, "telemetry.live": False,
                  "telemetry.out_dir": ""}
+    if args.planning_hz:
+        overrides["schedule.planning_hz"] = args.planning_hz
+    if args.iterations:
+        overrides["planner.iterations"] = args.iterations
     cfg = load_robot_config(args.config, overrides)
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
               "machine": describe(), "load_avg_before": os.getloadavg(),
@@ -166,6 +252,12 @@ def main(argv=None) -> int:
                          "teacher_encoder": args.teacher_encoder or None,
                          "teacher_predictor": args.teacher_predictor or args.teacher_encoder or None},
               "config": cfg.to_dict()}
+    from jepa_edge.utils.device_info import isa_tag
+
+    result["isa"] = isa_tag()
+    if args.profile_planner:
+        extra = dict(x.split("=", 1) for x in args.profile_planner if "=" in x)
+        result["planner_profile"] = planner_profile(cfg, extra)
     if not args.skip_latency:
         t = time.time()
         result["latency"] = latency_run(cfg)

@@ -5,7 +5,9 @@
    measured matrix-product peak of that precision on this GPU.
 2. TensorRT, when `import tensorrt` works: FP16 engine of vit_small/16 built from our ONNX export
    with the export helper's builder, run through jepa_edge's TensorRT session, compared with
-   torch fp32 (per-token cosine). When it does not import, one clear line says so.
+   torch fp32 (per-token cosine); then the Jetson kit's INT8 engine (a 10.3 weakly typed and a
+   strongly typed profile) built by the kit's build_engine.sh (trtexec on PATH) or the Python
+   builder. When TensorRT does not import, one clear line says so.
 
 Needs only torch, numpy, rich (and onnx/onnxscript for the TensorRT part), all on a stock CUDA
 PyTorch image; OpenVINO/NNCF are not imported. Prints a table, writes OUT_DIR/gpu_check.json.
@@ -68,6 +70,8 @@ def torch_rows(warmup: int, iters: int, peaks: dict) -> list[dict]:
                 model.load_state_dict(ref_model.state_dict())
                 model = model.cuda().to(dtype)
                 row.update(cuda_latency(model, x32.cuda().to(dtype), warmup, iters))
+                # what ran: the weights' dtype (TF32 is off, so fp32 matmuls are fp32)
+                row["precision_executed"] = TORCH_EXECUTED.get(str(next(model.parameters()).dtype), "?")
                 pk = peaks.get(f"cuda:{name}")
                 row["tops"] = ops / (row["p50_ms"] / 1e3) / 1e12
                 row["pct_peak"] = 100 * row["tops"] * 1e3 / pk.gops if pk else None
@@ -78,6 +82,25 @@ def torch_rows(warmup: int, iters: int, peaks: dict) -> list[dict]:
             rows.append(row)
         torch.cuda.empty_cache()
     return rows
+
+
+TORCH_EXECUTED = {"torch.float32": "fp32", "torch.float16": "fp16", "torch.bfloat16": "bf16"}
+
+
+def trt_executed(sess, precision: str) -> tuple[str, dict]:
+    """Per-layer precisions of a built engine, from TensorRT's engine inspector (the same JSON as
+    `trtexec --exportLayerInfo`), read by jepa_edge.inference.precision.from_trt_layers."""
+    from jepa_edge.inference.precision import from_trt_layers
+
+    try:
+        import tensorrt as trt
+
+        engine = getattr(sess, "engine", None)
+        info = json.loads(engine.create_engine_inspector().get_engine_information(trt.LayerInformationFormat.JSON))
+        ex = from_trt_layers(info, precision)
+        return ex.executed, ex.to_dict()
+    except Exception as e:  # noqa: BLE001 - the label says it was not read; never the request
+        return "?", {"source": f"not read: {type(e).__name__}: {e}".splitlines()[0]}
 
 
 def tensorrt_rows(warmup: int, iters: int, log) -> tuple[list[dict], str]:
@@ -115,6 +138,7 @@ def tensorrt_rows(warmup: int, iters: int, log) -> tuple[list[dict], str]:
                 row["build_s"] = time.perf_counter() - t0
                 row["engine"] = info
                 sess = TensorRTSession(engine, io.inputs, io.outputs, precision=precision)
+                row["precision_executed"], row["executed"] = trt_executed(sess, precision)
                 out = sess.run({io.inputs[0].name: x})[io.outputs[0].name]
                 cos = token_cosine(out, ref)
                 row["cos_mean"], row["cos_min"] = float(cos.mean()), float(cos.min())
@@ -126,7 +150,55 @@ def tensorrt_rows(warmup: int, iters: int, log) -> tuple[list[dict], str]:
                 row.update(status="failed", reason=f"{type(e).__name__}: {e}".splitlines()[0])
                 log(traceback.format_exc())
             rows.append(row)
+    rows += kit_rows(log)
     return rows, f"TensorRT {trt.__version__}: engines built and run"
+
+
+def kit_rows(log) -> list[dict]:
+    """The Jetson kit's own INT8 graph (default placement, then strongly typed) built into engines here:
+    by the kit's build_engine.sh when trtexec is on PATH, else by the package's Python builder."""
+    import shutil
+    import subprocess
+    import warnings
+
+    import torch
+
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+    from jepa_edge.quant.calib_sources import encoder_samples
+    from jepa_edge.quant.calibration import SmallCalibrationWarning, write_calibration_set
+    from jepa_edge.quant.pipeline import export
+    from jepa_edge.quant.tensorrt_export import EngineSpec, build_engine
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        torch.manual_seed(0)
+        enc = build_encoder("vit_nano/8", img_size=64, depth=6)
+        save_model_dir(d / "model", ModelDir(encoder=enc))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallCalibrationWarning)
+            calib = write_calibration_set(d / "calib", encoder_samples("world", enc.cfg, {}, n=80), count=64, held_out=16,
+                                          source={"kind": "world"})
+        for target in ("jetson-orin-nano", "jetson-agx-thor"):
+            row = {"backend": "tensorrt-kit", "model": f"vit_nano/8@64 {target}", "precision": "int8"}
+            try:
+                kit = export(d / "model", target, "int8", calib=calib, out=d / target, log=None).path
+                if shutil.which("trtexec"):
+                    r = subprocess.run(["bash", str(kit / "build_engine.sh")], capture_output=True, text=True)
+                    row.update(built_by="build_engine.sh", rc=r.returncode, log_tail=(r.stdout + r.stderr)[-1500:])
+                    row["status"] = "ok" if r.returncode == 0 else "failed"
+                else:
+                    st = kit / "model.strongly-typed.onnx"
+                    info = build_engine(kit / "model.onnx", kit / "model.engine",
+                                        EngineSpec("int8", {"pixels": ([1, 3, 64, 64],) * 3}), log=log)
+                    row.update(built_by="tensorrt_export.build_engine (no trtexec on PATH)", engine=info,
+                               strongly_typed_onnx=st.is_file(), status="ok")
+            except Exception as e:  # noqa: BLE001
+                row.update(status="failed", reason=f"{type(e).__name__}: {e}".splitlines()[0])
+                log(traceback.format_exc())
+            rows.append(row)
+    return rows
 
 
 def main() -> int:
@@ -170,7 +242,7 @@ def main() -> int:
         t.add_column(col, justify="left" if col in ("backend", "model", "prec", "status") else "right")
     f = lambda v, fmt="{:.3f}": "-" if v is None else fmt.format(v)  # noqa: E731
     for r in result["rows"]:
-        t.add_row(r["backend"], r["model"], r["precision"], r["status"] if r["status"] == "ok" else r.get("reason", "failed"),
+        t.add_row(r["backend"], r["model"], _label(r), r["status"] if r["status"] == "ok" else r.get("reason", "failed"),
                   f(r.get("p50_ms")), f(r.get("p90_ms")), f(r.get("p99_ms")), f(r.get("tops"), "{:.1f}"),
                   f(r.get("pct_peak"), "{:.1f}%"), f(r.get("cos_mean"), "{:.5f}"))
     console.print(t)
@@ -183,6 +255,14 @@ def main() -> int:
     console.print(trt_note, markup=False)  # "[tensorrt]" is text, not a rich style tag
     _write(args.out_dir, result, console)
     return 0
+
+
+def _label(row: dict) -> str:
+    """The precision column: the request when it ran, `int8 → fp16` when it did not, `? (not read)` unknown."""
+    ex = row.get("precision_executed")
+    if ex in (None, "?"):
+        return f"{row['precision']} (executed not read)" if row.get("status") == "ok" else row["precision"]
+    return row["precision"] if ex == row["precision"] else f"{row['precision']} → {ex}"
 
 
 def _write(out_dir: Path, result: dict, console) -> None:

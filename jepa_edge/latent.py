@@ -40,6 +40,10 @@ class LatentSpec:
     state_update: dict | None = None
     # Planner settings measured for this predictor (planning.config.PlannerConfig field -> value)
     planner: dict = field(default_factory=dict)
+    # The predictor's action / state inputs are (x - mean) / std ({"mean": [...], "std": [...]}, from a
+    # robot dataset's stats, train-ac --data); None: raw values (the built-in world)
+    action_norm: dict | None = None
+    state_norm: dict | None = None
 
     @classmethod
     def from_model_config(cls, config: dict) -> "LatentSpec":
@@ -53,13 +57,16 @@ class LatentSpec:
                    img_size=side, tokens_per_frame=(side // patch) ** 2 if side and patch else 0,
                    input_blur=float(enc.get("input_blur") or 0.0), layer_norm=ac.get("norm") == "layer_norm",
                    action_repeat=int(ac.get("action_repeat", 1)), state_update=ac.get("state_update"),
-                   planner=dict(ac.get("planner") or {}))
+                   planner=dict(ac.get("planner") or {}), action_norm=ac.get("action_norm"),
+                   state_norm=ac.get("state_norm"))
 
     def to_dict(self) -> dict:
         return {"mean": list(self.mean), "std": list(self.std), "img_size": self.img_size,
                 "tokens_per_frame": self.tokens_per_frame, "input_blur": self.input_blur,
                 "layer_norm": self.layer_norm, "action_repeat": self.action_repeat,
-                "state_update": self.state_update, "planner": dict(self.planner)}
+                "state_update": self.state_update, "planner": dict(self.planner),
+                # written only when set, so bundles without them read as before
+                **{k: v for k, v in (("action_norm", self.action_norm), ("state_norm", self.state_norm)) if v is not None}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LatentSpec":
@@ -77,4 +84,11 @@ class LatentSpec:
             raise TypeError("latent layer_norm must be a bool and action_repeat an integer >= 1")
         if spec.state_update is not None and not isinstance(spec.state_update, dict):
             raise TypeError("latent state_update must be a mapping or null")
+        for name in ("action_norm", "state_norm"):
+            n = getattr(spec, name)
+            if n is None:
+                continue
+            if not isinstance(n, dict) or set(n) != {"mean", "std"} or len(n["mean"]) != len(n["std"]) or not all(
+                    isinstance(v, (int, float)) for v in (*n["mean"], *n["std"])) or any(v <= 0 for v in n["std"]):
+                raise TypeError(f"latent {name} must be null or {{mean: [...], std: [...]}} of equal length, std > 0")
         return spec

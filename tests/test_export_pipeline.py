@@ -18,7 +18,7 @@ from jepa_edge.quant.openvino_export import NNCFScheme
 SMALL_NNCF = NNCFScheme(subset_size=8)  # test speed: statistics from 8 samples
 from jepa_edge.quant.pipeline import export
 from jepa_edge.inference import load_bundle
-from jepa_edge.utils.device_info import openvino_capabilities
+from jepa_edge.utils.device_info import isa_features, openvino_capabilities
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +96,26 @@ def test_openvino_int8_and_bf16(work):
     assert work["ov_int8_fq"] > 0
     assert json.loads((d / "ov-int8" / "manifest.json").read_text())["scheme"]["model_type"] == "transformer"
     hint = str(load_bundle(d / "ov-bf16").effective_config()["INFERENCE_PRECISION_HINT"])
+    ex = json.loads((d / "ov-bf16" / "manifest.json").read_text())["precision_executed"]
     if "BF16" in openvino_capabilities():
         assert "bf16" in hint.replace("bfloat16", "bf16")
-    else:  # no AVX512-BF16 / AMX: OpenVINO runs f32, and says so
+        assert ex["executed"] == "bf16" and ex["label"] == "bf16"
+    else:  # no AVX512-BF16 / AMX: OpenVINO runs f32, and the manifest says so
         assert "32" in hint
+        assert ex["executed"] == "fp32" and ex["label"] == "bf16 → fp32 (no BF16 on this CPU)"
+    assert ex["isa"] == isa_features()
+    ex8 = json.loads((d / "ov-int8" / "manifest.json").read_text())["precision_executed"]
+    assert ex8["executed"] == "int8" and ex8["ops"].get("int8", 0) > 0  # int8 kernels ran (VNNI or not)
+
+
+def test_openvino_weight_only_int8(work):
+    """int8w: NNCF weight compression, int8 weights decompressed into f32 math, read back as such."""
+    res = export(work["model"], "openvino", "int8w", calib=work["calib"], out=work["dir"] / "ov-int8w", log=None)
+    assert res.passed and res.manifest.precision_executed["executed"] == "int8w", res.manifest.precision_executed
+    assert res.summary()["precision"] == "int8w"
+    fp = export(work["model"], "openvino", "fp32", out=work["dir"] / "ov-fp32", log=None)
+    assert res.manifest.files["model.bin"]["bytes"] < 0.5 * fp.manifest.files["model.bin"]["bytes"]
+    assert fp.manifest.precision_executed["executed"] == "fp32"
 
 
 def test_failed_gate_retries_keeps_layers_in_float_and_marks_the_bundle(work, capsys):
@@ -177,3 +193,25 @@ def test_ac_predictor_exports_and_runs(work):
                    out=work["dir"] / "ac-ov", log=None)
     ov_out = load_bundle(res32.path).run({k: v[:1] for k, v in held.items()})["next_tokens"]
     assert token_cosine(ov_out, out[:1]).mean() > 0.98
+
+
+def test_export_precision_auto_from_a_target_bench(work, capsys):
+    """--precision auto --from-bench: the choice comes from the target device's measurements (faked here:
+    an AVX2-only box where INT8 ran slower), is said with both p50s, and is what gets exported."""
+    from jepa_edge.profiling.results import BenchResult, BenchRow, save_result
+    from jepa_edge.profiling.timer import LatencyStats, TimingConfig
+
+    def row(p, ms):
+        return BenchRow("onnxruntime", p, latency=LatencyStats.from_samples([ms] * 3, TimingConfig(0, 3)),
+                        executed={"requested": p, "executed": p})
+    bench = work["dir"] / "target-bench.json"
+    save_result(BenchResult([row("fp32", 112.8), row("int8", 118.0)],
+                            {"cpu": "AVX2 box", "isa": ["avx2"], "openvino_capabilities": ["FP32", "INT8"]}), bench)
+    out = work["dir"] / "auto"
+    rc = main(["export", str(work["model"]), "--target", "onnxruntime", "--precision", "auto", "--from-bench",
+               str(bench), "--out", str(out), "--json", str(work["dir"] / "auto.json")])
+    text = capsys.readouterr().out
+    assert rc == 0 and "chose onnxruntime/fp32 (p50 112.80 ms), runner-up onnxruntime/int8 (p50 118.00 ms)" in text
+    summary = json.loads((work["dir"] / "auto.json").read_text())
+    assert summary["precision"] == "fp32" and summary["auto"]["chosen"]["precision"] == "fp32"
+    assert json.loads((out / "manifest.json").read_text())["precision_executed"]["executed"] == "fp32"

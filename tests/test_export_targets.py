@@ -130,3 +130,25 @@ def test_validate_request_accepts_exactly_what_the_table_allows(target, precisio
     assert req.precision in t.precisions and part in t.parts and 1 <= batch <= t.max_batch
     assert req.precision != "int8" or calib
     assert dla is None or (0 <= dla < t.dla_cores and req.precision in ("fp16", "int8"))
+
+
+def test_trt_build_path_follows_the_tensorrt_version(tmp_path):
+    t = all_targets()
+    assert not t["jetson-orin-nano"].strongly_typed and not t["jetson-agx-orin"].strongly_typed  # TensorRT 10.3
+    assert t["jetson-agx-thor"].strongly_typed
+    for version, strong in (("10.3", False), ("10.11", False), ("10.12", True), ("11.0", True)):
+        p = tmp_path / "b.toml"
+        p.write_text(f'backend = "tensorrt"\nprecisions = ["int8"]\nkit = true\ntensorrt = "{version}"\n')
+        assert load_profile(p).strongly_typed is strong, version
+    p.write_text('backend = "tensorrt"\nprecisions = ["int8"]\ntrt_build = "strong"\n')
+    with pytest.raises(ConfigError, match="trt_build"):
+        load_profile(p)
+
+
+def test_qdq_flags_are_refused_off_tensorrt_before_work(tmp_path, capsys, no_work):
+    argv = ["export", str(tmp_path / "m"), "--target", "onnxruntime", "--precision", "int8", "--calib", "x",
+            "--qdq-tool", "modelopt", "--out", str(tmp_path / "b")]
+    assert main(argv) == 2 and "apply to TensorRT targets" in capsys.readouterr().err
+    argv = ["export", str(tmp_path / "m"), "--target", "jetson-orin-nano", "--precision", "fp16",
+            "--qdq-mode", "int8-dla", "--out", str(tmp_path / "b")]
+    assert main(argv) == 2 and "INT8 Q/DQ" in capsys.readouterr().err

@@ -223,7 +223,7 @@ def _fp32_graph(path):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]), str(path))
 
 
-@pytest.mark.parametrize("version", ["10.3.0", "11.0.0"])
+@pytest.mark.parametrize("version", ["10.3.0", "10.12.0", "11.0.0"])
 def test_builder_branches_for_tensorrt_10_and_11(tmp_path, monkeypatch, version):
     import sys
 
@@ -240,10 +240,10 @@ def test_builder_branches_for_tensorrt_10_and_11(tmp_path, monkeypatch, version)
     build = next(e for e in log if e[0] == "build")
     assert ("timing_cache_in", 3) in log and (tmp_path / "t.cache").read_bytes() == b"cache-bytes"
     assert ("workspace", 512 << 20) in log and build[2:] == ("DLA", 1) and "GPU_FALLBACK" in build[1]
-    if version.startswith("10"):
+    if version == "10.3.0":  # before 10.12: weakly typed, precision by builder flags
         assert ("network_flags", 0) in log and "FP16" in build[1] and not info["strongly_typed"]
         assert ("parse", "m.onnx") in log
-    else:  # strongly typed: no precision flags; the graph itself is fp16 (inputs stay fp32)
+    else:  # 10.12+ and 11: strongly typed, no precision flags; the graph itself is fp16 (inputs stay fp32)
         assert ("network_flags", 1 << 5) in log and "FP16" not in build[1] and info["strongly_typed"]
         parsed = next(e[1] for e in log if e[0] == "parse")
         half = onnx.load(str(tmp_path / parsed))
@@ -396,3 +396,167 @@ def test_export_to_the_desk_tensorrt_target_with_stand_ins(tmp_path, monkeypatch
     assert m.entry == "model.engine" and m.status == "ok" and m.scheme["tensorrt"] == "10.3.0"
     assert (tmp_path / "trt" / "model.engine").read_bytes() == b"engine-bytes"
     assert isinstance(load_bundle(res.path), ts.TensorRTSession)
+
+
+# ---------------------------------------------------------------- placement: NVIDIA's recipe (issue 28)
+
+MODELOPT_FIXTURE = __import__("pathlib").Path(__file__).parent / "data" / "modelopt" / "modelopt_vit_micro_int8.onnx"
+
+
+class _Calib:
+    """The two methods of a CalibrationSet the quantizers call, over random-normal samples."""
+
+    def __init__(self, n=8, size=16):
+        self.x = np.random.default_rng(1).standard_normal((n, 3, size, size)).astype(np.float32)
+
+    def samples(self, split, limit=None, batch=1):
+        for i in range(min(limit or len(self.x), len(self.x))):
+            yield {"pixels": self.x[i:i + 1]}
+
+    def count(self, split):
+        return len(self.x)
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    """A depth-1 micro ViT's fp32 ONNX and its Q/DQ graphs: the new default and the old placement."""
+    import torch
+
+    from jepa_edge.models.registry import build_encoder
+    from jepa_edge.quant.onnx_export import encoder_io, export_onnx
+    from jepa_edge.quant.ort_quant import quantize_onnx
+    from jepa_edge.quant.tensorrt_export import make_qdq_onnx, trt_scheme
+
+    d = tmp_path_factory.mktemp("micro")
+    torch.manual_seed(0)
+    model = build_encoder("vit_nano/8", img_size=16, depth=1, embed_dim=32, num_heads=2).eval()
+    export_onnx(model, encoder_io(model.cfg), d / "fp32.onnx", dynamic_batch=True, max_batch=4)
+    calib = _Calib()
+    make_qdq_onnx(d / "fp32.onnx", d / "default.onnx", calib, max_samples=8)
+    old = trt_scheme(8).with_(no_output_qdq=())  # the placement before issue 28: ORT's output Q/DQ
+    quantize_onnx(d / "fp32.onnx", d / "old.onnx", calib, old)
+    return d
+
+
+def _warnings(model, mode="int8"):
+    return [f for f in check_qdq(model, mode) if f.severity == "warning"]
+
+
+def test_checker_passes_modelopts_graph_with_float_weights_through_q_dq():
+    m = onnx.load(str(MODELOPT_FIXTURE))
+    inits = {i.name for i in m.graph.initializer}
+    weight_q = [n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in inits]
+    assert weight_q, "the fixture must hold modelopt's float -> Q -> DQ weights"
+    assert check_qdq(m) == []  # no error, and none of the recipe warnings (output Q/DQ, Softmax input, DQ->Cast)
+
+
+def test_default_tensorrt_graph_quantizes_inputs_only(micro):
+    import onnx as _onnx
+
+    m = _onnx.load(str(micro / "default.onnx"))
+    producer = {o: n for n in m.graph.node for o in n.output}
+    fed_by_product = [n.name for n in m.graph.node if n.op_type == "QuantizeLinear"
+                      and getattr(producer.get(n.input[0]), "op_type", None) in ("MatMul", "Gemm", "Conv")]
+    assert fed_by_product == []
+    dq = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    assert not [n for n in m.graph.node if n.op_type == "Softmax" and n.input[0] in dq]
+    assert [n for n in m.graph.node if n.op_type == "MatMul" and all(i in dq for i in n.input[:2])]
+    assert check_qdq(m) == []
+
+
+def test_checker_flags_output_qdq_and_softmax_input_qdq(micro):
+    rules = {f.rule for f in _warnings(micro / "old.onnx")}
+    assert {"output-qdq", "softmax-input"} <= rules and not errors_of(check_qdq(micro / "old.onnx"))
+    assert not {"output-qdq", "softmax-input"} & {f.rule for f in _warnings(micro / "old.onnx", "int8-dla")}
+
+
+def test_int8_dla_places_qdq_on_every_tensor(micro):
+    from jepa_edge.quant.tensorrt_export import TrtQuantScheme, make_qdq_onnx
+
+    out = make_qdq_onnx(micro / "fp32.onnx", micro / "dla.onnx", _Calib(), max_samples=8,
+                        scheme=TrtQuantScheme(mode="int8-dla"))
+    m = onnx.load(str(out))
+    dq = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    for op in ("LayerNormalization", "Softmax", "Add", "MatMul", "Conv"):
+        assert any(n.op_type == op and n.input[0] in dq for n in m.graph.node), op
+    assert errors_of(check_qdq(m, "int8-dla")) == []
+
+
+def test_strongly_typed_onnx_has_fp16_scales_at_opset_19_and_no_cast_after_dq(micro, tmp_path):
+    import onnxruntime as ort
+
+    from jepa_edge.quant.tensorrt_export import to_strongly_typed_onnx
+
+    st = onnx.load(str(to_strongly_typed_onnx(micro / "default.onnx", tmp_path / "st.onnx")))
+    onnx.checker.check_model(st)
+    assert max(o.version for o in st.opset_import if o.domain in ("", "ai.onnx")) == 19
+    consts = {i.name: i for i in st.graph.initializer}
+    dqs = [n for n in st.graph.node if n.op_type == "DequantizeLinear"]
+    assert dqs and all(consts[n.input[1]].data_type == TensorProto.FLOAT16 for n in dqs)
+    cast_after_dq = [c.name for c in st.graph.node if c.op_type == "Cast" and c.input[0] in {n.output[0] for n in dqs}]
+    assert cast_after_dq == []
+    assert "dq-cast" not in {f.rule for f in check_qdq(st)}
+    # and it still computes the same thing (ONNX Runtime runs fp16 Q/DQ at opset 19)
+    x = _Calib().x[:2]
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"pixels": x})[0]  # noqa: E731
+    a, b = run(tmp_path / "st.onnx"), run(micro / "default.onnx")
+    assert np.linalg.norm(a - b) / np.linalg.norm(b) < 0.05
+
+
+def test_modelopt_missing_names_the_extra(monkeypatch):
+    import sys
+
+    from jepa_edge.quant.tensorrt_export import import_modelopt
+
+    monkeypatch.setitem(sys.modules, "modelopt", None)
+    monkeypatch.setitem(sys.modules, "modelopt.onnx", None)
+    with pytest.raises(MissingExtraError, match=r"jepa-edge\[modelopt\]"):
+        import_modelopt()
+
+
+@pytest.mark.skipif(not _has("modelopt.onnx.quantization"), reason="needs the [modelopt] extra")
+def test_modelopt_generator_runs_on_cpu_and_passes_the_checker(micro):
+    from jepa_edge.quant.tensorrt_export import TrtQuantScheme, make_qdq_onnx
+
+    out = make_qdq_onnx(micro / "fp32.onnx", micro / "mo.onnx", _Calib(), max_samples=8,
+                        scheme=TrtQuantScheme(tool="modelopt", mode="int8"))
+    assert errors_of(check_qdq(out)) == [] and not {"output-qdq", "softmax-input"} & {f.rule for f in _warnings(out)}
+
+
+def test_tensorrt_11_kit_builds_strongly_typed(tmp_path):
+    """A TensorRT 11 profile: the kit ships the fp16/opset-19 graph, --stronglyTyped, and says why."""
+    import subprocess
+    import warnings
+
+    import torch
+
+    from jepa_edge.models.model_dir import ModelDir, save_model_dir
+    from jepa_edge.models.registry import build_encoder
+    from jepa_edge.quant.calibration import SmallCalibrationWarning, write_calibration_set
+    from jepa_edge.quant.pipeline import export
+
+    prof = tmp_path / "board-trt11.toml"
+    prof.write_text('backend = "tensorrt"\nprecisions = ["fp16", "int8"]\nkit = true\ntensorrt = "11.0"\n'
+                    'jetpack = "8"\nmax_batch = 2\n')
+    torch.manual_seed(0)
+    save_model_dir(tmp_path / "model", ModelDir(encoder=build_encoder("vit_nano/8", img_size=16, depth=1, embed_dim=32,
+                                                                      num_heads=2)))
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallCalibrationWarning)
+        calib = write_calibration_set(tmp_path / "calib", ({"pixels": rng.standard_normal((3, 16, 16)).astype(np.float32)}
+                                                           for _ in range(12)), count=8, held_out=4, source={})
+    res = export(tmp_path / "model", str(prof), "int8", calib=calib, out=tmp_path / "kit", log=None)
+    kit, m = res.path, res.manifest
+    assert m.status == "kit" and m.scheme["build_path"] == "strongly-typed" and m.scheme["qdq_mode"] == "int8"
+    assert m.scheme["qdq_tool"]["name"] == "jepa-edge" and m.scheme["qdq_check"]["warnings"] == []
+    st = onnx.load(str(kit / "model.strongly-typed.onnx"))
+    dq_out = {n.output[0] for n in st.graph.node if n.op_type == "DequantizeLinear"}
+    assert dq_out and not [n for n in st.graph.node if n.op_type == "Cast" and n.input[0] in dq_out]
+    build, prof_sh, readme = ((kit / f).read_text() for f in ("build_engine.sh", "profile.sh", "README.md"))
+    assert "--stronglyTyped" in build and "model.strongly-typed.onnx" in build
+    assert "Build path: strongly typed" in readme and "Q/DQ made by jepa-edge" in readme
+    assert "not run on TensorRT hardware" in readme.replace("None of this has run", "not run")
+    assert "--useCudaGraph" in prof_sh and "nvpmodel -q" in prof_sh and "power.txt" in prof_sh
+    for script in ("build_engine.sh", "profile.sh"):
+        assert subprocess.run(["bash", "-n", str(kit / script)]).returncode == 0

@@ -95,3 +95,59 @@ def test_bad_sources_are_config_errors(tmp_path):
     bad.write_bytes(b"not a video")
     with pytest.raises(ConfigError, match="cannot open video file"):
         open_camera(str(bad))
+
+
+GST = ("nvarguscamerasrc ! video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1 ! nvvidconv ! "
+       "video/x-raw,format=BGRx ! videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1")
+
+
+def _build_info(gstreamer: str) -> str:
+    return f"General configuration for OpenCV 4.8.0\n  Video I/O:\n    FFMPEG:  YES\n    GStreamer:   {gstreamer}\n"
+
+
+def test_a_gstreamer_pipeline_opens_through_opencvs_gstreamer_backend(monkeypatch):
+    """A Jetson CSI camera: OpenCV built with GStreamer gets the pipeline with CAP_GSTREAMER."""
+    import cv2
+
+    from jepa_edge.robot.camera import GStreamerCamera, opencv_has_gstreamer
+
+    opened = []
+
+    class FakeCapture:
+        def __init__(self, *args):
+            opened.append(args)
+
+        def isOpened(self):
+            return True
+
+        def set(self, *a):
+            return True
+
+        def read(self):
+            return True, np.full((4, 6, 3), (10, 20, 30), np.uint8)  # BGR
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: _build_info("YES (1.20.3)"))
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    assert opencv_has_gstreamer() and not opencv_has_gstreamer(_build_info("NO"))
+    cam = open_camera(GST)
+    assert isinstance(cam, GStreamerCamera) and opened == [(GST, cv2.CAP_GSTREAMER)]
+    with cam:
+        frame = cam.read(timeout=2.0)
+    assert frame.image[0, 0].tolist() == [30, 20, 10]  # RGB
+    assert isinstance(open_camera("gst:videotestsrc ! appsink"), GStreamerCamera)
+    assert opened[-1] == ("videotestsrc ! appsink", cv2.CAP_GSTREAMER)
+
+
+def test_a_gstreamer_pipeline_without_gstreamer_in_opencv_says_so(monkeypatch):
+    import cv2
+
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: _build_info("NO"))
+    with pytest.raises(ConfigError, match="built without GStreamer.*JetPack") as e:
+        open_camera(GST)
+    assert "\n" not in str(e.value)
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: _build_info("YES (1.20.3)"))
+    with pytest.raises(ConfigError, match="must end in appsink"):
+        open_camera("gst:v4l2src ! videoconvert")

@@ -273,3 +273,22 @@ def test_delta_scale_scores_the_scaled_change_and_tends_to_the_first_order_energ
     small = scaled_change_energy(l1_energy, z_now, z_now[None] + delta, z_goal, 1e-4)
     assert np.array_equal(np.argsort(small), np.argsort(slope))
     assert not np.array_equal(np.argsort(l1_energy(z_now[None] + delta, z_goal)), np.argsort(slope))
+
+
+def test_dynamics_feed_a_dataset_trained_predictor_normalized_actions_and_states():
+    """train-ac --data trains on (x - mean) / std: the rollout must feed the predictor exactly that."""
+    from jepa_edge.latent import LatentSpec
+
+    seen = {}
+
+    class Recorder(LinearDynamics):
+        def run(self, inputs):
+            seen.update(actions=inputs["actions"].copy(), states=inputs["states"].copy())
+            return super().run(inputs)
+
+    session = Recorder(0.05).bind(LatentSpec(action_norm={"mean": [1.0, -1.0], "std": [2.0, 0.5]},
+                                             state_norm={"mean": [0.5] * 4, "std": [0.25] * 4}))
+    dyn = LatentDynamics(session)
+    dyn.step(np.zeros((1, 4, 8), np.float32), np.array([[3.0, 0.0]], np.float32), np.ones((1, 4), np.float32))
+    np.testing.assert_allclose(seen["actions"][0, -1], [1.0, 2.0])
+    np.testing.assert_allclose(seen["states"][0, -1], [2.0] * 4)

@@ -1,5 +1,6 @@
 """Official checkpoint formats -> our model dir. One pure converter module per format; this table
-is the whole list (the CLI's --format choices come from it)."""
+is the whole list of official layouts (the CLI's --format choices: these plus "hf", a transformers
+save_pretrained dir or hf://ORG/NAME[@REV], read by checkpoints/hf.py)."""
 from __future__ import annotations
 
 import importlib
@@ -26,10 +27,39 @@ def converter(fmt: str):
     return getattr(importlib.import_module(module), func)
 
 
-def convert_checkpoint(src, dst, fmt: str, **flags) -> Path:
-    """Read an official file, convert it, check it against our modules, write a model dir at `dst`."""
+# Not an official file: a transformers save_pretrained dir or hf://ORG/NAME[@REV] (checkpoints/hf.py).
+HF_FORMAT = "hf"
+
+
+def detect_format(src) -> str | None:
+    """"hf" for an hf:// reference or a folder whose config.json names a transformers model_type;
+    None otherwise (an official file: its layout cannot be told from the file, --format says it)."""
+    from jepa_edge.checkpoints.hf import is_hf_url, looks_like_hf_dir
+
+    if is_hf_url(str(src)) or (Path(src).is_dir() and looks_like_hf_dir(src)):
+        return HF_FORMAT
+    return None
+
+
+def convert_checkpoint(src, dst, fmt: str | None = None, **flags) -> Path:
+    """Read an official file (or a Hugging Face model: `fmt` "hf", or None to detect it), convert it,
+    check it against our modules, write a model dir at `dst`."""
+    from jepa_edge.errors import CheckpointError, ConfigError
     from jepa_edge.models.model_dir import bundle_from_state, save_model_dir
 
+    detected = detect_format(src)
+    if fmt is None and detected is None and not Path(src).exists():
+        raise CheckpointError(f"{src}: no such file or directory")
+    if fmt is None and detected is None:
+        raise ConfigError(f"{src}: pass --format ({', '.join([*FORMATS, HF_FORMAT])}); only Hugging Face model "
+                          "dirs (config.json with a model_type) and hf:// references are detected")
+    if fmt == HF_FORMAT or (fmt is None and detected == HF_FORMAT):
+        from jepa_edge.checkpoints.hf import convert_hf_dir
+
+        return convert_hf_dir(src, dst, **flags)
+    if detected == HF_FORMAT:
+        raise ConfigError(f"{src} is a Hugging Face model (config.json names a model_type), not an official "
+                          f"{fmt} file: pass --format hf, or leave --format out")
     ckpt = read_official(src)
     config, state = converter(fmt)(ckpt, **{k: v for k, v in flags.items() if v is not None})
     check_finite(state, str(src))
@@ -38,4 +68,4 @@ def convert_checkpoint(src, dst, fmt: str, **flags) -> Path:
     return save_model_dir(dst, bundle, source=source)
 
 
-__all__ = ["FORMATS", "convert_checkpoint", "converter", "read_official"]
+__all__ = ["FORMATS", "HF_FORMAT", "convert_checkpoint", "converter", "detect_format", "read_official"]

@@ -20,11 +20,12 @@ from jepa_edge.errors import JepaEdgeError
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("doctor", "doctor", "list usable backends and devices, with versions"),
     ("bridge", "bridge", "serial link to the firmware: run the simulator, ping, watch, jog"),
-    ("convert", "convert", "convert an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint to a model dir"),
+    ("convert", "convert", "convert an official or Hugging Face I-JEPA / V-JEPA / V-JEPA 2 checkpoint to a model dir"),
     ("embed", "embed", "run a model dir's encoder on a .npy of inputs, write tokens .npy"),
     ("pretrain", "pretrain", "I-JEPA / V-JEPA self-supervised pretraining (DDP under torchrun)"),
     ("distill", "distill", "distill a student from a teacher model dir (V-JEPA 2.1 recipe; --dense)"),
     ("train-ac", "train_ac", "train the action-conditioned predictor on a frozen encoder"),
+    ("record", "record", "record a robot dataset (LeRobot v3.0) from the world, a Gymnasium env or a robot"),
     ("eval", "eval", "probes, intuitive physics, teacher agreement and AC rollout of a model dir"),
     ("diagnose", "diagnose", "does the planning energy point the way? energy vs distance to go, true frames and AC predictor"),
     ("calibrate", "calibrate", "record an INT8 calibration set (+ held-out split) from the world, files or a camera"),

@@ -25,7 +25,8 @@ def add_arguments(p):
                    help="an existing bundle to bench as it is (repeatable)")
     p.add_argument("--backends", type=_csv, default=("torch", "onnxruntime", "openvino"),
                    help="comma list: torch,onnxruntime,openvino,tensorrt (default: %(default)s)")
-    p.add_argument("--precisions", type=_csv, default=("fp32", "int8"), help="comma list: fp32,bf16,fp16,int8")
+    p.add_argument("--precisions", type=_csv, default=("fp32", "int8"), help="comma list: fp32,bf16,fp16,int8,int8w (int8w: OpenVINO weight-only INT8); rows show "
+                        "the precision that executed, e.g. 'bf16 → fp32 (no BF16 on this CPU)'")
     p.add_argument("--threads", type=int, help="threads per backend (default: the backend's own)")
     p.add_argument("--warmup", type=int, default=20, help="untimed runs per backend first (default %(default)s)")
     p.add_argument("--iters", type=int, default=200, help="timed runs per backend x precision (default %(default)s)")

@@ -19,7 +19,13 @@ def add_arguments(p):
                    help="load a model dir whose config.json carries no hashes (hand-made, older jepa-edge) unchecked")
     p.add_argument("--target", help="onnx, onnxruntime, openvino, tensorrt, torch, or a profile (jetson-orin-nano, ...)"
                    " or a profile .toml path")
-    p.add_argument("--precision", default="fp32", help="fp32 | fp16 | bf16 | int8 (what the target supports)")
+    p.add_argument("--precision", default="fp32",
+                   help="fp32 | fp16 | bf16 | int8 | int8w (what the target supports), or auto: time the candidate "
+                        "backend x precision pairs here (or read --from-bench), keep those that pass the gate, "
+                        "export the fastest")
+    p.add_argument("--from-bench", metavar="FILE",
+                   help="with --precision auto: choose from this bench JSON (e.g. copied back from the target "
+                        "device) instead of measuring here")
     p.add_argument("--calib", help="calibration set name (under calibration/) or path; required for int8")
     p.add_argument("--out", help="bundle folder to write")
     p.add_argument("--part", choices=("encoder", "ac_predictor"), default="encoder",
@@ -39,6 +45,12 @@ def add_arguments(p):
     p.add_argument("--accuracy-control", action="store_true",
                    help="OpenVINO int8: use nncf.quantize_with_accuracy_control (slower)")
     p.add_argument("--subset-size", type=int, default=300, help="calibration samples the quantizer uses")
+    p.add_argument("--qdq-tool", choices=("jepa-edge", "modelopt"),
+                   help="TensorRT int8: which tool places the Q/DQ nodes: jepa-edge (ONNX Runtime's quantizer, inputs "
+                        "of weighted ops; default) or modelopt (NVIDIA's ONNX PTQ, the [modelopt] extra)")
+    p.add_argument("--qdq-mode", choices=("int8", "int8-dla"),
+                   help="TensorRT int8 placement: int8 = inputs of weighted ops only; int8-dla = Q/DQ on every tensor "
+                        "so DLA layers need no float fallback (default: int8-dla with --dla-core, else int8)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle in --out")
     _output.add_json_flag(p, "the result summary (gate, precision, files)")
     p.add_argument("--list-targets", action="store_true", help="print the target table and exit")
@@ -58,9 +70,29 @@ def _list_targets() -> int:
     return 0
 
 
+def _quant_scheme(args, ort_scheme):
+    """--qdq-tool/--qdq-mode: a TensorRT Q/DQ scheme in place of the generic ORT one (TensorRT targets only)."""
+    if not (getattr(args, "qdq_tool", None) or getattr(args, "qdq_mode", None)):
+        return ort_scheme
+    from jepa_edge.quant.targets import get_target
+    from jepa_edge.quant.tensorrt_export import TrtQuantScheme, import_modelopt
+
+    if get_target(args.target).backend != "tensorrt":
+        raise ConfigError("--qdq-tool/--qdq-mode apply to TensorRT targets (tensorrt, jetson-*)")
+    if args.precision in ("fp32", "fp16", "bf16"):
+        raise ConfigError(f"--qdq-tool/--qdq-mode place INT8 Q/DQ nodes; --precision {args.precision} has none")
+    if args.qdq_tool == "modelopt":
+        import_modelopt()  # a missing extra is one line, before any work
+    return TrtQuantScheme(tool=args.qdq_tool or "jepa-edge", mode=args.qdq_mode, max_samples=args.subset_size)
+
+
 def run(args) -> int:
     if args.list_targets:
         return _list_targets()
+    if args.from_bench and args.precision != "auto":
+        raise ConfigError("--from-bench goes with --precision auto")
+    if args.precision == "auto":
+        _auto_precision(args)
     if not args.model or not args.target or not args.out:
         raise ConfigError("give MODEL_DIR, --target and --out (see --list-targets)")
     from jepa_edge.quant.gate import GateConfig
@@ -83,9 +115,12 @@ def run(args) -> int:
                  probe=probe,
                  dla_core=args.dla_core, frames=args.frames, overwrite=args.overwrite,
                  trust_unverified=args.trust_unverified,
-                 ort_scheme=OrtQuantScheme(max_samples=args.subset_size),
+                 ort_scheme=_quant_scheme(args, OrtQuantScheme(max_samples=args.subset_size)),
                  nncf_scheme=NNCFScheme(subset_size=args.subset_size, accuracy_control=args.accuracy_control))
-    _output.write_json(args, res.summary())
+    summary = res.summary()
+    if getattr(args, "auto_choice", None):
+        summary["auto"] = args.auto_choice
+    _output.write_json(args, summary)
     if res.gate is not None and res.gate.kept_float:
         kept = ", ".join(k["node"] + (f" ({k['module']})" if k.get("module") else "") for k in res.gate.kept_float)
         _output.say(args, f"kept in float: {kept}")
@@ -93,3 +128,29 @@ def run(args) -> int:
         _output.say(args, f"jepa-edge export: accuracy gate FAILED: {res.gate.reason}; bundle kept for inspection, marked failed_gate")
         return 1
     return 0
+
+
+def _auto_precision(args) -> None:
+    """--precision auto: measure (or read --from-bench), choose, and set args.target/args.precision."""
+    from jepa_edge.profiling import choose as C
+    from jepa_edge.quant.targets import get_target
+
+    if not args.model or not args.out:
+        raise ConfigError("give MODEL_DIR and --out (--target optional with --precision auto: CPU backends)")
+    target = get_target(args.target) if args.target else None
+    backend = target.backend if target else None
+    if args.from_bench:
+        choice = C.choose_from_bench(args.from_bench, backend)
+    else:
+        if args.part != "encoder":
+            raise ConfigError("--precision auto measures encoders here; for the AC predictor pass --from-bench FILE "
+                              "(a bench of its bundles) or choose a precision")
+        backends = (backend,) if backend else C.CPU_BACKENDS
+        _, choice = C.measure(args.model, backends, calib=args.calib, log=_output.info)
+    for e in choice.excluded:
+        _output.info(f"  not a candidate: {e['key']}: {e['why']}")
+    _output.say(args, choice.line())
+    args.precision = choice.chosen.precision
+    if target is None or target.backend != choice.chosen.backend:
+        args.target = choice.chosen.backend
+    args.auto_choice = choice.to_dict()

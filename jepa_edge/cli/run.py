@@ -12,13 +12,17 @@ import json
 import shlex
 
 from jepa_edge.cli import _output
-from jepa_edge.errors import ConfigError
+from jepa_edge.errors import ConfigError, MissingExtraError
 from jepa_edge.loop.config import add_config_flags, flag_overrides, load_robot_config
 
 
 def add_arguments(p) -> None:
     p.add_argument("--config", help="robot TOML (examples/sim_world.toml, examples/robot_ttyACM0.toml)")
-    p.add_argument("--episodes", type=int, default=0, help="goal-reaching evaluation: this many episodes per method")
+    p.add_argument("--env", default="", metavar="ID",
+                   help="a Gymnasium env with pixel observations as camera + robot, e.g. Pendulum-v1 or "
+                        "jepa_edge/Tabletop-v0 (sets camera.source = 'gym' and sim.world = ID; the [gym] extra)")
+    p.add_argument("--episodes", type=int, default=0, help="goal-reaching evaluation: this many episodes per method "
+                   "(on an --env: DINO-WM's protocol, sim.goal_horizon random actions make the goal)")
     _output.add_json_flag(p, "the run report (with --episodes: the evaluation results)")
     p.add_argument("--methods", default="random,student,oracle",
                    help="evaluation methods, comma separated: random, teacher, student, oracle "
@@ -35,6 +39,8 @@ def run(args) -> int:
     overrides = flag_overrides(args)
     if args.trust_unverified:
         overrides["models.trust_unverified"] = True
+    if args.env:
+        overrides.update({"camera.source": "gym", "sim.world": args.env})
     cfg = load_robot_config(args.config, overrides)
     # The bridge logs link events (ESTOP acknowledged, reconnects) as warnings, one line each: the
     # CLI's logging setup (cli/_output.py) prints them unless -q.
@@ -50,6 +56,7 @@ def _run_loop(cfg, args) -> int:
 
     console = _output.console(stderr=True)
     asm = assemble(cfg)  # config/model/link errors surface here, before anything moves
+    cfg = asm.cfg  # with a Gymnasium env's action bounds filled in
     telemetry = Telemetry(cfg.telemetry.out_dir or None)
     loop = RobotLoop(cfg, asm.parts, telemetry)
     try:
@@ -68,7 +75,10 @@ def _run_loop(cfg, args) -> int:
     if cfg.telemetry.out_dir:
         telemetry.write_report(out)
         if cfg.telemetry.png:
-            telemetry.write_timeline(report.faults)
+            try:
+                telemetry.write_timeline(report.faults)
+            except MissingExtraError as e:  # the run itself is done: say so, keep its exit code
+                console.print(f"timeline.png not written: {e}", markup=False, soft_wrap=True)
     _output.write_json(args, out)
     _print_summary(console, report)
     if report.stop_warning:
@@ -120,7 +130,7 @@ def _print_summary(console, report) -> None:
 def _command_line(args) -> str:
     """The command that reproduces this evaluation (from the parsed flags, not sys.argv)."""
     parts = ["jepa-edge", "run"]
-    for flag in ("config", "episodes", "methods", "teacher_encoder", "teacher_predictor", "first_seed", "json"):
+    for flag in ("config", "env", "episodes", "methods", "teacher_encoder", "teacher_predictor", "first_seed", "json"):
         value = getattr(args, flag)
         if value not in (None, ""):
             parts += [f"--{flag.replace('_', '-')}", str(value)]
@@ -154,7 +164,10 @@ def _evaluate(cfg, args) -> int:
         results = evaluate(cfg, methods, args.episodes, args.first_seed, progress=report)
     results["command"] = _command_line(args)
     results["machine"] = describe()
-    table = Table(title=f"goal reaching ({results['task']}, {args.episodes} episodes, <= {results['max_steps']} steps)")
+    protocol = results.get("protocol")
+    horizon = f", goal after {protocol['goal_horizon']} random actions" if protocol else ""
+    table = Table(title=f"goal reaching ({results['task']}{horizon}, {args.episodes} episodes, "
+                        f"<= {results['max_steps']} steps)")
     for col in ("method", "success", "steps to goal p50", "final distance", "plan ms / action p50"):
         table.add_column(col, justify="right")
     for name, r in results["methods"].items():

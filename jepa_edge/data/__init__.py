@@ -1,13 +1,29 @@
 """Data: the built-in tabletop world (physics, rendering, clips, impossible variants, tasks) and
 real data sources (image folders, video files, .npy arrays) behind one Dataset interface."""
-from jepa_edge.data.clips import VIOLATIONS, make_clip, make_vo_pair
-from jepa_edge.data.datasets import (
-    ImageFolder, NpyArrays, VideoFiles, WorldClips, WorldImages, WorldTrajectories, WorldVOPairs, open_dataset,
-)
-from jepa_edge.data.policies import ExplorationPolicy, OracleController, PushPolicy, RandomPolicy, make_policy
-from jepa_edge.data.tasks import TASK_CONFIG, Goal, is_success, sample_goal, start_episode
-from jepa_edge.data.transforms import IMAGENET, Normalization
-from jepa_edge.data.world import Clip, TabletopWorld, WorldConfig, WorldState
+# Names load on first use (PEP 562): the robot path imports the world and its tasks without torch,
+# which only the dataset classes (datasets.py) and torch transforms (transforms.py) need.
+_LAZY = {
+    "VIOLATIONS": "clips", "make_clip": "clips", "make_vo_pair": "clips",
+    "ImageFolder": "datasets", "NpyArrays": "datasets", "VideoFiles": "datasets", "WorldClips": "datasets",
+    "WorldImages": "datasets", "WorldTrajectories": "datasets", "WorldVOPairs": "datasets", "open_dataset": "datasets",
+    "ExplorationPolicy": "policies", "OracleController": "policies", "PushPolicy": "policies",
+    "RandomPolicy": "policies", "make_policy": "policies",
+    "TASK_CONFIG": "tasks", "Goal": "tasks", "is_success": "tasks", "sample_goal": "tasks", "start_episode": "tasks",
+    "IMAGENET": "transforms", "Normalization": "transforms",
+    "Clip": "world", "TabletopWorld": "world", "WorldConfig": "world", "WorldState": "world",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jepa_edge.data' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"jepa_edge.data.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Clip", "ExplorationPolicy", "Goal", "IMAGENET", "ImageFolder", "Normalization", "NpyArrays",

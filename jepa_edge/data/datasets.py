@@ -233,6 +233,77 @@ class NpyArrays(FrameDataset):
         return (x, *(torch.from_numpy(np.array(a[sel], dtype=np.float32)) for a in self.extras.values()))
 
 
+# ---- robot datasets (LeRobot v3.0 layout, data/lerobot.py) ------------------------------------------
+class RobotEpisodes(FrameDataset):
+    """Images, clips or trajectories cut from the episodes of a LeRobot v3.0 dataset folder.
+
+    Every episode is decoded once (each video file front to back) and kept as uint8 at `size`.
+    kind "images": every frame; "clips": `frames` frames every `stride` frames, cut every clip span;
+    "trajectories": (clip [C,T,H,W], actions [T,A], states [T,S]) where one step is `stride` dataset
+    frames (the action repeat): its action is the mean of the `stride` actions it spans (exact when the
+    recording held each action that long, `record --action-repeat`), its state the first one's.
+    Actions and states are normalized with `action_norm` / `state_norm` ({"mean", "std"}; None: raw)."""
+
+    def __init__(self, root, kind: str = "clips", size: int | None = 64, frames: int = 8, stride: int = 1,
+                 hop: int | None = None, normalization: Normalization = IMAGENET, image_key: str | None = None,
+                 state_key: str | None = "observation.state", action_key: str | None = "action",
+                 action_norm: dict | None = None, state_norm: dict | None = None):
+        from jepa_edge.data.lerobot import RobotDataset
+
+        traj = kind == "trajectories"
+        self.data = RobotDataset(root, image_key=image_key, state_key=state_key if traj else None,
+                                 action_key=action_key if traj else None)
+        if traj and (self.data.state_key is None or self.data.action_key is None):
+            raise ConfigError("trajectories need --state-key and --action-key")
+        self.kind, self.size, self.normalization, self.stride = kind, size, normalization, stride
+        self.frames = None if kind == "images" else frames
+        self.action_norm, self.state_norm = action_norm, state_norm
+        self.episodes, self.index = [], []
+        for ep in self.data.iter_episodes():
+            k = len(self.episodes)
+            self.episodes.append((resize_frames(ep.frames, size), ep.actions, ep.states))
+            if kind == "images":
+                self.index += [(k, t) for t in range(len(ep))]
+            else:
+                span = clip_span(frames, stride) + (stride - 1 if traj else 0)  # a step's actions: `stride` rows
+                self.index += [(k, s) for s in clip_starts(len(ep) - (span - clip_span(frames, stride)), frames, stride, hop)]
+        if not self.index:
+            longest = max((len(e[0]) for e in self.episodes), default=0)
+            raise DataError(f"{root}: no episode is long enough for a clip of {frames} frames every {stride} "
+                            f"(longest has {longest}); lower --frames or --action-repeat")
+
+    def __len__(self):
+        return len(self.index)
+
+    @staticmethod
+    def _norm(x: np.ndarray, norm: dict | None) -> torch.Tensor:
+        if norm is not None:
+            x = (x - np.asarray(norm["mean"], np.float32)) / np.asarray(norm["std"], np.float32)
+        return torch.from_numpy(np.ascontiguousarray(x, np.float32))
+
+    def __getitem__(self, i):
+        _check_index(i, len(self))
+        k, start = self.index[i]
+        frames, actions, states = self.episodes[k]
+        if self.kind == "images":
+            return self.normalization(frames[start])
+        idx = clip_indices(start, self.frames, self.stride)
+        x = self.normalization(frames[idx])
+        if self.kind == "clips":
+            return x
+        a = actions[start:start + self.frames * self.stride].reshape(self.frames, self.stride, -1).mean(1)
+        return x, self._norm(a, self.action_norm), self._norm(states[idx], self.state_norm)
+
+    @property
+    def seed(self) -> int:
+        return 0
+
+    def describe(self) -> dict:
+        return {**self.data.describe(), "kind": self.kind, "size": self.size, "frames": self.frames,
+                "stride": self.stride, "n": len(self), "normalization": self.normalization.to_dict(),
+                "action_norm": self.action_norm, "state_norm": self.state_norm}
+
+
 # ---- helpers -------------------------------------------------------------------------------------------
 def _check_n(n):
     if not (isinstance(n, (int, np.integer)) and n >= 1):
@@ -245,9 +316,10 @@ def _check_index(i, n):
 
 
 def open_dataset(source: str, *, kind: str = "images", size: int = 64, frames: int = 16, stride: int = 1,
-                 n: int = 10_000, seed: int = 0, normalization: Normalization = IMAGENET) -> FrameDataset:
-    """A dataset from a CLI `--data` value: "world", a folder of images or videos, a video file,
-    or a .npy file. `kind` is images, clips or trajectories."""
+                 n: int = 10_000, seed: int = 0, normalization: Normalization = IMAGENET,
+                 image_key: str | None = None) -> FrameDataset:
+    """A dataset from a CLI `--data` value: "world", a robot dataset folder (LeRobot v3.0 layout), a
+    folder of images or videos, a video file, or a .npy file. `kind` is images, clips or trajectories."""
     if kind not in ("images", "clips", "trajectories"):
         raise ConfigError(f"kind must be images, clips or trajectories, got {kind!r}")
     norm = dict(normalization=normalization)
@@ -259,6 +331,13 @@ def open_dataset(source: str, *, kind: str = "images", size: int = 64, frames: i
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such file or folder (use 'world' for the built-in world)")
+    from jepa_edge.data.lerobot import is_robot_dataset
+
+    if is_robot_dataset(path):
+        return RobotEpisodes(path, kind, size, frames, stride, image_key=image_key, **norm)
+    if image_key is not None:
+        raise ConfigError(f"--image-key {image_key} names a feature of a robot dataset; {source} is not one "
+                          "(no meta/info.json)")
     if kind == "trajectories":
         raise ConfigError(f"{source}: trajectories (frames + actions + states) come from 'world' or from "
                           "NpyArrays(path, actions=..., states=...) in Python")

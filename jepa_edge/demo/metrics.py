@@ -142,12 +142,16 @@ def bench(bench_json: Path) -> list[Metric]:
     d = _read_json(bench_json)
     out = []
     for r in d.get("rows", []):
-        key = f"{r['backend']}/{r['precision']}"
+        key = f"{r['backend']}/{r['precision']}"  # stable id: the request
+        ex = r.get("executed") or {}
+        shown = f"{r['backend']}/{ex.get('label') or r['precision']}"  # what people read: what executed
         if r.get("status") != "ok" or not r.get("latency"):
-            out.append(metric(f"bench.{key}.status", f"{key}: status", r.get("status")))
+            out.append(metric(f"bench.{key}.status", f"{shown}: status", r.get("status")))
             continue
-        out.append(metric(f"bench.{key}.p50_ms", f"{key}: latency p50", r["latency"]["p50_ms"], "ms"))
-        out.append(metric(f"bench.{key}.p99_ms", f"{key}: latency p99", r["latency"]["p99_ms"], "ms"))
+        out.append(metric(f"bench.{key}.p50_ms", f"{shown}: latency p50", r["latency"]["p50_ms"], "ms"))
+        out.append(metric(f"bench.{key}.p99_ms", f"{shown}: latency p99", r["latency"]["p99_ms"], "ms"))
+        if ex.get("executed"):
+            out.append(metric(f"bench.{key}.executed", f"{shown}: precision executed", ex["executed"]))
     return out
 
 

@@ -1,14 +1,19 @@
-"""Goal-reaching evaluation in the built-in world: success rate, steps to goal, planning time per action.
+"""Goal-reaching evaluation: success rate, final distance, steps to goal, planning time per action.
 
-Each episode is `tasks.start_episode(seed)`: a scene and a goal image (the same scene with the
-agent, or an object, somewhere else). Every method runs through the same loop, camera, encoder
-and firmware simulator, in lockstep at the world's own step (dt = 0.1 s: one action per step, as
-the AC predictor was trained), replanning every step; only the planner differs:
+In the built-in world (camera.source = "world"), each episode is `tasks.start_episode(seed)`: a
+scene and a goal image (the same scene with the agent, or an object, somewhere else), behind the
+firmware simulator. On a Gymnasium env (camera.source = "gym", `run --env ID`), DINO-WM's protocol:
+reset to the seed, `sim.goal_horizon` random actions (each lasting one plan step), the last frame
+and state are the goal; reset to the same seed and plan toward that frame; success when the env's
+state (`sim.success_state`) is within `sim.success_tolerance` of the goal's. Every method runs
+through the same loop, camera and encoder, in lockstep (one action per step, as the AC predictor
+was trained), replanning every step; only the planner differs:
 
     random   uniform random actions within the bounds (the floor)
     teacher  CEM/MPPI over the FP32 teacher's encoder + AC predictor
     student  the same over the student (e.g. the INT8 bundle)
-    oracle   the world's controller acting on ground-truth state (the ceiling)
+    oracle   the ceiling: the world's controller on ground-truth state (built-in world), or the
+             goal's true actions replayed (Gymnasium env)
 """
 from __future__ import annotations
 
@@ -54,14 +59,59 @@ class GroundTruthPlanner:
         return PlanResult(np.repeat(a[None], self.horizon, axis=0), info)
 
 
+class ReplayPlanner:
+    """The oracle on a Gymnasium env: replays the actions that produced the goal (a `Planner` that
+    ignores the latents), then the stop action. The env's step count says where it is in them."""
+
+    def __init__(self, robot, goal, horizon: int):
+        self.robot, self.goal, self.horizon = robot, goal, horizon
+
+    def plan(self, obs: Observation, goal: np.ndarray, warm: np.ndarray | None = None,
+             budget: PlanBudget | None = None) -> PlanResult:
+        import time
+
+        t = time.perf_counter()
+        k = self.robot.steps // self.goal.repeat
+        rest = self.goal.actions[k:k + self.horizon]
+        pad = np.repeat(self.robot.stop_action()[None] if len(rest) == 0 else
+                        (rest[-1:] if self.robot.action_mode == "absolute" else np.zeros_like(rest[-1:])),
+                        self.horizon - len(rest), axis=0)
+        actions = np.concatenate([rest, pad]).astype(np.float32)
+        return PlanResult(actions, PlanInfo(0, 0, (time.perf_counter() - t) * 1e3, float("nan"), 0.0))
+
+
+@dataclass(frozen=True)
+class GymSuccess:
+    """When a Gymnasium episode counts as reached: `spec` (robot/gym.py StateSpec) within `tolerance`."""
+
+    spec: object
+    tolerance: float
+
+    @classmethod
+    def resolve(cls, cfg: RobotConfig, robot) -> "GymSuccess":
+        from jepa_edge.robot.gym import StateSpec
+
+        u = robot.env.unwrapped
+        text = cfg.sim.success_state or getattr(u, "success_state", "")
+        tol = cfg.sim.success_tolerance or float(getattr(u, "success_tolerance", 0.0) or 0.0)
+        if tol <= 0:
+            raise ConfigError(f"goal reaching on {robot.env_id} needs sim.success_tolerance (the distance on "
+                              f"sim.success_state = {text or 'the state'!r} that counts as reached)")
+        return cls(StateSpec(text), tol)
+
+    def distance(self, robot, goal) -> float:
+        return float(np.linalg.norm(self.spec.read(robot) - goal.state))
+
+
 def eval_config(cfg: RobotConfig) -> RobotConfig:
     """Lockstep at the world's step, replanning every step, no surprise slow-downs, and the full
     `planner.iterations` every time (no wall-clock budget): results must not depend on how busy
     the machine was. Planning time per action is still measured and reported."""
     from jepa_edge.data.tasks import TASK_CONFIG
 
-    if cfg.camera.source != "world":
-        raise ConfigError("goal-reaching evaluation runs in the built-in world: set camera.source = 'world', link.url = 'sim'")
+    if cfg.camera.source not in ("world", "gym"):
+        raise ConfigError("goal-reaching evaluation runs in simulation: the built-in world (camera.source = 'world', "
+                          "link.url = 'sim') or a Gymnasium env (--env ID)")
     hz = 1.0 / TASK_CONFIG.dt
     # a predictor trained with --action-repeat k looks k world steps ahead per action: its plan's
     # actions last k steps, and the loop still replans (and acts) every step
@@ -76,8 +126,56 @@ def eval_config(cfg: RobotConfig) -> RobotConfig:
                          "schedule.command_valid_ms": max(cfg.schedule.command_valid_ms, 1000.0)})
 
 
+def run_gym_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, predictor_session) -> dict:
+    """One DINO-WM episode on a Gymnasium env (module docstring)."""
+    spec = latent_spec(cfg.models.predictor or cfg.models.encoder)
+    repeat = spec.action_repeat if spec is not None else 1
+    found: dict = {}
+
+    def make_goal(robot):
+        found["success"] = GymSuccess.resolve(cfg, robot)
+        found["goal"] = robot.sample_goal(seed, cfg.sim.goal_horizon, repeat, found["success"].spec,
+                                          min_distance=found["success"].tolerance)  # not reached at the start
+        return found["goal"]
+
+    asm = assemble(cfg, episode_seed=seed, encoder_session=encoder_session,
+                   predictor_sessions=None if predictor_session is None else (predictor_session, None),
+                   random_actions=method.name in ("random", "oracle"), make_goal=make_goal)
+    robot, goal, success = asm.robot, found["goal"], found["success"]
+    if method.name == "oracle":
+        asm.parts.planner = ReplayPlanner(robot, goal, asm.cfg.planner.horizon)
+    telemetry = Telemetry()
+    reached: dict = {}
+    start = success.distance(robot, goal)
+
+    def on_tick(tick: int, rec: dict) -> bool:
+        if success.distance(robot, goal) <= success.tolerance:
+            reached["steps"] = tick
+            return True
+        return False
+
+    try:
+        report = RobotLoop(asm.cfg, asm.parts, telemetry, on_tick=on_tick).run()
+        distance = success.distance(robot, goal)
+    finally:
+        asm.close()
+    return _episode_result(seed, reached, report, distance, telemetry, start_distance=round(start, 4))
+
+
+def _episode_result(seed, reached, report, distance, telemetry, **extra) -> dict:
+    plans = [p["plan_ms"] for p in telemetry.plans if p.get("plan_ms") is not None]
+    return {"seed": seed, "success": "steps" in reached, "steps": reached.get("steps", report.ticks),
+            "final_distance": round(distance, 4), **extra,
+            "plan_ms_mean": round(float(np.mean(plans)), 3) if plans else None,
+            "replans": len(plans), "reason": str(report.reason), "ended": report.reason.how.value,
+            "fault": report.reason.stop.kind.value if report.reason.by_fault and report.reason.stop.kind else None}
+
+
 def run_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, predictor_session) -> dict:
     from jepa_edge.data.tasks import goal_distance, is_success
+
+    if cfg.camera.source == "gym":
+        return run_gym_episode(cfg, method, seed, encoder_session, predictor_session)
 
     asm = assemble(cfg, episode_seed=seed, encoder_session=encoder_session,
                    predictor_sessions=None if predictor_session is None else (predictor_session, None),
@@ -98,11 +196,7 @@ def run_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, pr
         distance = goal_distance(asm.world.state, asm.goal)
     finally:
         asm.close()
-    plans = [p["plan_ms"] for p in telemetry.plans if p.get("plan_ms") is not None]
-    return {"seed": seed, "success": "steps" in reached, "steps": reached.get("steps", report.ticks),
-            "final_distance": round(distance, 4), "plan_ms_mean": round(float(np.mean(plans)), 3) if plans else None,
-            "replans": len(plans), "reason": str(report.reason), "ended": report.reason.how.value,
-            "fault": report.reason.stop.kind.value if report.reason.by_fault and report.reason.stop.kind else None}
+    return _episode_result(seed, reached, report, distance, telemetry)
 
 
 def ended_by_fault(episode: dict) -> bool:
@@ -112,7 +206,9 @@ def ended_by_fault(episode: dict) -> bool:
 
 def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed: int = 1000, progress=None) -> dict:
     """Run every method on the same `episodes` seeds; returns per-method results."""
-    cfg = eval_config(cfg)
+    from jepa_edge.loop.assemble import env_defaults
+
+    cfg = env_defaults(eval_config(cfg))  # a Gymnasium env's action bounds, found once
     results = {}
     for method in methods:
         enc_path = method.encoder or cfg.models.encoder
@@ -167,5 +263,11 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
             "plan_ms_per_action": percentiles(e["plan_ms_mean"] for e in per_episode),
             "per_episode": per_episode,
         }
-    return {"episodes": episodes, "first_seed": first_seed, "task": cfg.sim.task, "max_steps": cfg.sim.max_steps,
-            "planner": asdict(cfg.planner), "methods": results}
+    out = {"episodes": episodes, "first_seed": first_seed, "task": cfg.sim.task, "max_steps": cfg.sim.max_steps,
+           "planner": asdict(cfg.planner), "methods": results}
+    if cfg.camera.source == "gym":  # DINO-WM's protocol on a Gymnasium env
+        out["task"] = f"gym:{cfg.sim.world}"
+        out["protocol"] = {"env": cfg.sim.world, "goal_horizon": cfg.sim.goal_horizon,
+                           "success_state": cfg.sim.success_state, "success_tolerance": cfg.sim.success_tolerance,
+                           "action_mode": cfg.sim.action_mode}
+    return out

@@ -31,7 +31,7 @@ class Manifest:
     backend: str                   # which session runs it: torch | onnx | onnxruntime | openvino | tensorrt
     target: str                    # target table entry it was built for
     part: str                      # encoder | ac_predictor
-    precision: str                 # fp32 | fp16 | bf16 | int8
+    precision: str                 # as requested: fp32 | fp16 | bf16 | int8 | int8w
     entry: str                     # the file the session opens (model.onnx, model.xml, model.engine, ...)
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
@@ -42,6 +42,9 @@ class Manifest:
     calibration: dict | None = None                    # name, hash, count, held_out
     gate: dict | None = None                           # accuracy-gate results (see quant/gate.py)
     status: str = "ok"                                 # ok | failed_gate | kit (engine still to be built on device)
+    # as executed on the machine that exported it (read from the compiled model: see inference/precision.py):
+    # {requested, executed, reason, source, ops, label, cpu, isa}; null: not read (older bundle, kit)
+    precision_executed: dict | None = None
     tools: dict = field(default_factory=dict)          # library versions that produced it
     files: dict = field(default_factory=dict)          # relpath -> {"sha256", "bytes"}
     created: str = ""
@@ -65,7 +68,7 @@ class Manifest:
         for name in ("scheme", "model", "tools", "files"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a mapping")
-        for name in ("calibration", "gate"):
+        for name in ("calibration", "gate", "precision_executed"):
             if not isinstance(getattr(self, name), (dict, type(None))):
                 raise TypeError(f"{name} must be a mapping or null")
         if self.status not in STATUSES:

@@ -15,7 +15,8 @@ from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 # bundle precision -> INFERENCE_PRECISION_HINT; None keeps the device default (int8: let the
 # plugin pick for the layers left in float, as deployed)
-PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": None}
+# int8w (weight-only INT8) pins f32 math: the weights are decompressed into it
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": None, "int8w": "f32"}
 
 
 def _import_ov():
@@ -80,6 +81,12 @@ class OpenVINOSession(InferenceSession):
         """Per-layer profiling info of the last run (needs perf_counters=True)."""
         return self._req.get_profiling_info()
 
+    def executed_precision(self):
+        """The precision the compiled model runs (runtime graph + hint), not the one asked for."""
+        from jepa_edge.inference.precision import from_openvino
+
+        return from_openvino(self.compiled, self.precision)
+
     def effective_config(self) -> dict:
         keys = ("PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT")
         return {k: str(self.compiled.get_property(k)) for k in keys}
@@ -114,6 +121,11 @@ class BatchedOpenVINO(InferenceSession):
         self.bind(base.latent, base.manifest, base.bundle_dir)
         self._ports = [(s.name, self.compiled.output(i)) for i, s in enumerate(self.outputs)]
         base.close()
+
+    def executed_precision(self):
+        from jepa_edge.inference.precision import from_openvino
+
+        return from_openvino(self.compiled, self.precision)
 
     def run(self, inputs):
         res = self._req.infer({s.name: np.ascontiguousarray(inputs[s.name], np.float32) for s in self.inputs})

@@ -16,7 +16,7 @@ def _import_ort():
     try:
         import onnxruntime
     except ImportError as e:  # core dependency, but a broken install should still say what to do
-        raise MissingExtraError("onnxruntime", "onnxruntime", "or pip install onnxruntime") from e
+        raise MissingExtraError("onnxruntime", "all", "a core dependency: pip install onnxruntime") from e
     return onnxruntime
 
 
@@ -51,6 +51,7 @@ class OrtSession(InferenceSession):
             so.profile_file_prefix = str(profile_prefix)
         self.model_path = str(model_path)
         self.ort_session = ort.InferenceSession(self.model_path, so, providers=providers or ["CPUExecutionProvider"])
+        self._opt_level = so.graph_optimization_level
         super().__init__(inputs or specs_of(self.ort_session.get_inputs()), outputs or specs_of(self.ort_session.get_outputs()))
         self.precision = precision
         self._out_names = [s.name for s in self.outputs]
@@ -58,6 +59,13 @@ class OrtSession(InferenceSession):
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {s.name: np.ascontiguousarray(inputs[s.name], dtype=s.dtype) for s in self.inputs}
         return dict(zip(self._out_names, self.ort_session.run(self._out_names, feeds)))
+
+    def executed_precision(self):
+        """The precision the session runs: node types of its graph after ORT's optimizations, on the
+        providers it actually got (a second, read-only session writes the optimized graph)."""
+        from jepa_edge.inference.precision import from_ort
+
+        return from_ort(self.model_path, self.precision, self.ort_session.get_providers(), self._opt_level)
 
     def end_profiling(self) -> str:
         """Stop the profiler and return the path of its JSON trace."""

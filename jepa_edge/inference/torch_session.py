@@ -14,7 +14,7 @@ def _import_torch():
     try:
         import torch
     except ImportError as e:
-        raise MissingExtraError("PyTorch", "torch", "install the CPU build: pip install torch") from e
+        raise MissingExtraError("PyTorch", "train", "install the CPU build of torch first: see README") from e
     return torch
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa_edge.errors import ConfigError
+from jepa_edge.errors import ConfigError, MissingExtraError
 from jepa_edge.loop.loop import LoopParts
 from jepa_edge.loop.perception import LatentEncoder
 from jepa_edge.planning.planner import LatentDynamics, RandomPlanner, make_planner
@@ -48,9 +48,23 @@ def _key(part: str) -> str:
     return "encoder" if part == "encoder" else "predictor"
 
 
+def _model_dir_module():
+    """jepa_edge.models.model_dir: a model dir runs eagerly in torch, which a core (robot) install lacks."""
+    try:
+        import safetensors  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise MissingExtraError("PyTorch (for a model dir)", "train",
+                                "or export a bundle with `jepa-edge export` and run that") from e
+    from jepa_edge.models import model_dir
+
+    return model_dir
+
+
 def _torch_from_model_dir(path: Path, part: str, threads: int, trust_unverified: bool = False) -> InferenceSession:
-    from jepa_edge.models.model_dir import load_model_dir
     from jepa_edge.inference.torch_session import TorchSession
+
+    load_model_dir = _model_dir_module().load_model_dir
 
     bundle = load_model_dir(path, trust_unverified=trust_unverified)
     spec = LatentSpec.from_model_config(bundle.config)
@@ -81,9 +95,7 @@ def latent_spec(path: str | Path | None) -> LatentSpec | None:
     if (path / "manifest.json").is_file():
         return read_manifest(path, verify=False).latent
     if (path / "config.json").is_file():
-        from jepa_edge.models.model_dir import read_config
-
-        return LatentSpec.from_model_config(read_config(path))
+        return LatentSpec.from_model_config(_model_dir_module().read_config(path))
     raise ConfigError(f"{path} is neither an artifact bundle (manifest.json) nor a model dir (config.json)")
 
 
@@ -112,7 +124,7 @@ def make_state_update(cfg: RobotConfig, predictor_path: str | Path, world_cfg=No
         return StateUpdate.for_world(world_cfg)
     if cfg.planner.state_update == "integrate":
         raise ConfigError(f"planner.state_update = 'integrate', but {predictor_path} records no robot kinematics "
-                          "(config.json ac.state_update): retrain it with `jepa-edge train-ac`, or set "
+                          "(its latent spec's state_update): retrain it with `jepa-edge train-ac`, or set "
                           "planner.state_update = 'hold'")
     return None
 
@@ -133,6 +145,7 @@ class Assembly:
     world: object = None  # the built-in world (simulation), for success checks
     goal: object = None  # jepa_edge.data.tasks.Goal in the built-in world
     sessions: list = field(default_factory=list)
+    cfg: RobotConfig | None = None  # the config the parts were built from (env_defaults applied)
 
     def close(self) -> None:
         for s in self.sessions:
@@ -170,7 +183,13 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
         from jepa_edge.robot.gym import GymRobot
 
         robot = GymRobot(cfg.sim.world, seed=cfg.sim.seed if episode_seed is None else episode_seed,
-                         realtime=realtime, physics_hz=0.0 if realtime else cfg.schedule.perception_hz)
+                         realtime=realtime, physics_hz=0.0 if realtime else cfg.schedule.perception_hz,
+                         image_key=cfg.sim.image_key, state_key=cfg.sim.state_key, action_mode=cfg.sim.action_mode,
+                         auto_reset=realtime)
+        if robot.action_dim != len(cfg.planner.action_low):
+            robot.close()
+            raise ConfigError(f"{cfg.sim.world} takes {robot.action_dim}-d actions, but planner.action_low/action_high "
+                              f"are {len(cfg.planner.action_low)}-d: fix them, or leave them unset for the env's bounds")
         return robot, robot.camera(cfg.camera.fps), None, None
     from jepa_edge.robot.camera import open_camera
     from jepa_edge.robot.robot import LinkRobot
@@ -183,6 +202,26 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
                       connect_timeout_s=cfg.link.connect_timeout_s, command_valid_ms=cfg.schedule.command_valid_ms,
                       action_bounds=(cfg.planner.action_low, cfg.planner.action_high))
     return robot, camera, None, None
+
+
+def env_defaults(cfg: RobotConfig) -> RobotConfig:
+    """With a Gymnasium env (camera.source = "gym"), planner bounds left at their defaults become the
+    env's own action bounds (`run --env Pendulum-v1` plans torques in [-2, 2])."""
+    from jepa_edge.planning.config import PlannerConfig
+
+    if cfg.camera.source != "gym":
+        return cfg
+    default = PlannerConfig()
+    if (cfg.planner.action_low, cfg.planner.action_high) != (default.action_low, default.action_high):
+        return cfg  # the user's own bounds (make_robot checks their dimension)
+    from jepa_edge.robot.gym import env_action_bounds
+
+    # the env is made and checked here as the loop will use it: a bad env fails before any model loads
+    low, high = env_action_bounds(cfg.sim.world, image_key=cfg.sim.image_key, state_key=cfg.sim.state_key,
+                                  action_mode=cfg.sim.action_mode)
+    if not all(np.isfinite(low + high)):
+        raise ConfigError(f"{cfg.sim.world}'s action space is unbounded ({low}..{high}): set planner.action_low/action_high")
+    return cfg.override({"planner.action_low": low, "planner.action_high": high})
 
 
 def goal_latent(cfg: RobotConfig, encoder: LatentEncoder, robot, goal) -> np.ndarray:
@@ -203,8 +242,11 @@ def goal_latent(cfg: RobotConfig, encoder: LatentEncoder, robot, goal) -> np.nda
 
 def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_session: InferenceSession | None = None,
              predictor_sessions: tuple[InferenceSession, InferenceSession | None] | None = None,
-             random_actions: bool = False) -> Assembly:
-    """Everything `RobotLoop` needs. Sessions may be passed in (tests, evaluation reusing them)."""
+             random_actions: bool = False, make_goal=None) -> Assembly:
+    """Everything `RobotLoop` needs. Sessions may be passed in (tests, evaluation reusing them).
+    `make_goal(robot)`: the episode's goal (an object with `.image`), e.g. a Gymnasium env's DINO-WM goal.
+    Run the loop with `Assembly.cfg` (a Gymnasium env's action bounds filled in: `env_defaults`)."""
+    cfg = env_defaults(cfg)
     m = cfg.models
     sessions = []
     if encoder_session is None:
@@ -223,6 +265,8 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
     encoder = make_encoder(encoder_session, m, m.predictor)
     robot, camera, world, goal = make_robot(cfg, episode_seed)
     try:
+        if make_goal is not None:
+            goal = make_goal(robot)
         robot.connect()
         z_goal = goal_latent(cfg, encoder, robot, goal)
     except BaseException:
@@ -238,4 +282,4 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
         surprise = LatentDynamics(predictor_sessions[1]) if predictor_sessions[1] is not None else None
     parts = LoopParts(camera=camera, encoder=encoder, planner=planner, robot=robot, z_goal=z_goal,
                       surprise_dynamics=surprise)
-    return Assembly(parts, robot, world, goal, sessions)
+    return Assembly(parts, robot, world, goal, sessions, cfg)

@@ -36,8 +36,10 @@ FaultPolicy = Literal["stop", "recover"]  # what a fault of a configurable kind 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    # "world" (simulated camera of the built-in world), "gym" (the Gymnasium env's render),
-    # an OpenCV device index ("0"), a V4L2 path ("/dev/video0") or a video file path.
+    # "world" (simulated camera of the built-in world), "gym" (the Gymnasium env's frames),
+    # an OpenCV device index ("0"), a V4L2 path ("/dev/video0"), a GStreamer pipeline ending in
+    # appsink (a Jetson CSI camera: "nvarguscamerasrc ! ... ! appsink"; needs OpenCV built with
+    # GStreamer) or a video file path.
     source: str = "world"
     fps: float = 30.0  # capture rate asked of a device; playback rate of a video file
     width: int = 0  # 0 = the source's own size
@@ -144,13 +146,26 @@ class TelemetryConfig:
 
 @dataclass(frozen=True)
 class SimConfig:
-    world: str = "tabletop"  # "tabletop" (built-in world) or a Gymnasium env id, e.g. "Pendulum-v1"
+    # "tabletop" (built-in world, behind the firmware simulator) or, with camera.source = "gym", a
+    # Gymnasium env id, e.g. "Pendulum-v1" or "jepa_edge/Tabletop-v0" (`jepa-edge run --env ID` sets both)
+    world: str = "tabletop"
     seed: int = 0  # the world's seed (object layout, sampled goal)
     img_size: int = 64  # rendered frame size in px (square)
     physics_hz: float = 30.0  # realtime mode: world steps per second
     task: Literal["reach", "push"] = "reach"  # goal-reaching task in the built-in world: "reach" or "push"
     max_steps: int = 200  # goal-reaching episode length (perception ticks)
     success_radius: float = 0.0  # distance to the goal that counts as reached (0 = the task's own)
+    # Gymnasium envs (camera.source = "gym"):
+    image_key: str = "pixels"  # the image in a Dict observation (uint8 [H, W, 3]); else the obs or env.render()
+    state_key: str = ""  # the robot state in a Dict observation ("" = "state", else its first other entry)
+    action_mode: Literal["delta", "absolute"] = "delta"  # "delta" (velocities, torques) or "absolute" (targets)
+    # Goal reaching on an env, DINO-WM's protocol: the goal is the frame after this many random actions
+    # (each lasting one plan step) from the episode's reset state
+    goal_horizon: int = 5
+    # What must match the goal's state: NAME[INDEX] of the observation ("state[:2]"), its info
+    # ("info.world[4:6]") or env.unwrapped ("data.qpos[0,1]"); "" = the env's own default, else the state
+    success_state: str = ""
+    success_tolerance: float = 0.0  # Euclidean distance on success_state that counts as reached (0 = the env's own)
 
 
 @dataclass(frozen=True)
@@ -210,6 +225,8 @@ def validate(cfg: RobotConfig) -> None:
         raise ConfigError(f"schedule.command_valid_ms = {s.command_valid_ms}: the COMMAND frame holds at most "
                           f"{MAX_WIRE_VALID_MS} ms, and the firmware's own limit is lower (its max_valid_ms, checked "
                           f"when the link connects: 1000 ms in the simulator, 500 on the reference sketch)")
+    if cfg.sim.goal_horizon < 1 or cfg.sim.success_tolerance < 0:
+        raise ConfigError("sim.goal_horizon must be >= 1 and sim.success_tolerance >= 0")
     if len(cfg.models.mean) != len(cfg.models.std):
         raise ConfigError("models.mean and models.std must have the same length")
 

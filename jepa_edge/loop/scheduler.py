@@ -228,7 +228,8 @@ class PlannerThread:
     def _run(self) -> None:
         if self.nice:
             try:  # per-thread on Linux (a thread is a task with its own id); elsewhere a no-op
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+                tid = threading.get_native_id()  # relative to the process: under `nice` it stays below perception
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.nice))
             except (AttributeError, OSError):
                 pass
         timer = RateTimer(1.0 / self.period, self.stop)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jepa_edge.errors import MissingExtraError
 from jepa_edge.utils.files import atomic_path, atomic_write_json
 
 TICK_STAGES = ("camera", "encode", "surprise", "command", "tick")  # ms fields of a tick record
@@ -114,7 +115,10 @@ class Telemetry:
         """PNG: per-stage latency, frame-to-command latency, planner time, surprise; faults marked."""
         if not self.out_dir or not self.ticks:
             return None
-        import matplotlib
+        try:
+            import matplotlib
+        except ImportError as e:  # a robot (core) install: the JSON lines and summary are written anyway
+            raise MissingExtraError("matplotlib (for timeline.png)", "plots", "or set telemetry.png = false") from e
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

@@ -48,6 +48,10 @@ class LatentDynamics:
     With a `state_update` (planning/kinematics.py) each planned action is integrated into the state the
     next call sees, as V-JEPA 2-AC's planner does; without one the state is held at its current value.
 
+    A predictor trained on a robot dataset (`train-ac --data`) reads normalized actions and states,
+    (x - mean) / std with the dataset's stats: the session's latent spec carries them, and they are
+    applied here, so the planner, the kinematics and the robot all stay in the robot's own units.
+
     A session exported for a fixed number of frames F (`jepa-edge export --frames F`) takes calls of
     up to F frames: the frames after those given are zero-filled, which block-causality makes
     harmless. History rollouts need F >= the horizon; a one-frame session serves "last" only.
@@ -77,6 +81,9 @@ class LatentDynamics:
         if state_update is not None and self.state_name:
             state_update.check(self.action_dim, self.state_dim)
         self.state_update = state_update if self.state_name else None
+        spec = session.latent
+        self.action_norm = _affine(spec.action_norm if spec else None, self.action_dim, "actions")
+        self.state_norm = _affine(spec.state_norm if spec else None, self.state_dim, "states")
         self.calls = 0
 
     def check_horizon(self, horizon: int) -> None:
@@ -112,6 +119,10 @@ class LatentDynamics:
         if self.pad_to_batch and n < self.max_batch:  # an export with a fixed batch: pad, then cut
             pad = self.max_batch - n
             frames, actions, states = (np.concatenate([a, np.repeat(a[-1:], pad, 0)]) for a in (frames, actions, states))
+        if self.action_norm is not None:
+            actions = (actions - self.action_norm[0]) / self.action_norm[1]
+        if self.state_norm is not None:
+            states = (states - self.state_norm[0]) / self.state_norm[1]
         feeds = {self.token_name: np.ascontiguousarray(frames.reshape(len(frames), -1, D), dtype=np.float32),
                  self.action_name: np.ascontiguousarray(actions, dtype=np.float32)}
         if self.state_name:
@@ -156,6 +167,17 @@ def scaled_change_energy(energy, z_now: np.ndarray, z_end: np.ndarray, z_goal: n
     if scale == 1:
         return energy(z_end, z_goal)
     return np.float32(scale) * energy(z_end, z_now + (z_goal - z_now) / np.float32(scale))
+
+
+def _affine(norm: dict | None, dim: int, what: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, std) arrays of a recorded normalization, checked against the predictor's input width."""
+    if norm is None:
+        return None
+    mean, std = np.asarray(norm["mean"], np.float32), np.asarray(norm["std"], np.float32)
+    if dim and len(mean) != dim:
+        raise ConfigError(f"the predictor's latent spec normalizes {len(mean)}-d {what}, but it takes {dim}-d {what}: "
+                          "re-export the bundle from its model dir")
+    return mean, std
 
 
 def _static(shape, axis: int) -> int:

@@ -231,7 +231,19 @@ def open_row(bundle: Path, cfg: BenchConfig, inputs: list[np.ndarray], timing_in
     except Exception as e:  # noqa: BLE001 - one row's failure (foreign engine, missing extra) is its status
         row.status, row.reason = "failed_build", _one_line(e)
         return Candidate(row)
+    row.executed = read_executed(session)
     return Candidate(row, session, runner, outs)
+
+
+def read_executed(session) -> dict:
+    """The row's executed precision from the live session; a reader that fails says so (never the request)."""
+    from jepa_edge.inference.precision import executed_precision
+
+    try:
+        return executed_precision(session).to_dict()
+    except Exception as e:  # noqa: BLE001 - the label must not kill the row; "?" is shown as unknown
+        return {"requested": session.precision, "executed": "?", "reason": "", "source": f"not read: {_one_line(e)}",
+                "ops": {}, "label": f"{session.precision} (executed precision not read)"}
 
 
 def _one_line(e: BaseException) -> str:
@@ -326,7 +338,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
     peak_keys = {}
     if cfg.peak:
         log("measure the matrix-product peak of each precision timed")
-        cpu_rows = {c.row.precision for c in planned if c.runner is not None and c.row.backend != "tensorrt"}
+        cpu_rows = {_peak_precision(c.row) for c in planned if c.runner is not None and c.row.backend != "tensorrt"}
         gpu_rows = any(c.runner is not None and c.row.backend == "tensorrt" for c in planned)
         peaks = measure_peak(sorted(cpu_rows), cfg.threads, cfg.peak_seconds, cuda=gpu_rows, shapes=cfg.peak_shapes)
         for p, (runner, ops) in peak_runners(peaks, sorted(cpu_rows), cfg.threads).items():
@@ -354,7 +366,7 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
         c.row.latency = out.stats
         if ops:
             c.row.gops = round_gops(ops / (out.stats.p50_ms / 1e3) / 1e9)
-            pk = peaks.get(("cuda:" if c.row.backend == "tensorrt" else "") + c.row.precision)
+            pk = peaks.get(("cuda:" if c.row.backend == "tensorrt" else "") + _peak_precision(c.row))
             if pk and pk.gops > 0:
                 c.row.pct_peak = round(100 * c.row.gops / pk.gops, 3)
     for c in planned:
@@ -369,6 +381,13 @@ def run_bench(model_dir: Path | None, cfg: BenchConfig, bundles: list[Path] = ()
                 "quality_samples": len(inputs), "peak_interleaved": bool(peak_keys),
                 "loadavg_before": load_before, "loadavg_after": _loadavg()}
     return BenchResult([c.row for c in planned], describe(), settings, model_info, peaks, command_line())
+
+
+def _peak_precision(row: BenchRow) -> str:
+    """The peak a row is measured against: that of the math that executed (a bf16 row that ran f32 is
+    held to the f32 peak; weight-only INT8 runs f32 math)."""
+    p = row.executed.get("executed") if row.executed.get("executed") not in (None, "?") else row.precision
+    return {"int8w": "fp32"}.get(p, p)
 
 
 def _loadavg() -> float | None:

@@ -50,7 +50,7 @@ def pareto_plot(results: list[BenchResult], out: str | os.PathLike, labels: list
         xerr = [[0] * len(rows), [r.latency.p99_ms - r.latency.p50_ms for r in rows]]
         ax.errorbar(x, y, xerr=xerr, fmt=markers[k % len(markers)], capsize=3, label=f"{name} (bar: p50 to p99)")
         for r, xi, yi in zip(rows, x, y):
-            ax.annotate(f"{r.backend}/{r.precision}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            ax.annotate(f"{r.backend}/{r.label}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
         front = pareto_front(list(zip(x, y)))
         ax.step([x[i] for i in front], [y[i] for i in front], where="post", alpha=0.5)
     ax.set_xscale("log")
@@ -78,7 +78,7 @@ def latency_histograms(result: BenchResult, out: str | os.PathLike) -> None:
         for v, style, name in ((r.latency.p50_ms, "-", "p50"), (r.latency.p99_ms, "--", "p99")):
             ax.axvline(v, color="k", linestyle=style, linewidth=1)
             ax.text(v, ax.get_ylim()[1] * 0.9, f" {name} {v:.2f}", fontsize=7)
-        ax.set_title(f"{r.backend}/{r.precision} ({s.size} runs)", fontsize=9)
+        ax.set_title(f"{r.backend}/{r.label} ({s.size} runs)", fontsize=9)
         ax.set_xlabel("ms")
     for ax in list(axes.flat)[len(rows):]:
         ax.axis("off")

@@ -5,8 +5,9 @@ Schema (`schema: "jepa-edge-bench"`, `schema_version: 1`); unknown top-level key
 file from a newer jepa-edge is never half-read:
   created, command, device (jepa_edge.utils.device_info.describe()), settings (warm-up, iterations,
   threads, batch, order), model (name, arch, img_size, macs, ops), peak ({precision: PeakResult}),
-  rows ([BenchRow]): backend, precision, status, reason, bundle, size_mb, quality, latency
-  (LatencyStats with every sample), mem_mb, gops, pct_peak.
+  rows ([BenchRow]): backend, precision (as requested), status, reason, bundle, size_mb, quality, latency
+  (LatencyStats with every sample), mem_mb, gops, pct_peak, executed (the precision that ran, read
+  from the compiled model, and why it differs from the request).
 """
 from __future__ import annotations
 
@@ -39,11 +40,22 @@ class BenchRow:
     latency: LatencyStats | None = None
     mem_mb: float | None = None     # peak RSS added by loading + warming up this configuration
     gops: float | None = None       # model ops / p50
-    pct_peak: float | None = None   # gops / measured peak of this precision, in %
+    pct_peak: float | None = None   # gops / measured peak of the executed precision, in %
+    # the precision that ran, read from the compiled model (jepa_edge/inference/precision.py):
+    # {requested, executed, reason, source, ops, label}; `precision` above is the request
+    executed: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def label(self) -> str:
+        """`int8`, or `bf16 → fp32 (no BF16 on this CPU)` when the request fell back: never a precision
+        that did not execute."""
+        from jepa_edge.inference.precision import label_of
+
+        return label_of(self.precision, self.executed)
 
     @property
     def key(self) -> str:
@@ -165,7 +177,7 @@ def result_table(result: BenchResult):
     for col, just in (("backend", "left"), ("prec", "left"), ("status", "left"), ("MB", "right"),
                       ("cos mean/p1", "right"), ("p50 ms", "right"), ("p90", "right"), ("p99", "right"),
                       ("img/s", "right"), ("mem MB", "right"), ("% peak", "right")):
-        t.add_column(col, justify=just, no_wrap=col != "status")
+        t.add_column(col, justify=just, no_wrap=col not in ("status", "prec"))
     notes = []
     for r in result.rows:
         lat = r.latency
@@ -173,7 +185,7 @@ def result_table(result: BenchResult):
         if r.reason:
             notes.append(f"[{len(notes) + 1}] {r.key}: {r.reason}")
             status = f"{r.status} [{len(notes)}]"
-        t.add_row(r.backend, r.precision, status, _f(r.size_mb, "{:.1f}"), _quality(r.quality),
+        t.add_row(r.backend, escape(r.label), status, _f(r.size_mb, "{:.1f}"), _quality(r.quality),
                   _f(lat and lat.p50_ms), _f(lat and lat.p90_ms), _f(lat and lat.p99_ms),
                   _f(lat and lat.throughput, "{:.1f}"), _f(r.mem_mb, "{:.0f}"), _f(r.pct_peak, "{:.1f}%"))
     load = ""
@@ -212,7 +224,9 @@ def compare_table(a: BenchResult, b: BenchResult, names: tuple[str, str] = ("A",
         ra, rb = a.row(backend, precision), b.row(backend, precision)
         la, lb = ra and ra.latency, rb and rb.latency
         ratio = lb.p50_ms / la.p50_ms if la and lb and la.p50_ms > 0 else None
-        t.add_row(key, ra.status if ra else "absent", rb.status if rb else "absent",
+        lbl = [r.label for r in (ra, rb) if r is not None and r.label != r.precision]
+        key = key + (f" ({'; '.join(dict.fromkeys(lbl))})" if lbl else "")
+        t.add_row(escape(key), ra.status if ra else "absent", rb.status if rb else "absent",
                   _f(la and la.p50_ms), _f(lb and lb.p50_ms), _f(ratio, "{:.2f}x"),
                   _f(la and la.p99_ms), _f(lb and lb.p99_ms),
                   _f(ra and ra.quality.get("cos_mean"), "{:.4f}"), _f(rb and rb.quality.get("cos_mean"), "{:.4f}"),

@@ -82,6 +82,12 @@ def build_openvino(ctx):
         return OpenVINOSession(path, ctx.bundle_io.inputs, ctx.bundle_io.outputs, precision=precision,
                                device=t.device, hint=t.openvino_hint)
 
+    if ctx.precision == "int8w":
+        ovx.save_ir(ovx.compress_weights(ovx.convert(ctx.fp32_onnx, static)), xml, "int8w")
+        ctx.check(session(xml, "int8w"))
+        return ctx.manifest("model.xml", scheme={**scheme, "ir": "int8 weights (nncf.compress_weights INT8_ASYM)",
+                                                 "tool": "nncf", "weights": "int8 per-channel asymmetric",
+                                                 "activations": "fp32"})
     if ctx.precision != "int8":
         ovx.save_ir(ovx.convert(ctx.fp32_onnx, static), xml, ctx.precision)
         if ctx.precision != "fp32":
@@ -130,6 +136,33 @@ def _nncf_validation(ctx):
 
     max_drop = ctx.gate_cfg.max_drop if ctx.gate_cfg.max_drop is not None else 1.0 - ctx.gate_cfg.min_cos_mean
     return items, metric, max_drop
+
+
+def executed(ctx, manifest) -> dict:
+    """The precision the staged artifact runs on this machine, read from the compiled model, with the
+    machine it was read on (a bundle copied to another CPU may run differently: bench reads it again)."""
+    from jepa_edge.inference.precision import Executed, executed_precision
+    from jepa_edge.utils.device_info import cpu_model, isa_features
+
+    path = ctx.stage / manifest.entry
+    t = ctx.req.target
+    if manifest.status == "kit" or manifest.backend == "tensorrt":
+        ex = Executed(manifest.precision, "?", "", "TensorRT picks layer precisions when the engine is built: "
+                      "read them from the kit's profile (trtexec layer info)")
+    elif manifest.backend == "openvino":
+        from jepa_edge.inference.openvino_session import OpenVINOSession
+
+        sess = OpenVINOSession(path, ctx.bundle_io.inputs, ctx.bundle_io.outputs, precision=manifest.precision,
+                               device=t.device, hint=t.openvino_hint)
+        ex = executed_precision(sess)
+        sess.close()
+    elif manifest.backend in ("onnx", "onnxruntime"):
+        from jepa_edge.inference.ort_session import OrtSession
+
+        ex = executed_precision(OrtSession(path, precision=manifest.precision))
+    else:
+        ex = Executed(manifest.precision, manifest.precision, "", f"{manifest.backend} dtype")
+    return {**ex.to_dict(), "cpu": cpu_model(), "isa": isa_features()}
 
 
 def build_tensorrt(ctx):

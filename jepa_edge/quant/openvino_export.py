@@ -3,6 +3,9 @@
 - fp32 / bf16: the IR keeps fp32 weights; bf16 is OpenVINO's *runtime* inference precision on
   CPUs with AVX512-BF16/AMX (the session sets the hint), so both share one IR.
 - fp16: weights compressed to fp16 in the IR (half the file), run with the f16 hint.
+- int8w: `nncf.compress_weights` (INT8_ASYM, per channel, no data): weights stored int8 and
+  decompressed into f32 math at run time. Half the file and the weight bandwidth; for CPUs where
+  full INT8 does not pay (no VNNI/AMX) it often keeps FP32 speed.
 - int8: `nncf.quantize(..., model_type=ModelType.TRANSFORMER)`: the transformer preset (mixed:
   symmetric weights, asymmetric activations), SmoothQuant to move activation outliers into the
   weights, fast bias correction; `ignored_names` keeps layers the gate found sensitive in float.
@@ -40,7 +43,7 @@ def _import():
         import nncf
         import openvino as ov
     except ImportError as e:
-        raise MissingExtraError("OpenVINO / NNCF", "openvino", "pip install openvino nncf") from e
+        raise MissingExtraError("OpenVINO / NNCF", "export", "pip install openvino nncf") from e
     return ov, nncf
 
 
@@ -60,6 +63,12 @@ def save_ir(model, out_xml: str | os.PathLike, precision: str) -> Path:
     out_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(out_xml), compress_to_fp16=(precision == "fp16"))
     return out_xml
+
+
+def compress_weights(model):
+    """ov.Model -> the same model with INT8 (asymmetric, per-channel) weights, activations in float."""
+    _, nncf = _import()
+    return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
 
 
 def _ignored_scope(nncf, names, types=()):

@@ -34,6 +34,12 @@ class OrtQuantScheme:
     quantize_bias: bool = True                      # int32 bias DQ (ORT); TensorRT wants float biases
     calibrate_method: str = "minmax"                # minmax | entropy | percentile
     max_samples: int = 300
+    # Op types whose outputs get no Q/DQ (ORT's OpTypesToExcludeOutputQuantization). TensorRT's
+    # recipe quantizes the inputs of weighted ops only: a Q/DQ on a MatMul output sits between the
+    # MatMul and its bias Add (breaking that fusion) and quantizes the attention logits before Softmax.
+    no_output_qdq: tuple[str, ...] = ()
+    # Extra ORT quantizer options for schemes that need them (TensorRT DLA: every op type quantized).
+    all_op_types: bool = False                      # op_types = every op type in the graph (Q/DQ on every tensor)
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -96,12 +102,19 @@ def quantize_onnx(fp32_onnx: str | os.PathLike, out: str | os.PathLike, calib, s
         "CalibMovingAverage": False,
         "QuantizeBias": scheme.quantize_bias,
     }
+    if scheme.no_output_qdq:
+        extra["OpTypesToExcludeOutputQuantization"] = list(scheme.no_output_qdq)
     with tempfile.TemporaryDirectory(prefix="jepa-ortq-") as tmp:
         pre = preprocess(fp32_onnx, Path(tmp) / "pre.onnx")
+        op_types = list(scheme.op_types) if scheme.op_types else None
+        if scheme.all_op_types:
+            import onnx
+
+            op_types = sorted({n.op_type for n in onnx.load(str(pre), load_external_data=False).graph.node})
         q.quantize_static(
             str(pre), str(out), _reader(q, calib, scheme.max_samples), quant_format=q.QuantFormat.QDQ, activation_type=act,
             weight_type=q.QuantType.QInt8, per_channel=scheme.per_channel,
-            op_types_to_quantize=list(scheme.op_types) if scheme.op_types else None,
+            op_types_to_quantize=op_types,
             nodes_to_exclude=list(scheme.exclude_nodes), calibrate_method=method, extra_options=extra,
             calibration_providers=["CPUExecutionProvider"])
     return out

@@ -45,10 +45,19 @@ class ExportResult:
     def passed(self) -> bool:
         return self.manifest.status != "failed_gate"
 
+    @property
+    def precision_label(self) -> str:
+        """`int8`, or `bf16 → fp32 (no BF16 on this CPU)` when the request fell back."""
+        from jepa_edge.inference.precision import label_of
+
+        return label_of(self.manifest.precision, self.manifest.precision_executed)
+
     def summary(self) -> dict:
         g = self.gate.to_dict() if self.gate else None
+        ex = self.manifest.precision_executed or {}
         return {"path": str(self.path), "status": self.manifest.status, "target": self.manifest.target,
-                "precision": self.manifest.precision, "part": self.manifest.part, "parity": self.parity.to_dict(),
+                "precision": self.precision_label, "precision_requested": self.manifest.precision,
+                "precision_executed": ex.get("executed"), "part": self.manifest.part, "parity": self.parity.to_dict(),
                 "gate": g, "seconds": round(self.seconds, 2)}
 
 
@@ -202,6 +211,10 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
                                     "heldout": cs.count("heldout"), "source": cs.manifest.get("source")}
         manifest.scheme.setdefault("exporter", {"name": EXPORTER, "opset": OPSET})
         manifest.scheme["fp32_parity"] = parity.to_dict()
+        manifest.precision_executed = backends.executed(ctx, manifest)
+        if manifest.precision_executed["executed"] not in (precision, "?"):
+            say(f"warning: precision {manifest.precision_executed['label']}: the bundle is labelled with what ran "
+                f"({manifest.precision_executed['source']})")
         say("[4/4] write manifest")
         write_manifest(stage, manifest)
         if out.exists():
@@ -210,7 +223,7 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res = ExportResult(out, manifest, ctx.gate_result, parity, time.perf_counter() - t0, lines)
-    say(f"{'OK' if res.passed else 'FAILED GATE'}: {out} ({manifest.status}, {res.seconds:.1f} s)")
+    say(f"{'OK' if res.passed else 'FAILED GATE'}: {out} ({manifest.status}, {res.precision_label}, {res.seconds:.1f} s)")
     return res
 
 

@@ -19,9 +19,10 @@ try:  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int8w")  # int8w: weight-only INT8 (f32 math), OpenVINO
 BACKENDS = ("torch", "onnx", "onnxruntime", "openvino", "tensorrt")
 PARTS = ("encoder", "ac_predictor")
+TRT_BUILDS = ("auto", "weakly-typed", "strongly-typed")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Target:
     kit: bool = False               # engine is built on the device: emit a Jetson kit instead
     tensorrt: str = ""              # TensorRT version on the device (engines are version-bound)
     jetpack: str = ""
+    # TensorRT build path: "weakly-typed" (--int8 --fp16 builder flags: TensorRT 10 before 10.12),
+    # "strongly-typed" (--stronglyTyped, precision from the ONNX types: 10.12+ deprecates weak typing,
+    # 11 removes it), or "auto": from `tensorrt`.
+    trt_build: str = "auto"
     openvino_hint: str = "LATENCY"  # OpenVINO PERFORMANCE_HINT for the session
     source: str = "built-in"        # where the profile came from (file path for TOML profiles)
 
@@ -52,8 +57,18 @@ class Target:
         bad = [p for p in self.parts if p not in PARTS]
         if bad:
             raise ConfigError(f"target {self.name!r}: unknown parts {bad} (known: {', '.join(PARTS)})")
+        if self.trt_build not in TRT_BUILDS:
+            raise ConfigError(f"target {self.name!r}: trt_build must be one of {', '.join(TRT_BUILDS)}, got {self.trt_build!r}")
         if self.dla_cores < 0 or not 1 <= self.opt_batch <= self.max_batch:
             raise ConfigError(f"target {self.name!r}: need dla_cores >= 0 and 1 <= opt_batch <= max_batch")
+
+    @property
+    def strongly_typed(self) -> bool:
+        """Whether engines for this profile are built strongly typed (see trt_build)."""
+        if self.trt_build != "auto":
+            return self.trt_build == "strongly-typed"
+        parts = [int(p) for p in (self.tensorrt or "10").split(".")[:2] if p.isdigit()] + [0, 0]
+        return (parts[0], parts[1]) >= (10, 12)
 
     def to_dict(self) -> dict:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
@@ -66,7 +81,8 @@ BUILTIN_TARGETS: tuple[Target, ...] = (
     Target("torch", "torch", ("fp32", "bf16"), "PyTorch eager (the reference), safetensors inside"),
     Target("onnx", "onnx", ("fp32", "fp16", "int8"), "portable ONNX (int8 = QDQ S8S8, per-channel weights)"),
     Target("onnxruntime", "onnxruntime", ("fp32", "int8"), "ONNX Runtime CPU session (int8 = static QDQ S8S8)"),
-    Target("openvino", "openvino", ("fp32", "bf16", "fp16", "int8"), "OpenVINO IR for Intel CPUs (int8 via NNCF)",
+    Target("openvino", "openvino", ("fp32", "bf16", "fp16", "int8", "int8w"),
+           "OpenVINO IR for Intel CPUs (int8 via NNCF; int8w = NNCF weight-only INT8, f32 math)",
            dynamic_batch=False, max_batch=1),
     Target("tensorrt", "tensorrt", ("fp32", "fp16", "int8"), "TensorRT engine built on this machine's NVIDIA GPU",
            device="GPU"),

@@ -2,37 +2,56 @@
 
 INT8 on TensorRT goes through Q/DQ nodes in the ONNX ("explicit quantization"); implicit
 calibration (IInt8EntropyCalibrator2) was deprecated in 10.1 and is gone in 11. What TensorRT
-expects of those nodes, and what `check_qdq` enforces:
+expects of those nodes, and what `check_qdq` enforces (errors: TensorRT refuses or misreads it):
   - int8, symmetric: every zero point is an int8 zero (uint8 or non-zero is rejected);
-  - scales are positive, finite constants;
+  - scales are positive, finite constants (fp32, or fp16 at opset 19+);
   - activations per-tensor (scalar scale), weights per-channel along the output-channel axis
     (Conv: 0; MatMul B[K, N]: last axis; Gemm: 0 with transB=1, else 1), one scale per channel;
+    a weight is either int8 initializer -> DQ or float initializer -> Q -> DQ (both are legal);
   - each activation Q feeds only DQs (a Q->DQ pair TensorRT can fuse into the next layer);
   - each DQ reads a Q output or an int8 weight initializer (never an int32 bias: TensorRT has no
-    int32 DequantizeLinear, so biases stay float);
-  - matrix products are quantized on both data inputs, otherwise TensorRT runs them in float and
-    the Q/DQ only cost time (reported as a warning).
-The Q/DQ graph is made by the ONNX Runtime quantizer (quant/ort_quant.py) with symmetric
-activations and float biases, checked, then run in ONNX Runtime for the accuracy gate, so the
-INT8 numbers are verified on a machine without a GPU before the engine is built on the device.
+    int32 DequantizeLinear, so biases stay float).
+and what it reports as warnings (legal, but against NVIDIA's placement recipe, which is how
+modelopt's `modelopt.onnx.quantization` places them):
+  - a matrix product quantized on one data input only (TensorRT runs it in float);
+  - Q/DQ on the OUTPUT of a MatMul/Gemm/Conv (it sits between the product and its bias Add,
+    where it breaks the fusion, and adds a rounding step the recipe does not have);
+  - Q/DQ in front of a Softmax (the attention logits: their range is wide and the Softmax
+    runs in float anyway);
+  - a Cast between a DQ and the MatMul/Gemm/Conv it feeds (strongly typed graphs should
+    dequantize straight to the compute type: fp16 scales at opset 19).
+The DLA placement (`mode="int8-dla"`: Q/DQ on every tensor, so DLA layers need no float
+fallback) expects output and Softmax Q/DQ, so those two are not reported in that mode.
+
+Q/DQ generators (`TrtQuantScheme.tool`):
+  - "jepa-edge" (default): the ONNX Runtime quantizer (quant/ort_quant.py) with symmetric
+    activations, float biases, per-channel weights, inputs of MatMul/Gemm/Conv only and no
+    output Q/DQ (`OpTypesToExcludeOutputQuantization`);
+  - "modelopt": NVIDIA's ONNX PTQ (`nvidia-modelopt`, the [modelopt] extra), run on CPU through
+    ONNX Runtime; it also quantizes LayerNorm inputs and residual Adds for TensorRT's fused
+    transformer kernels.
+Either graph is checked, then run in ONNX Runtime for the accuracy gate, so the INT8 numbers are
+verified on a machine without a GPU before the engine is built on the device.
 
 The engine builder uses the TensorRT Python API and imports TensorRT only when called:
-  - TensorRT 10: weakly typed network; precision by builder flags (FP16 for the float layers,
-    INT8 so Q/DQ layers run in int8);
-  - TensorRT 11: strongly typed network (the only kind left): precision comes from the ONNX
-    tensor types, so fp16 means an fp16 ONNX (converted here, LayerNorm kept fp32);
+  - TensorRT 10 before 10.12: weakly typed network; precision by builder flags (FP16 for the
+    float layers, INT8 so Q/DQ layers run in int8);
+  - TensorRT 10.12+ (weak typing deprecated) and 11 (the only kind left): strongly typed
+    network: precision comes from the ONNX tensor types, so fp16 means an fp16 ONNX
+    (`to_strongly_typed_onnx`: fp16 Q/DQ scales at opset 19, DQ feeding its op directly,
+    LayerNorm kept fp32);
   - FP16 fallback: if the INT8 build fails the fp16 engine is built and the manifest says so;
   - timing cache reused across builds; optional DLA core with GPU fallback.
 """
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from jepa_edge.errors import JepaEdgeError
+from jepa_edge.errors import ConfigError, JepaEdgeError, MissingExtraError
 from jepa_edge.inference.tensorrt_session import import_tensorrt, trt_major
 
 
@@ -40,18 +59,126 @@ class QDQPlacementError(JepaEdgeError):
     """The Q/DQ ONNX breaks a TensorRT explicit-quantization rule."""
 
 
-def trt_scheme(max_samples: int = 300, exclude=()):
-    """The ORT quantizer settings that produce TensorRT-style Q/DQ."""
+QDQ_TOOLS = ("jepa-edge", "modelopt")
+QDQ_MODES = ("int8", "int8-dla")  # int8: inputs of weighted ops only; int8-dla: Q/DQ on every tensor
+WEIGHTED_OPS = ("MatMul", "Gemm", "Conv", "ConvTranspose")
+
+
+@dataclass(frozen=True)
+class TrtQuantScheme:
+    """How the TensorRT Q/DQ graph is made: which generator, which placement."""
+    tool: str = "jepa-edge"          # jepa-edge (ONNX Runtime quantizer, our settings) | modelopt (NVIDIA's)
+    mode: str | None = None          # int8 | int8-dla; None: int8-dla with --dla-core, else int8
+    max_samples: int = 300
+    calibrate_method: str = "minmax"  # minmax (modelopt calls it max) | entropy (modelopt's default)
+
+    def __post_init__(self):
+        if self.tool not in QDQ_TOOLS:
+            raise ConfigError(f"unknown Q/DQ tool {self.tool!r}; choose one of {', '.join(QDQ_TOOLS)}")
+        if self.mode is not None and self.mode not in QDQ_MODES:
+            raise ConfigError(f"unknown Q/DQ mode {self.mode!r}; choose one of {', '.join(QDQ_MODES)}")
+        if self.calibrate_method not in ("minmax", "entropy"):
+            raise ConfigError(f"calibrate_method must be minmax or entropy, not {self.calibrate_method!r}")
+
+    def resolved(self, dla_core: int | None, max_samples: int | None = None) -> "TrtQuantScheme":
+        mode = self.mode or ("int8-dla" if dla_core is not None else "int8")
+        return replace(self, mode=mode, max_samples=max_samples if max_samples is not None else self.max_samples)
+
+
+def trt_scheme(max_samples: int = 300, exclude=(), mode: str = "int8"):
+    """The ORT quantizer settings that produce TensorRT-style Q/DQ.
+
+    int8: inputs of MatMul/Gemm/Conv only, no Q/DQ on their outputs (so none in front of Softmax);
+    int8-dla: every op type quantized, outputs included (Q/DQ on every tensor, modelopt's DLA mode)."""
     from jepa_edge.quant.ort_quant import MATMUL_OPS, OrtQuantScheme
 
-    return OrtQuantScheme(op_types=MATMUL_OPS, exclude_nodes=tuple(exclude), per_channel=True, activations="int8",
+    base = OrtQuantScheme(op_types=MATMUL_OPS, exclude_nodes=tuple(exclude), per_channel=True, activations="int8",
                           symmetric_activations=True, quantize_bias=False, max_samples=max_samples)
+    if mode == "int8-dla":
+        return base.with_(op_types=None, all_op_types=True)
+    return base.with_(no_output_qdq=MATMUL_OPS)
 
 
-def make_qdq_onnx(fp32_onnx, out, calib, exclude=(), max_samples: int = 300) -> Path:
+def make_qdq_onnx(fp32_onnx, out, calib, exclude=(), max_samples: int = 300, scheme: TrtQuantScheme | None = None
+                  ) -> Path:
+    """fp32 ONNX + calibration set -> TensorRT Q/DQ ONNX at `out`, made by scheme.tool."""
+    scheme = scheme or TrtQuantScheme(mode="int8")
+    mode = scheme.mode or "int8"
+    if scheme.tool == "modelopt":
+        return modelopt_qdq_onnx(fp32_onnx, out, calib, exclude, max_samples, dla=mode == "int8-dla",
+                                 calibrate_method=scheme.calibrate_method)
     from jepa_edge.quant.ort_quant import quantize_onnx
 
-    return quantize_onnx(fp32_onnx, out, calib, trt_scheme(max_samples, exclude))
+    ort = trt_scheme(max_samples, exclude, mode).with_(calibrate_method=scheme.calibrate_method)
+    return quantize_onnx(fp32_onnx, out, calib, ort)
+
+
+MODELOPT_HINT = ("pip install --no-deps nvidia-modelopt, then its light ONNX dependencies: pip install onnx-graphsurgeon "
+                 "onnxslim lief nvidia-ml-py omegaconf pulp pydantic regex tqdm pyyaml (never its [onnx] extra: it "
+                 "pulls cupy and onnxruntime-gpu)")
+
+
+def import_modelopt():
+    """modelopt.onnx.quantization, or a MissingExtraError naming the extra."""
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from modelopt.onnx import quantization
+    except ImportError as e:
+        raise MissingExtraError(f"nvidia-modelopt ({e})", "modelopt", MODELOPT_HINT) from e
+    return quantization
+
+
+def modelopt_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nvidia-modelopt")
+    except PackageNotFoundError:
+        return None
+
+
+def modelopt_qdq_onnx(fp32_onnx, out, calib, exclude=(), max_samples: int = 300, dla: bool = False,
+                      calibrate_method: str = "minmax") -> Path:
+    """NVIDIA modelopt's INT8 Q/DQ graph of `fp32_onnx`, calibrated on CPU through ONNX Runtime.
+
+    The graph stays fp32 (high_precision_dtype="fp32"): the gate runs it in ONNX Runtime on the host,
+    and the strongly typed fp16 variant is made from it like ours (`to_strongly_typed_onnx`)."""
+    import json
+    import re
+    import subprocess
+    import sys
+    import tempfile
+
+    import_modelopt()  # a missing extra is a MissingExtraError here, not a child's traceback
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {}
+    for batch in calib.samples("calib", limit=max_samples, batch=1):
+        for k, v in batch.items():
+            data.setdefault(k, []).append(v)
+    with tempfile.TemporaryDirectory(prefix="jepa-modelopt-") as tmp:
+        src = Path(tmp) / "fp32.onnx"  # modelopt writes intermediates beside its input
+        shutil.copy2(fp32_onnx, src)
+        np.savez(Path(tmp) / "calib.npz", **{k: np.concatenate(v) for k, v in data.items()})
+        kw = dict(quantize_mode="int8", calibration_eps=["cpu"],
+                  calibration_method="max" if calibrate_method == "minmax" else "entropy",
+                  calibration_shapes=",".join(f"{k}:{'x'.join(map(str, (1, *v[0].shape[1:])))}" for k, v in data.items()),
+                  high_precision_dtype="fp32", nodes_to_exclude=[f"^{re.escape(n)}$" for n in exclude] or None,
+                  target_dla=dla, output_path=str(out.resolve()), log_level="ERROR")
+        # modelopt patches ONNX Runtime's quantizer in place (registries, calibrators): run it in a child
+        # process so the gate and later ORT quantizations in this one see the stock quantizer
+        code = ("import json, sys, numpy as np; from jepa_edge.quant.tensorrt_export import import_modelopt; "
+                "a = json.loads(sys.argv[1]); d = dict(np.load(a['calib'])); "
+                "import_modelopt().quantize(a['src'], calibration_data=d, **a['kw'])")
+        args = json.dumps({"src": str(src), "calib": str(Path(tmp) / "calib.npz"), "kw": kw})
+        r = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
+        if r.returncode != 0 or not out.is_file():
+            tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-8:])
+            raise JepaEdgeError(f"modelopt could not quantize {fp32_onnx}:\n{tail}")
+    return out
 
 
 # ----------------------------------------------------------------- placement checker
@@ -90,8 +217,10 @@ def _weight_axis(consumer, input_index: int, rank: int) -> int | None:
     return None
 
 
-def check_qdq(onnx_model) -> list[Finding]:
-    """Check a Q/DQ ONNX (path or ModelProto) against TensorRT's explicit-quantization rules."""
+def check_qdq(onnx_model, mode: str = "int8") -> list[Finding]:
+    """Check a Q/DQ ONNX (path or ModelProto) against TensorRT's explicit-quantization rules.
+
+    mode "int8": NVIDIA's GPU recipe (inputs of weighted ops); "int8-dla": Q/DQ on every tensor."""
     import onnx
 
     model = onnx.load(str(onnx_model)) if not hasattr(onnx_model, "graph") else onnx_model
@@ -107,6 +236,16 @@ def check_qdq(onnx_model) -> list[Finding]:
     def add(sev, node, rule, msg):
         found.append(Finding(sev, node.name or node.op_type, rule, msg))
 
+    def weight_of(n):
+        """The constant a weight Q or DQ quantizes (int8 -> DQ, or float -> Q -> DQ), else None."""
+        if n.op_type == "QuantizeLinear":
+            return consts.get(n.input[0])
+        src = consts.get(n.input[0])
+        if src is not None:
+            return src
+        p = producer.get(n.input[0])
+        return consts.get(p.input[0]) if p is not None and p.op_type == "QuantizeLinear" else None
+
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset < 13:
         found.append(Finding("error", "<model>", "opset", f"opset {opset} < 13: per-channel Q/DQ needs 13+"))
@@ -120,6 +259,8 @@ def check_qdq(onnx_model) -> list[Finding]:
             continue
         if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
             add("error", n, "positive-scale", "scale must be positive and finite")
+        if scale.dtype == np.float16 and opset < 19:
+            add("error", n, "fp16-scale-opset", f"fp16 scale at opset {opset}: fp16 Q/DQ needs opset 19+")
         if len(n.input) > 2 and n.input[2]:
             zp = consts.get(n.input[2])
             if zp is None:
@@ -128,7 +269,7 @@ def check_qdq(onnx_model) -> list[Finding]:
                 add("error", n, "int8", f"zero point is {zp.dtype}, TensorRT needs int8 (symmetric)")
             elif np.any(zp != 0):
                 add("error", n, "zero-point-0", "zero point must be 0 (symmetric quantization)")
-        is_weight = n.op_type == "DequantizeLinear" and n.input[0] in consts
+        w = weight_of(n)
         if n.op_type == "DequantizeLinear":
             src = consts.get(n.input[0])
             if src is not None and src.dtype != np.int8:
@@ -138,16 +279,28 @@ def check_qdq(onnx_model) -> list[Finding]:
                 p = producer.get(n.input[0])
                 if p is None or p.op_type != "QuantizeLinear":
                     add("error", n, "q-dq-pair", "an activation DequantizeLinear must read a QuantizeLinear output")
+            casts = [c for c, _ in consumers.get(n.output[0], []) if c.op_type == "Cast"]
+            into = [u for c in casts for u, _ in consumers.get(c.output[0], []) if u.op_type in WEIGHTED_OPS]
+            if into:
+                add("warning", n, "dq-cast", f"DequantizeLinear -> Cast -> {into[0].op_type} {into[0].name}: dequantize "
+                    f"straight to the compute type (fp16 scales, opset 19) so TensorRT can fuse the DQ into the INT8 layer")
         if n.op_type == "QuantizeLinear":
             bad = [c.op_type for c, _ in consumers.get(n.output[0], []) if c.op_type != "DequantizeLinear"]
             if bad:
                 add("error", n, "q-dq-pair", f"QuantizeLinear output feeds {bad}, not only DequantizeLinear")
-        if is_weight:
-            w = consts[n.input[0]]
+            p = producer.get(n.input[0])
+            if mode != "int8-dla" and p is not None and p.op_type in WEIGHTED_OPS:
+                add("warning", n, "output-qdq", f"Q/DQ on the output of {p.op_type} {p.name}: TensorRT's recipe "
+                    f"quantizes the inputs of weighted ops only; this one splits the {p.op_type}+bias fusion and "
+                    f"adds rounding error")
+        if w is not None and w.dtype in (np.float32, np.float16, np.int8) and w.ndim >= 1:
             axis = next((a.i for a in n.attribute if a.name == "axis"), 1)
             axis = axis % max(w.ndim, 1)
-            for c, k in consumers.get(n.output[0], []):
+            dq_outs = [n.output[0]] if n.op_type == "DequantizeLinear" else []
+            for c, k in (c for o in dq_outs for c in consumers.get(o, [])):
                 want = _weight_axis(c, k, w.ndim)
+                if want is None and scale.size == 1:
+                    continue  # a constant into a non-weighted op (a bias Add under int8-dla): per-tensor is right
                 if scale.size == 1:
                     add("warning", n, "per-channel-weights", f"weights of {c.name} are per-tensor; per-channel keeps accuracy")
                 elif want is not None and axis != want:
@@ -164,6 +317,11 @@ def check_qdq(onnx_model) -> list[Finding]:
             if any(q) and not all(q):
                 add("warning", n, "both-inputs", f"only {'AB'[q.index(True)]} input is quantized: TensorRT runs this "
                     f"{n.op_type} in float and the Q/DQ cost time")
+        if n.op_type == "Softmax" and mode != "int8-dla":
+            x = n.input[0]
+            if x in dq_out or any(c.op_type == "QuantizeLinear" for c, _ in consumers.get(x, [])):
+                add("warning", n, "softmax-input", "Q/DQ on the Softmax input (the attention logits): TensorRT's "
+                    "recipe keeps them float")
     int8_io = [v.name for v in list(g.input) + list(g.output) if v.type.tensor_type.elem_type == onnx.TensorProto.INT8]
     for name in int8_io:
         found.append(Finding("error", name, "float-io", "graph inputs/outputs must stay float"))
@@ -174,17 +332,55 @@ def errors_of(findings) -> list[Finding]:
     return [f for f in findings if f.severity == "error"]
 
 
-# ----------------------------------------------------------------- fp16 ONNX (TensorRT 11 strongly typed)
+# ----------------------------------------------------------------- fp16 ONNX (strongly typed TensorRT)
 
-def to_fp16_onnx(src, dst) -> Path:
-    """fp32 (or Q/DQ) ONNX -> fp16 compute, fp32 I/O; Q/DQ and LayerNorm stay fp32 (Casts around them)."""
+STRONGLY_TYPED_OPSET = 19  # fp16 QuantizeLinear/DequantizeLinear (input, scale and output fp16) need opset 19
+
+
+def strongly_typed(tensorrt_version: str) -> bool:
+    """TensorRT 10.12+ deprecates weakly typed networks and 11 removes them: build strongly typed there."""
+    parts = [int(p) for p in str(tensorrt_version).split(".")[:2] if p.isdigit()] + [0, 0]
+    return (parts[0], parts[1]) >= (10, 12)
+
+
+def to_strongly_typed_onnx(src, dst) -> Path:
+    """fp32 (or Q/DQ) ONNX -> the graph a strongly typed TensorRT network builds from.
+
+    Compute in fp16 with fp32 graph inputs/outputs; Q/DQ scales become fp16 at opset 19, so each
+    DequantizeLinear emits fp16 and feeds its MatMul/Conv directly (no Cast between, which is what
+    TensorRT fuses into an INT8 kernel, and what modelopt emits); LayerNorm stays fp32 (Casts around it)."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    half = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True,
-                                    op_block_list=["LayerNormalization", "QuantizeLinear", "DequantizeLinear"])
+    model = onnx.load(str(src))
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < STRONGLY_TYPED_OPSET:
+        from onnx import version_converter
+
+        model = version_converter.convert_version(model, STRONGLY_TYPED_OPSET)
+    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=["LayerNormalization"])
+    _toposort(half.graph)  # the converter appends its input Casts after the nodes that read them
     onnx.save(half, str(dst))
     return Path(dst)
+
+
+def _toposort(graph) -> None:
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    todo, done = list(graph.node), []
+    while todo:
+        ready = [n for n in todo if all(i in known for i in n.input)]
+        if not ready:  # a cycle or a dangling input: leave the rest in order, the checker will say
+            done += todo
+            break
+        for n in ready:
+            known.update(n.output)
+        done += ready
+        todo = [n for n in todo if n not in ready]
+    del graph.node[:]
+    graph.node.extend(done)
+
+
+to_fp16_onnx = to_strongly_typed_onnx  # the name earlier versions used
 
 
 # ----------------------------------------------------------------- engine builder
@@ -208,7 +404,7 @@ def build_engine(onnx_path, engine_path, spec: EngineSpec, fallback_onnx=None, l
     major = trt_major(trt)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    strongly = major >= 11
+    strongly = strongly_typed(trt.__version__)
     flags = 0
     if strongly:
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
@@ -218,7 +414,7 @@ def build_engine(onnx_path, engine_path, spec: EngineSpec, fallback_onnx=None, l
     parser = trt.OnnxParser(network, logger)
     source = onnx_path
     if strongly and spec.precision in ("fp16", "int8"):
-        source = to_fp16_onnx(onnx_path, Path(engine_path).with_name("strongly-typed.fp16.onnx"))
+        source = to_strongly_typed_onnx(onnx_path, Path(engine_path).with_name("strongly-typed.fp16.onnx"))
     if not parser.parse_from_file(str(source)):
         errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise JepaEdgeError(f"TensorRT {trt.__version__} cannot parse {source}: {errs}")
@@ -280,11 +476,19 @@ def build(ctx):
     if ctx.precision == "int8":
         tries = []
         n_cal = min(300, ctx.calib.count("calib"))
+        asked = ctx.ort_scheme  # a TrtQuantScheme (--qdq-tool/--qdq-mode), or the generic ORT scheme (--subset-size)
+        if asked is not None and getattr(asked, "max_samples", None):
+            n_cal = min(int(asked.max_samples), ctx.calib.count("calib"))
+        qs = (asked if isinstance(asked, TrtQuantScheme) else TrtQuantScheme()).resolved(ctx.req.dla_core, n_cal)
+        if qs.tool == "modelopt":
+            import_modelopt()  # say which extra is missing before calibrating anything
+        ctx.say(f"      Q/DQ by {qs.tool} ({qs.mode}: "
+                + ("every tensor" if qs.mode == "int8-dla" else "inputs of weighted ops, no output Q/DQ") + ")")
 
         def quantize(exclude, narrow):
             path = ctx.work / f"qdq-{len(tries)}.onnx"
-            make_qdq_onnx(ctx.fp32_onnx, path, ctx.calib, exclude, n_cal)
-            findings = check_qdq(path)
+            make_qdq_onnx(ctx.fp32_onnx, path, ctx.calib, exclude, n_cal, scheme=qs)
+            findings = check_qdq(path, qs.mode)
             bad = errors_of(findings)
             if bad:
                 raise QDQPlacementError("Q/DQ graph breaks TensorRT placement rules: " + "; ".join(map(str, bad[:5])))
@@ -300,9 +504,23 @@ def build(ctx):
         result, _ = ctx.gated(quantize, rank)
         path, findings = tries[-1]
         shutil.copy2(path, onnx_file)
-        scheme.update(trt_scheme(n_cal).to_dict())
+        if qs.tool == "modelopt":
+            scheme.update({"qdq_tool": {"name": "modelopt", "version": modelopt_version(),
+                                        "call": "modelopt.onnx.quantization.quantize(quantize_mode='int8', "
+                                                f"calibration_eps=['cpu'], target_dla={qs.mode == 'int8-dla'}, "
+                                                "high_precision_dtype='fp32')"},
+                           "format": "QDQ", "weights": "int8", "per_channel": True, "symmetric_activations": True,
+                           "max_samples": n_cal, "calibrate_method": qs.calibrate_method})
+        else:
+            scheme.update(trt_scheme(n_cal, mode=qs.mode).with_(calibrate_method=qs.calibrate_method).to_dict())
+            scheme["qdq_tool"] = {"name": "jepa-edge", "call": "onnxruntime.quantization.quantize_static"}
+        scheme["qdq_mode"] = qs.mode
+        scheme["qdq_placement"] = ("Q/DQ on every tensor (DLA)" if qs.mode == "int8-dla" else
+                                   "inputs of MatMul/Gemm/Conv (weights per-channel), no Q/DQ on their outputs or "
+                                   "in front of Softmax" + ("; modelopt adds LayerNorm-input and residual-Add Q/DQ"
+                                                            if qs.tool == "modelopt" else ""))
         scheme["kept_float"] = [k["node"] for k in result.kept_float]
-        scheme["qdq_check"] = {"errors": 0, "warnings": [str(f) for f in findings]}
+        scheme["qdq_check"] = {"errors": 0, "warnings": [str(f) for f in findings], "mode": qs.mode}
         scheme["gate_runtime"] = "onnxruntime (Q/DQ graph on CPU)"
     else:
         shutil.copy2(ctx.fp32_onnx, onnx_file)

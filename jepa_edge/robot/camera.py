@@ -5,11 +5,13 @@ not on a queue of old frames). When the newest frame is older than `max_age` the
 stalled; when the device is gone it is disconnected. Both raise a `CameraFault` that the loop's
 safety layer turns into a safe command.
 
-Sources: an OpenCV device index or V4L2 path, a video file (paced at its frame rate), or any
-render function (the built-in world, a Gymnasium env) as a simulated camera.
+Sources: an OpenCV device index or V4L2 path, a GStreamer pipeline (a Jetson's CSI camera through
+`nvarguscamerasrc`, when OpenCV was built with GStreamer), a video file (paced at its frame rate),
+or any render function (the built-in world, a Gymnasium env) as a simulated camera.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -199,15 +201,17 @@ class RenderCamera(ThreadedCamera):
 class OpenCVCamera(ThreadedCamera):
     """A V4L2/USB camera through OpenCV: a device index (0) or a path (/dev/video0)."""
 
+    api: int | None = None  # OpenCV's capture API preference (None: its own choice)
+
     def __init__(self, source: int | str, fps: float = 30.0, width: int = 0, height: int = 0):
         super().__init__(str(source))
         import cv2
 
         self._cv2 = cv2
         self._source = source
-        self._cap = cv2.VideoCapture(source)
+        self._cap = self._capture()
         if not self._cap.isOpened():
-            raise ConfigError(f"cannot open camera {source!r}: check the index/path and that no other process holds it")
+            raise ConfigError(f"cannot open camera {source!r}: {self._hint()}")
         # A 1-frame driver buffer: the loop wants the newest frame, never a queued one.
         self._cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         if fps:
@@ -215,6 +219,13 @@ class OpenCVCamera(ThreadedCamera):
         if width and height:
             self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+
+    def _capture(self):
+        cv2 = self._cv2
+        return cv2.VideoCapture(self._source) if self.api is None else cv2.VideoCapture(self._source, self.api)
+
+    def _hint(self) -> str:
+        return "check the index/path and that no other process holds it"
 
     def _grab(self) -> np.ndarray | None:
         ok, bgr = self._cap.read()
@@ -224,7 +235,10 @@ class OpenCVCamera(ThreadedCamera):
 
     def _reopen(self) -> None:
         self._cap.release()
-        self._cap.open(self._source)
+        if self.api is None:
+            self._cap.open(self._source)
+        else:
+            self._cap.open(self._source, self.api)
         self._cap.set(self._cv2.CAP_PROP_BUFFERSIZE, 1)
 
     def _release(self) -> None:
@@ -263,14 +277,57 @@ class VideoFileCamera(ThreadedCamera):
         self._cap.release()
 
 
+def opencv_has_gstreamer(build_information: str | None = None) -> bool:
+    """Whether this OpenCV was built with GStreamer (`cv2.getBuildInformation()`, "Video I/O" section:
+    `GStreamer: YES (1.20.3)`). pip's opencv-python wheels say NO; JetPack's OpenCV says YES."""
+    if build_information is None:
+        import cv2
+
+        build_information = cv2.getBuildInformation()
+    m = re.search(r"^\s*GStreamer:\s*(\S+)", build_information, re.MULTILINE)
+    return bool(m) and m.group(1).upper().startswith("YES")
+
+
+def is_gstreamer_pipeline(source: str) -> bool:
+    """`gst:PIPELINE`, or a string with GStreamer's `!` links (e.g. `nvarguscamerasrc ! ... ! appsink`)."""
+    return source.startswith("gst:") or " ! " in source or source.rstrip().endswith("appsink")
+
+
+class GStreamerCamera(OpenCVCamera):
+    """A GStreamer pipeline ending in `appsink`, opened by OpenCV's GStreamer backend. On a Jetson, a CSI
+    camera: `nvarguscamerasrc ! video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1 ! nvvidconv
+    ! video/x-raw,format=BGRx ! videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1`
+    (`drop=true max-buffers=1`: the appsink keeps only the newest frame). Size and rate are the
+    pipeline's caps; camera.width/height/fps do not apply."""
+
+    def __init__(self, pipeline: str):
+        import cv2
+
+        pipeline = pipeline[4:] if pipeline.startswith("gst:") else pipeline
+        if not opencv_has_gstreamer():
+            raise ConfigError("camera.source is a GStreamer pipeline, but this OpenCV was built without GStreamer "
+                              "(cv2.getBuildInformation(): GStreamer NO; pip's opencv wheels lack it): use an OpenCV "
+                              "built with it (on a Jetson, JetPack's python3-opencv) or a /dev/video* device")
+        if "appsink" not in pipeline:
+            raise ConfigError(f"camera.source GStreamer pipeline must end in appsink (OpenCV reads frames there): {pipeline!r}")
+        self.api = cv2.CAP_GSTREAMER
+        super().__init__(pipeline, fps=0.0)
+        self.name = pipeline.split("!")[0].strip() or "gstreamer"
+
+    def _hint(self) -> str:
+        return "GStreamer could not start the pipeline: try it with gst-launch-1.0 (with fakesink for appsink)"
+
+
 def open_camera(source: str, fps: float = 30.0, width: int = 0, height: int = 0, loop_video: bool = False) -> Camera:
-    """A device index ("0"), a V4L2 path (/dev/video*) or a video file. Simulated cameras are
-    made by the simulation (`sim_robot`, `gym_adapter`) since they need the world they render."""
+    """A device index ("0"), a V4L2 path (/dev/video*), a GStreamer pipeline or a video file. Simulated
+    cameras are made by the simulation (`sim_robot`, `gym`) since they need the world they render."""
+    if is_gstreamer_pipeline(source):
+        return GStreamerCamera(source)
     if source.isdigit():
         return OpenCVCamera(int(source), fps, width, height)
     if source.startswith("/dev/"):
         return OpenCVCamera(source, fps, width, height)
     if Path(source).is_file():
         return VideoFileCamera(source, fps, loop_video)
-    raise ConfigError(f"camera.source {source!r} is neither a device index, a /dev path, an existing video "
-                      "file, nor 'world'/'gym' (simulation)")
+    raise ConfigError(f"camera.source {source!r} is neither a device index, a /dev path, a GStreamer pipeline "
+                      "(... ! appsink), an existing video file, nor 'world'/'gym' (simulation)")

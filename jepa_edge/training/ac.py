@@ -58,6 +58,12 @@ class TrainACConfig(RunConfig):
     # closed_loop_ceiling*.json), and rolling a one-step predictor out 3 times compounds its error
     action_repeat: int = 1
     cache_dir: str | None = None  # default: <out>/latent_cache
+    # "world": trajectories of the built-in world; else a robot dataset folder (LeRobot v3.0 layout,
+    # `jepa-edge record`): its episodes cut into trajectories, actions and states normalized with its stats
+    data: str = "world"
+    image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
+    state_key: str = "observation.state"  # robot dataset: the state feature
+    action_key: str = "action"  # robot dataset: the action feature
     # the run fields come from RunConfig; a small predictor on cached latents wants a smaller
     # batch, fewer steps and a lower peak lr than RunConfig's defaults
     _: KW_ONLY
@@ -194,6 +200,49 @@ def one_step_loss(ac, z, actions, states, rollout_steps: int, motion_weight: flo
     return _total(forcing, rollout)
 
 
+def robot_trajectories(cfg: TrainACConfig, img_size: int, norm: Normalization):
+    """Trajectories of a robot dataset, and what config.json's "ac" records about them: the
+    features used, their normalization (from the dataset's stats: the predictor sees
+    (x - mean) / std, and so must the planner's actions and states), the action period."""
+    from jepa_edge.data.datasets import RobotEpisodes
+
+    world = RobotEpisodes(cfg.data, "trajectories", img_size, cfg.frames, cfg.action_repeat, normalization=norm,
+                          image_key=cfg.image_key, state_key=cfg.state_key, action_key=cfg.action_key)
+    ds = world.data
+    world.action_norm, world.state_norm = ds.norm(ds.action_key), ds.norm(ds.state_key)
+    features = ds.features
+    recorded = {
+        "data": {"root": str(ds.root), "episodes": len(ds), "frames": ds.num_frames, "fps": ds.fps,
+                 "robot_type": ds.info.get("robot_type"), "image_key": ds.image_key},
+        "states": f"{ds.state_key}: {features[ds.state_key].get('names')}",
+        "actions": f"{ds.action_key}: {features[ds.action_key].get('names')}",
+        "action_info": features[ds.action_key].get("info"),  # bounds, absolute or delta (as recorded)
+        "action_norm": world.action_norm, "state_norm": world.state_norm,
+        "fps": ds.fps, "action_period_s": cfg.action_repeat / ds.fps,  # seconds per predictor step
+        "state_update": None,
+    }
+    from jepa_edge.data.recording import WORLD_ROBOT_TYPE
+
+    if ds.info.get("robot_type") == WORLD_ROBOT_TYPE:  # recorded from the built-in world: its kinematics
+        recorded["state_update"] = StateUpdate.for_world(WorldConfig(img_size=img_size), cfg.action_repeat).to_dict()
+    return world, recorded
+
+
+def check_action_dims(source: ModelDir, world, cfg: TrainACConfig) -> None:
+    """An encoder dir that already holds an AC predictor (a train-ac output) fixes the action and state
+    sizes: data of other sizes is refused, naming both."""
+    old = source.ac_predictor_cfg
+    if old is None:
+        return
+    ds = world.data
+    for what, key, have, want in (("actions", ds.action_key, ds.action_dim, old.action_dim),
+                                  ("states", ds.state_key, ds.state_dim, old.state_dim)):
+        if have != want:
+            raise ConfigError(f"{ds.root}: {key!r} holds {have}-d {what} but the AC predictor in {cfg.encoder} takes "
+                              f"{want}-d {what}; pick a {want}-d --{'action' if what == 'actions' else 'state'}-key, "
+                              "or pass an --encoder model dir without an AC predictor (a distill or convert output)")
+
+
 def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
              env: ddp.DistEnv | None = None, crash_after_step: int | None = None,
              overwrite: bool = False, trust_unverified: bool = False) -> dict:
@@ -203,9 +252,16 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     enc_cfg = encoder.cfg
     norm_d = source.config.get("normalization")
     norm = Normalization.from_dict(norm_d) if norm_d else Normalization()
-    world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000, normalization=norm,
-                              cfg=scene_config(cfg, enc_cfg.img_size), p_cross=cfg.p_cross,
-                              action_repeat=cfg.action_repeat)
+    if cfg.data == "world":
+        if cfg.image_key is not None:
+            raise ConfigError("--image-key names a camera of a robot dataset (--data DATASET), not of the built-in world")
+        world = WorldTrajectories(cfg.n_trajectories, cfg.frames, enc_cfg.img_size, seed=cfg.seed + 1000,
+                                  normalization=norm, cfg=scene_config(cfg, enc_cfg.img_size), p_cross=cfg.p_cross,
+                                  action_repeat=cfg.action_repeat)
+        recorded = None
+    else:
+        world, recorded = robot_trajectories(cfg, enc_cfg.img_size, norm)
+        check_action_dims(source, world, cfg)
     data = _ActionsMemo(world)
     a0, s0 = data.actions_states([0])
     ac = ActionConditionedPredictor(ac_config(cfg, enc_cfg, a0.shape[-1], s0.shape[-1]))
@@ -224,7 +280,7 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
            "recipe": LATENT_RECIPE, "precision": cfg.precision}
     if enc_cfg.input_blur:  # the same weights see other pixels (a key without it: caches made before the field)
         key["input_blur"] = enc_cfg.input_blur
-    if cfg.object_speed is not None or cfg.p_cross != TrainACConfig.p_cross:  # other scenes (named only when set)
+    if cfg.data == "world" and (cfg.object_speed is not None or cfg.p_cross != TrainACConfig.p_cross):  # other scenes (named only when set)
         key["scenes"] = {"object_speed": world.cfg.object_speed, "p_cross": cfg.p_cross}
     if cfg.action_repeat != 1:
         key["action_repeat"] = cfg.action_repeat
@@ -249,10 +305,13 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
     )
     if env.is_main:
         config = {k: v for k, v in source.config.items() if k in ("normalization", "training")}
-        config["ac"] = {**LATENT_RECIPE, "frames": cfg.frames, "rollout_steps": cfg.rollout_steps,
-                        "states": "agent x, y, vx, vy (built-in world proprio)", "actions": "agent velocity in [-1, 1]^2",
-                        # how one action moves those states: the planner integrates its actions with it
-                        "state_update": StateUpdate.for_world(world.cfg, cfg.action_repeat).to_dict(),
+        if recorded is None:
+            about = {"states": "agent x, y, vx, vy (built-in world proprio)", "actions": "agent velocity in [-1, 1]^2",
+                     # how one action moves those states: the planner integrates its actions with it
+                     "state_update": StateUpdate.for_world(world.cfg, cfg.action_repeat).to_dict()}
+        else:
+            about = recorded
+        config["ac"] = {**LATENT_RECIPE, "frames": cfg.frames, "rollout_steps": cfg.rollout_steps, **about,
                         "action_repeat": cfg.action_repeat,  # world steps per predictor step
                         "encoder_from": str(cfg.encoder), "config": asdict(cfg),
                         "seconds": round(summary["seconds"], 1), "final_loss": summary["final_loss"]}

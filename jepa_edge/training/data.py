@@ -116,15 +116,18 @@ class WorldSamples(torch.utils.data.Dataset):
 
 
 def build_training_data(source: str, img_size: int, num_frames: int, n: int, seed: int,
-                        frame_stride: int = 1, norm: Normalization = IMAGENET):
-    """'world' -> the built-in world; a path -> image folder / video file(s) / .npy (real data)."""
+                        frame_stride: int = 1, norm: Normalization = IMAGENET, image_key: str | None = None):
+    """'world' -> the built-in world; a path -> robot dataset (LeRobot v3.0) / image folder / video
+    file(s) / .npy (real data). `image_key`: the robot dataset's camera (default: its first)."""
+    if source == "world" and image_key is not None:
+        raise ConfigError("--image-key names a camera of a robot dataset (--data DATASET), not of the built-in world")
     if source == "world":
         return WorldSamples(WorldSpec(size=img_size, frames=num_frames, seed=seed, n=n,
                                       clip_frames=max(16, num_frames)), norm)
     from jepa_edge.data.datasets import open_dataset
 
     data = open_dataset(source, kind="clips" if num_frames > 1 else "images", size=img_size,
-                        frames=num_frames, stride=frame_stride, seed=seed, normalization=norm)
+                        frames=num_frames, stride=frame_stride, seed=seed, normalization=norm, image_key=image_key)
     if len(data) == 0:
         raise DataError(f"--data {source}: no samples")
     return data

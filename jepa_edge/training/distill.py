@@ -51,7 +51,8 @@ class DistillConfig(RunConfig):
     mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
     dense: bool = False  # also match teacher features on unmasked tokens (linear head)
     dense_weight: float = 1.0  # weight of the --dense term
-    data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
+    data: str = "world"  # "world" or a path: robot dataset (LeRobot v3.0 folder), image folder, video file/folder, .npy
+    image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
     dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
     frame_stride: int = 1  # keep every N-th frame of a video source
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
@@ -147,7 +148,7 @@ def distill(cfg: DistillConfig, out: str | Path, *, resume: bool = False, progre
     model = ddp.wrap(online, env)
 
     data = build_training_data(cfg.data, s_cfg.img_size, s_cfg.num_frames, cfg.dataset_size, cfg.seed,
-                               cfg.frame_stride, norm=t_norm)
+                               cfg.frame_stride, norm=t_norm, image_key=cfg.image_key)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
     rows = ddp.local_rows(cfg.batch_size, env)
 
