@@ -28,3 +28,13 @@ class MissingExtraError(JepaEdgeError):
         msg = f"{what} is not installed: pip install 'jepa-edge[{extra}]'"
         super().__init__(msg + (f" ({hint})" if hint else ""))
         self.extra = extra
+
+
+def import_extra(module: str, what: str, extra: str, hint: str = ""):
+    """`importlib.import_module(module)`, or one line naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(what, extra, hint) from None

@@ -88,6 +88,19 @@ def test_record_gymnasium_dict_observations_and_absolute_actions(tmp_path, capsy
     np.testing.assert_allclose(s[1:7], a[0:6], atol=1e-5)
 
 
+def test_record_gymnasium_module_qualified_env_id(tmp_path, monkeypatch):
+    """gymnasium's "module:EnvId" form: the module (not yet imported) registers the env, as make() allows."""
+    (tmp_path / "jepa_edge_test_envmod.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register('JepaEdgeTest/ModuleForm-v0', "
+        "entry_point='gymnasium.envs.classic_control.pendulum:PendulumEnv', max_episode_steps=50)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "modform"
+    assert main(["-q", "record", str(out), "--env", "jepa_edge_test_envmod:JepaEdgeTest/ModuleForm-v0",
+                 "--episodes", "1", "--steps", "4", "--size", "32"]) == 0
+    assert validate_v3(out)["info"]["robot_type"] == "gymnasium:JepaEdgeTest/ModuleForm-v0"
+
+
 def test_record_refuses_an_env_without_pixels(capsys):
     rc = main(["record", "unused", "--env", "JepaEdgeTest/NoPixels-v0", "--episodes", "1"])
     err = capsys.readouterr().err.strip().splitlines()

@@ -40,6 +40,7 @@ from jepa_edge.checkpoints.official import abbrev, check_finite, check_keys
 from jepa_edge.errors import CheckpointError, ConfigError, MissingExtraError
 from jepa_edge.models.config import EncoderConfig, PredictorConfig
 from jepa_edge.models.registry import ARCHS
+from jepa_edge.utils.files import read_json
 
 HF_MODEL_TYPES = ("vjepa2", "ijepa")
 CONFIG, WEIGHTS, INDEX = "config.json", "model.safetensors", "model.safetensors.index.json"
@@ -109,10 +110,7 @@ def read_hf_config(path) -> dict:
         raise CheckpointError(f"{path}: not a directory; a Hugging Face model is a folder with {CONFIG} and {WEIGHTS}")
     if not cfg_file.is_file():
         raise CheckpointError(f"{path}: no {CONFIG}, so not a Hugging Face (transformers save_pretrained) model dir")
-    try:
-        cfg = json.loads(cfg_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{cfg_file} is not valid JSON ({e})") from None
+    cfg = read_json(cfg_file, CheckpointError, "save the model again (save_pretrained) or download it again")
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_file} holds a {type(cfg).__name__}, not a config object")
     if cfg.get("format") == "jepa-edge-model":

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa_edge.errors import ConfigError, DataError, MissingExtraError
+from jepa_edge.errors import ConfigError, DataError, import_extra
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -58,20 +58,12 @@ IMAGE_DTYPES = ("video", "image")
 
 
 def _pa():
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise MissingExtraError("pyarrow (robot datasets)", "data") from None
-    return pa, pq
+    return (import_extra("pyarrow", "pyarrow (robot datasets)", "data"),
+            import_extra("pyarrow.parquet", "pyarrow (robot datasets)", "data"))
 
 
 def _av():
-    try:
-        import av
-    except ImportError:
-        raise MissingExtraError("PyAV (robot dataset videos)", "data") from None
-    return av
+    return import_extra("av", "PyAV (robot dataset videos)", "data")
 
 
 def is_robot_dataset(path) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from jepa_edge.errors import BundleError
 from jepa_edge.inference.session import TensorSpec
 from jepa_edge.latent import LatentSpec
-from jepa_edge.utils.files import atomic_write_json, canonical_json_sha256, sha256_file
+from jepa_edge.utils.files import atomic_write_json, canonical_json_sha256, read_json, sha256_file
 
 FORMAT = "jepa-edge-bundle"
 FORMAT_VERSION = 2  # bump on any change an older loader would misread
@@ -135,10 +135,7 @@ def read_manifest(bundle_dir: str | os.PathLike, verify: bool = True, trust_unve
     path = bundle_dir / MANIFEST
     if not path.is_file():
         raise BundleError(f"{bundle_dir} is not a jepa-edge bundle: no {MANIFEST} (export it with `jepa-edge export`)")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BundleError(f"{path} is truncated or corrupt ({e.__class__.__name__}: {e}); re-export the bundle") from e
+    raw = read_json(path, BundleError, "re-export the bundle")
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise BundleError(f"{path} is not a {FORMAT} manifest")
     version = raw.get("format_version")

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from jepa_edge.errors import MissingExtraError
+from jepa_edge.errors import import_extra
 from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 # bundle precision -> INFERENCE_PRECISION_HINT; None keeps the device default (int8: let the
@@ -20,11 +20,7 @@ PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": None, "
 
 
 def _import_ov():
-    try:
-        import openvino
-    except ImportError as e:
-        raise MissingExtraError("OpenVINO", "openvino", "or pip install openvino") from e
-    return openvino
+    return import_extra("openvino", "OpenVINO", "openvino", "or pip install openvino")
 
 
 def _specs(ports) -> list[TensorSpec]:

@@ -5,19 +5,15 @@ import os
 
 import numpy as np
 
-from jepa_edge.errors import MissingExtraError
+from jepa_edge.errors import import_extra
 from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
               "tensor(int32)": "int32", "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
 
 
-def _import_ort():
-    try:
-        import onnxruntime
-    except ImportError as e:  # core dependency, but a broken install should still say what to do
-        raise MissingExtraError("onnxruntime", "all", "a core dependency: pip install onnxruntime") from e
-    return onnxruntime
+def _import_ort():  # a core dependency, but a broken install should still say what to do
+    return import_extra("onnxruntime", "onnxruntime", "all", "a core dependency: pip install onnxruntime")
 
 
 def specs_of(ort_args) -> list[TensorSpec]:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from jepa_edge.errors import MissingExtraError
+from jepa_edge.errors import import_extra
 from jepa_edge.inference.session import InferenceSession, TensorSpec
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def _import_torch():
-    try:
-        import torch
-    except ImportError as e:
-        raise MissingExtraError("PyTorch", "train", "install the CPU build of torch first: see README") from e
-    return torch
+    return import_extra("torch", "PyTorch", "train", "install the CPU build of torch first: see README")
 
 
 class TorchSession(InferenceSession):

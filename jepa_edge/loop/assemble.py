@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa_edge.errors import ConfigError, MissingExtraError
+from jepa_edge.errors import ConfigError, import_extra
 from jepa_edge.loop.loop import LoopParts
 from jepa_edge.loop.perception import LatentEncoder
 from jepa_edge.planning.planner import LatentDynamics, RandomPlanner, make_planner
@@ -50,12 +50,8 @@ def _key(part: str) -> str:
 
 def _model_dir_module():
     """jepa_edge.models.model_dir: a model dir runs eagerly in torch, which a core (robot) install lacks."""
-    try:
-        import safetensors  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as e:
-        raise MissingExtraError("PyTorch (for a model dir)", "train",
-                                "or export a bundle with `jepa-edge export` and run that") from e
+    for module in ("torch", "safetensors"):
+        import_extra(module, "PyTorch (for a model dir)", "train", "or export a bundle with `jepa-edge export` and run that")
     from jepa_edge.models import model_dir
 
     return model_dir

@@ -17,7 +17,7 @@ import torch.nn as nn
 from jepa_edge.errors import CheckpointError, ConfigError
 from jepa_edge.latent import IMAGENET_MEAN, IMAGENET_STD
 from jepa_edge.models.config import EncoderConfig, PredictorConfig
-from jepa_edge.utils.files import atomic_path, atomic_write_json, canonical_json_sha256, sha256_file
+from jepa_edge.utils.files import atomic_path, atomic_write_json, canonical_json_sha256, read_json, sha256_file
 
 FORMAT = "jepa-edge-model"
 FORMAT_VERSION = 2  # 2: config.json carries config_sha256 over its own content
@@ -181,11 +181,8 @@ def read_config(path) -> dict:
     if not cfg_file.is_file():
         raise CheckpointError(f"{path} is not a jepa-edge model dir (no {CONFIG_NAME}); "
                               "convert an official checkpoint with `jepa-edge convert`")
-    try:
-        config = json.loads(cfg_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{cfg_file} is not valid JSON ({e}); re-create the model dir") from None
-    if config.get("format") != FORMAT:
+    config = read_json(cfg_file, CheckpointError, "re-create the model dir")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{cfg_file}: not a {FORMAT} config (format={config.get('format')!r})")
     if int(config.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(f"{cfg_file}: format_version {config['format_version']} is newer than this "

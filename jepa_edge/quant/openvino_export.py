@@ -17,7 +17,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jepa_edge.errors import MissingExtraError
+from jepa_edge.errors import import_extra
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,8 @@ class NNCFScheme:
 
 
 def _import():
-    try:
-        import nncf
-        import openvino as ov
-    except ImportError as e:
-        raise MissingExtraError("OpenVINO / NNCF", "export", "pip install openvino nncf") from e
-    return ov, nncf
+    return (import_extra("openvino", "OpenVINO", "export", "pip install openvino nncf"),
+            import_extra("nncf", "NNCF", "export", "pip install openvino nncf"))
 
 
 def convert(fp32_onnx: str | os.PathLike, static_shapes: dict[str, list[int]] | None = None):

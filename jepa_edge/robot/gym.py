@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jepa_edge.errors import ConfigError, MissingExtraError
+from jepa_edge.errors import ConfigError, import_extra
 from jepa_edge.robot.camera import RenderCamera
 from jepa_edge.robot.faults import StopReason
 from jepa_edge.robot.robot import Robot
@@ -51,10 +51,7 @@ def import_gym():
     # sound card for rgb_array rendering.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    try:
-        import gymnasium as gym
-    except ImportError as e:
-        raise MissingExtraError("gymnasium", "gym") from e
+    gym = import_extra("gymnasium", "gymnasium", "gym")
     import jepa_edge.data.tabletop_env  # noqa: F401  (registers jepa_edge/Tabletop-v0)
 
     return gym

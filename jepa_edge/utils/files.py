@@ -40,6 +40,14 @@ def atomic_write_json(path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def read_json(path, error: type[Exception], fix: str):
+    """The JSON in `path`; a truncated or corrupt file raises `error` in one line that ends with `fix`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path} is truncated or corrupt, not valid JSON ({e}); {fix}") from None
+
+
 def sha256_file(path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
