@@ -105,7 +105,10 @@ def test_openvino_int8_and_bf16(work):
         assert ex["executed"] == "fp32" and ex["label"] == "bf16 → fp32 (no BF16 on this CPU)"
     assert ex["isa"] == isa_features()
     ex8 = json.loads((d / "ov-int8" / "manifest.json").read_text())["precision_executed"]
-    assert ex8["executed"] == "int8" and ex8["ops"].get("int8", 0) > 0  # int8 kernels ran (VNNI or not)
+    if "INT8" in openvino_capabilities():  # int8 kernels ran (with VNNI/AMX or not: paying is another question)
+        assert ex8["executed"] == "int8" and ex8["ops"].get("int8", 0) > 0, ex8
+    else:
+        assert ex8["label"].startswith("int8 → "), ex8
 
 
 def test_openvino_weight_only_int8(work):

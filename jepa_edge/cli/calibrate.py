@@ -47,9 +47,12 @@ def run(args) -> int:
         samples = cs.encoder_samples(args.source, bundle.encoder_cfg, config, n=total, seed=args.seed, stride=args.stride)
         norm = config.get("normalization")
     else:
-        if args.source != "world":
-            raise ConfigError("AC-predictor calibration records world trajectories (--source world)")
-        samples = cs.ac_samples(bundle, config, n=total, frames=args.frames, seed=args.seed)
+        from jepa_edge.data.lerobot import is_robot_dataset
+
+        if args.source != "world" and not is_robot_dataset(args.source):
+            raise ConfigError("AC-predictor calibration records world trajectories (--source world) or a robot "
+                              "dataset's (--source DATASET, the LeRobot v3.0 folder train-ac --data trained on)")
+        samples = cs.ac_samples(bundle, config, n=total, frames=args.frames, seed=args.seed, source=args.source)
         norm = None
     source = {"kind": args.source.split(":")[0] if ":" in args.source else
               ("world" if args.source == "world" else "path"), "spec": args.source, "seed": args.seed,

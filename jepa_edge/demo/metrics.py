@@ -128,6 +128,8 @@ def calibration(calib_dir: Path, name: str) -> list[Metric]:
 def export(summary_json: Path, name: str) -> list[Metric]:
     s = _read_json(summary_json)
     out = [metric(f"export.{name}.status", f"{name}: bundle status", s.get("status"))]
+    if s.get("precision"):  # the executed label (`bf16 → fp32 (...)` when the request fell back)
+        out.append(metric(f"export.{name}.precision", f"{name}: precision executed", s["precision"]))
     gate = s.get("gate") or {}
     if gate:
         for key, what in (("cos_mean", "mean"), ("cos_p1", "1st pct")):

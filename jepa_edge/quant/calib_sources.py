@@ -57,20 +57,34 @@ def camera_samples(device: str, enc_cfg, norm, *, n: int, every_s: float = 0.2) 
             time.sleep(every_s)
 
 
-def ac_samples(bundle, config: dict, *, n: int, frames: int, seed: int = 0, batch: int = 16) -> Iterator[dict]:
-    """AC-predictor inputs from world trajectories: {"tokens": [T*N, D], "actions": [T, A], "states": [T, S]},
-    tokens made by the model's encoder exactly as AC training makes them (per-frame, layer-normed)."""
+def ac_samples(bundle, config: dict, *, n: int, frames: int, seed: int = 0, batch: int = 16,
+               source: str = "world") -> Iterator[dict]:
+    """AC-predictor inputs from world trajectories, or from a robot dataset (LeRobot v3.0 folder, cut and
+    normalized as train-ac recorded it in config.json "ac": image key, action repeat, action/state norms):
+    {"tokens": [T*N, D], "actions": [T, A], "states": [T, S]}, tokens made by the model's encoder exactly as
+    AC training makes them (per-frame, layer-normed)."""
     import torch
 
-    from jepa_edge.data.datasets import WorldTrajectories
+    from jepa_edge.data.datasets import RobotEpisodes, WorldTrajectories
     from jepa_edge.training.latents import frame_latents
 
     if bundle.ac_predictor is None:
         raise ConfigError("the model holds no action-conditioned predictor: train one with `jepa-edge train-ac`")
     enc = bundle.encoder.eval()
-    ds = WorldTrajectories(n, frames, enc.cfg.img_size, seed=seed, normalization=_normalization(config))
+    if source == "world":
+        ds, order = WorldTrajectories(n, frames, enc.cfg.img_size, seed=seed, normalization=_normalization(config)), range(n)
+    else:
+        ac = config.get("ac") or {}
+        trained = (ac.get("config") or {})
+        ds = RobotEpisodes(source, "trajectories", enc.cfg.img_size, frames, int(ac.get("action_repeat") or 1),
+                           normalization=_normalization(config), image_key=(ac.get("data") or {}).get("image_key"),
+                           state_key=trained.get("state_key") or "observation.state",
+                           action_key=trained.get("action_key") or "action",
+                           action_norm=ac.get("action_norm"), state_norm=ac.get("state_norm"))
+        order = np.random.default_rng(seed).permutation(len(ds))[:n]
+        n = len(order)
     for start in range(0, n, batch):
-        items = [ds[i] for i in range(start, min(n, start + batch))]
+        items = [ds[int(i)] for i in order[start:start + batch]]
         clips = torch.stack([c for c, _, _ in items])                    # [b, C, T, H, W]
         with torch.inference_mode():
             z = frame_latents(enc, clips).flatten(1, 2).numpy()           # [b, T*N, D]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import platform
 
@@ -47,10 +48,17 @@ def openvino_capabilities() -> list[str]:
 
 
 def _version(module: str) -> str | None:
+    """The installed version, from the package metadata: nothing is imported (a robot's core install
+    never attempts torch). A module with no metadata (TensorRT from JetPack's apt packages) is asked."""
+    from importlib import metadata, util
+
     try:
-        mod = importlib.import_module(module)
-    except ImportError:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        pass
+    if util.find_spec(module) is None:
         return None
+    mod = importlib.import_module(module)
     return getattr(mod, "__version__", None) or getattr(mod, "get_version", lambda: "?")()
 
 
@@ -73,6 +81,8 @@ def nvidia_gpus() -> list[dict]:
     """NVIDIA GPUs with compute capability: from torch.cuda when it sees them, else `nvidia-smi` (a machine
     with a driver but a CPU-only torch); [] when neither finds one. Imports torch only when asked."""
     try:
+        if importlib.util.find_spec("torch") is None:  # a core install: not even an attempt
+            raise ImportError("torch")
         import torch
 
         if torch.cuda.is_available():
@@ -213,6 +223,8 @@ def isa_tag(isa: list[str] | None = None) -> str:
 
 def gpus() -> list[str]:
     try:
+        if importlib.util.find_spec("torch") is None:  # a core install: not even an attempt
+            raise ImportError("torch")
         import torch
 
         if torch.cuda.is_available():
