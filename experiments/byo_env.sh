@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/byo}
 TEACHER=${2:-runs/dq_p27/teacher/model}   # `jepa-edge demo --quick --out runs/dq_p27` makes it
-EPISODES=${3:-50}
+EPISODES=${3:-20}
 export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}   # experiments.envs.arm2link importable
 ENV=experiments.envs.arm2link:Arm2Link-v0
 N="nice -n 19"
@@ -31,9 +31,9 @@ T distill $N jepa-edge distill --teacher "$TEACHER" --data "$OUT/arm_data" --stu
 T train_ac $N jepa-edge train-ac --encoder "$OUT/student/model" --data "$OUT/arm_data" --depth 2 --frames 4 --one-step \
     --motion-weight 1 --batch-size 32 --steps 500 --warmup-steps 30 --threads 2 --no-progress --log-every 20 \
     --out "$OUT/ac"
-# 4. INT8 calibration sets (encoder: the dataset's video; AC predictor: the dataset's trajectories) and exports
-T calibrate_encoder $N jepa-edge calibrate "$OUT/ac/model" --source "$OUT/arm_data/videos/observation.images.cam/chunk-000/file-000.mp4" \
-    --stride 7 --count 300 --held-out 100 --out "$OUT/calib_enc"
+# 4. INT8 calibration sets (encoder: the dataset's frames; AC predictor: the dataset's trajectories) and exports
+T calibrate_encoder $N jepa-edge calibrate "$OUT/ac/model" --source "$OUT/arm_data" --count 300 --held-out 100 \
+    --out "$OUT/calib_enc"
 T calibrate_ac $N jepa-edge calibrate "$OUT/ac/model" --part ac_predictor --source "$OUT/arm_data" --frames 1 \
     --count 300 --held-out 100 --out "$OUT/calib_ac"
 T export_encoder $N jepa-edge export "$OUT/ac/model" --target onnxruntime --precision int8 --calib "$OUT/calib_enc" \
@@ -43,6 +43,7 @@ T export_ac $N jepa-edge export "$OUT/ac/model" --part ac_predictor --target onn
 # 5. goal reaching: goal = frame after H=20 random actions; success = fingertip within 0.1 (arm reach 1.0)
 RUN=(--env $ENV --models.encoder "$OUT/bundles/enc-ort-int8" --models.predictor "$OUT/bundles/ac-ort-int8"
      --models.threads 1 --sim.goal_horizon 20 --sim.success_state tip --sim.success_tolerance 0.1 --sim.max_steps 25
-     PLANNER_FLAGS_PLACEHOLDER)
+     --planner.samples 64 --planner.iterations 3 --planner.elites 8 --planner.energy l1)
 T run $N jepa-edge run "${RUN[@]}" --episodes "$EPISODES" --first-seed 1000 --methods random,student,oracle \
     --json "$OUT/goal_reaching.json"
+# Result file: experiments/results/byo_arm2link.json (copied to benchmarks/results/) from this run's outputs.
