@@ -43,7 +43,7 @@ def bench_model(name: str, model_dir: Path, calib: str | None, args) -> dict:
     res = run_bench(model_dir, cfg, model_info=info, log=lambda s: print(f"  [{name}] {s}", flush=True))
     res.rows = [r for r in res.rows if r.precision in MATRIX.get(r.backend, ())]  # drop the unsupported cells
     Console(width=160).print(result_table(res))
-    save_result(res, RESULTS / "bench_runs" / f"precision_{name.replace('/', '-')}.json")
+    save_result(res, RESULTS / "bench_runs" / f"precision_{name.replace('/', '-').replace(' ', '_')}.json")
     isa, caps = isa_features(), openvino_capabilities()
     pairs = set(C.candidates(("onnxruntime", "openvino"), isa, caps))
     try:
