@@ -21,8 +21,10 @@ OUT=${1:-runs/cmp}
 ENC=${2:-runs/dq_p27/student/model}   # `jepa-edge demo --quick --out runs/dq_p27` makes it
 EPISODES=${3:-20}
 N="nice -n 19"
-T() { local name=$1; shift; local t0=$(date +%s.%N); "$@"; echo "$name $(echo "$(date +%s.%N) - $t0" | bc) s" >> "$OUT/walltimes.txt"; }
-mkdir -p "$OUT"; : > "$OUT/walltimes.txt"
+# T NAME DONE_FILE CMD...: run CMD (timed into walltimes.txt) unless DONE_FILE exists (a stage already done)
+T() { local name=$1 done=$2; shift 2; [ -e "$done" ] && { echo "$name: reusing $done"; return; }
+      local t0=$(date +%s.%N); "$@"; echo "$name $(echo "$(date +%s.%N) - $t0" | bc) s" >> "$OUT/walltimes.txt"; }
+mkdir -p "$OUT"; touch "$OUT/walltimes.txt"
 [ -d "$ENC" ] || $N jepa-edge demo --quick --out "$(dirname "$(dirname "$ENC")")"
 
 TRAJ=1000   # trajectories = recorded episodes
@@ -32,20 +34,22 @@ AC=(--encoder "$ENC" --depth 2 --predictor-width 128 --frames $FRAMES --one-step
     --batch-size 32 --steps 300 --warmup-steps 30 --seed 0 --threads 2 --no-progress --log-every 20 --overwrite)
 
 # (a) the built-in path
-T train_ac_world $N jepa-edge train-ac "${AC[@]}" --n-trajectories $TRAJ --out "$OUT/world"
+T train_ac_world "$OUT/world/model/config.json" $N jepa-edge train-ac "${AC[@]}" --n-trajectories $TRAJ --out "$OUT/world"
 # (b) the dataset path: record the same trajectories (train-ac's world seeds are (seed+1000, i))
-rm -rf "$OUT/world_data"
-T record $N jepa-edge record "$OUT/world_data" --world --policy explore --episodes $TRAJ --steps $FRAMES --size 64 \
+[ -e "$OUT/record.json" ] || rm -rf "$OUT/world_data"   # a half-written recording would be appended to
+T record "$OUT/record.json" $N jepa-edge record "$OUT/world_data" --world --policy explore --episodes $TRAJ --steps $FRAMES --size 64 \
     --seed 1000 --json "$OUT/record.json"
-T train_ac_dataset $N jepa-edge train-ac "${AC[@]}" --data "$OUT/world_data" --out "$OUT/dataset"
+T train_ac_dataset "$OUT/dataset/model/config.json" $N jepa-edge train-ac "${AC[@]}" --data "$OUT/world_data" --out "$OUT/dataset"
 
 # goal reaching in the built-in world, same planner, same seeds
-RUN=(--config examples/sim_world.toml --models.threads 1 --models.planner_threads 2 --sim.max_steps 100
-     --planner.samples 64 --planner.elites 8 --planner.iterations 3 --planner.horizon 2
+# planner and episode length: the demo's (jepa_edge/demo/plan.py FULL: 64 samples, 8 elites, 2 iterations,
+# 40 steps), horizon 2 as in sim_world.toml; fixed before any evaluation, to fit a 2-core CPU
+RUN=(--config examples/sim_world.toml --models.threads 1 --models.planner_threads 2 --sim.max_steps 40
+     --planner.samples 64 --planner.elites 8 --planner.iterations 2 --planner.horizon 2
      --episodes "$EPISODES" --first-seed 1000 --methods random,student,oracle)
-T run_world $N jepa-edge run "${RUN[@]}" --models.encoder "$OUT/world/model" --models.predictor "$OUT/world/model" \
+T run_world "$OUT/goal_world.json" $N jepa-edge run "${RUN[@]}" --models.encoder "$OUT/world/model" --models.predictor "$OUT/world/model" \
     --telemetry.out_dir "$OUT/loop_world" --json "$OUT/goal_world.json"
-T run_dataset $N jepa-edge run "${RUN[@]}" --models.encoder "$OUT/dataset/model" --models.predictor "$OUT/dataset/model" \
+T run_dataset "$OUT/goal_dataset.json" $N jepa-edge run "${RUN[@]}" --models.encoder "$OUT/dataset/model" --models.predictor "$OUT/dataset/model" \
     --telemetry.out_dir "$OUT/loop_dataset" --json "$OUT/goal_dataset.json"
 # Result file: experiments/results/dataset_path.json, from this run's outputs (experiments/dataset_path_result.py).
 python experiments/dataset_path_result.py "$OUT" experiments/results/dataset_path.json
