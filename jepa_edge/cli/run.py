@@ -56,7 +56,9 @@ def _run_loop(cfg, args) -> int:
 
     console = _output.console(stderr=True)
     asm = assemble(cfg)  # config/model/link errors surface here, before anything moves
-    cfg = asm.cfg  # with a Gymnasium env's action bounds filled in
+    cfg = asm.cfg  # with a Gymnasium env's action bounds and the predictor's planner settings filled in
+    if asm.planner_note:
+        _output.info(asm.planner_note)
     telemetry = Telemetry(cfg.telemetry.out_dir or None)
     loop = RobotLoop(cfg, asm.parts, telemetry)
     try:
@@ -162,6 +164,9 @@ def _evaluate(cfg, args) -> int:
             progress.update(tasks[name], completed=done)
 
         results = evaluate(cfg, methods, args.episodes, args.first_seed, progress=report)
+    for name, r in results["methods"].items():
+        if r.get("planner_settings"):
+            _output.info(f"{name}: {r['planner_settings']}")
     results["command"] = _command_line(args)
     results["machine"] = describe()
     protocol = results.get("protocol")

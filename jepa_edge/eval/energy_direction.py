@@ -240,3 +240,66 @@ def diagnose(encoder: str | Path, predictor: str | Path | None = None, *, use_pr
                           "rule": "an energy passes when rho and best_closer both reach these on true frames "
                                   "and, with a predictor, through it"},
             "scores": scores, **verdict(scores, energies, threshold, bool(predictor), delta_scales)}
+
+
+# --- train-ac's planner search: the settings a predictor plans with, measured ------------------------
+
+SEARCH_FIRST_SEED = 500  # reach episodes 500.. : apart from goal-reaching evaluation's (1000..)
+SEARCH_MAX_EPISODES = 50  # seeds 500..549 at most (the hand-tuned settings were chosen on 50 goals)
+SEARCH_ENERGIES = {"l1": ("l1", 0.0), **{f"l1_smooth_{s:g}": ("l1_smooth", s) for s in (0.15, 0.25, 0.4)}}
+SEARCH_DELTA_SCALES = (1.0, 0.25, 0.05)
+SEARCH_RULE = ("highest best_closer through the AC predictor {h} steps ahead, then highest rho there, then the "
+               "first in the order searched (l1 before l1_smooth, smaller sigma first, delta_scale 1, 0.25, 0.05)")
+
+
+def _finite(x: float) -> float:
+    return float(x) if np.isfinite(x) else 0.0
+
+
+def search_planner(model: str | Path, budget_s: float = 30.0, *, first_seed: int = SEARCH_FIRST_SEED,
+                   max_episodes: int = SEARCH_MAX_EPISODES, horizon: int = Threshold.horizon,
+                   energies: dict[str, tuple[str, float]] | None = None, delta_scales=SEARCH_DELTA_SCALES,
+                   directions: int = 16, threads: int = 1) -> tuple[dict, dict]:
+    """(planner settings, evidence) for the AC predictor in `model` (a model dir or bundle holding
+    both parts): every energy x delta_scale is scored by `score` on reach episodes `first_seed`, ...
+    one episode at a time, until `max_episodes` or until the next would pass `budget_s` (at least
+    one episode is scored: the best so far is kept). The settings are the best by SEARCH_RULE, as
+    PlannerConfig fields ({"energy", "smooth_sigma" (l1_smooth only), "delta_scale"})."""
+    import time
+
+    energies = energies or SEARCH_ENERGIES
+    t0 = time.monotonic()
+    encode, size = frame_encoder(model, model, threads)
+    dynamics = {PREDICTED: predictor_dynamics(model, threads, directions)}
+    h = f"H{horizon}"
+    per_episode: list[dict] = []
+    stopped_early = False
+    for seed in range(first_seed, first_seed + max_episodes):
+        per_episode.append(score(encode, size, dynamics, episodes=1, first_seed=seed, horizons=(horizon,),
+                                 energies=energies, delta_scales=delta_scales, directions=directions))
+        spent = time.monotonic() - t0
+        if len(per_episode) < max_episodes and spent * (len(per_episode) + 1) / len(per_episode) > budget_s:
+            stopped_early = True
+            break
+
+    def mean(key: str, metric: str) -> float:
+        return round(_finite(float(np.mean([_finite(e[key][h][metric]) for e in per_episode]))), 3)
+
+    candidates = []
+    for name, (kind, sigma) in energies.items():
+        for s in delta_scales:
+            key = name + PREDICTED + (f" delta scale {s:g}" if s != 1 else "")
+            candidates.append({"energy": kind, "smooth_sigma": sigma if kind != "l1" else None, "delta_scale": s,
+                               "best_closer": mean(key, "best_closer"), "spearman": mean(key, "spearman"),
+                               "true_frames": {"best_closer": mean(name, "best_closer"),
+                                               "spearman": mean(name, "spearman")}})
+    best = max(candidates, key=lambda c: (c["best_closer"], c["spearman"]))  # max keeps the first of ties
+    settings = {"energy": best["energy"], **({"smooth_sigma": best["smooth_sigma"]} if best["energy"] != "l1" else {}),
+                "delta_scale": best["delta_scale"]}
+    n = len(per_episode)
+    evidence = {"measured": True, "rule": SEARCH_RULE.format(h=horizon), "chosen": settings,
+                "seeds": [first_seed, first_seed + n - 1], "episodes": n, "horizon_steps": horizon,
+                "directions": directions, "budget_s": budget_s, "seconds": round(time.monotonic() - t0, 2),
+                "stopped_early": stopped_early, "candidates": candidates,
+                "scored_by": "jepa_edge.eval.energy_direction.score"}
+    return settings, evidence

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from jepa_edge.errors import ConfigError
-from jepa_edge.loop.assemble import assemble, latent_spec, load_session
+from jepa_edge.loop.assemble import assemble, latent_spec, load_session, planner_settings
 from jepa_edge.loop.loop import Ending, RobotLoop
 from jepa_edge.planning.planner import Observation, PlanBudget, PlanInfo, PlanResult
 from jepa_edge.loop.config import RobotConfig
@@ -235,6 +235,9 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
         # Each method's own model dirs decide its latent space (normalization, latent recipe) and,
         # through eval_config, its plan's action period (a frame-skip predictor's k world steps).
         mcfg = eval_config(cfg.override({"models.encoder": enc_path or "", "models.predictor": pred_path or ""}))
+        # the planner settings this method's predictor records, unless the config set them (assemble
+        # applies the same per episode); said once per method, in the results
+        planned, note = planner_settings(mcfg, predictor.latent) if predictor is not None else (mcfg, "")
         per_episode = []
         try:
             for k in range(episodes):
@@ -261,6 +264,8 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
             # measures the fault, not the planner.
             "faulted": sum(ended_by_fault(e) for e in per_episode),
             "plan_ms_per_action": percentiles(e["plan_ms_mean"] for e in per_episode),
+            **({"planner": {k: getattr(planned.planner, k) for k in ("energy", "smooth_sigma", "delta_scale")},
+                "planner_settings": note} if note else {}),
             "per_episode": per_episode,
         }
     out = {"episodes": episodes, "first_seed": first_seed, "task": cfg.sim.task, "max_steps": cfg.sim.max_steps,

@@ -125,6 +125,36 @@ def make_state_update(cfg: RobotConfig, predictor_path: str | Path, world_cfg=No
     return None
 
 
+MEASURED_PLANNER_KEYS = ("energy", "smooth_sigma", "delta_scale")  # what train-ac's planner search chooses
+
+
+def planner_settings(cfg: RobotConfig, spec: LatentSpec | None) -> tuple[RobotConfig, str]:
+    """(cfg with the planner settings the predictor records applied, one line saying where each came
+    from). A recorded setting (LatentSpec.planner: train-ac's measurement, in the model dir and every
+    bundle exported from it) applies unless the robot TOML, a flag or an `override` set that key
+    (`cfg.explicit_keys`), whatever its value."""
+    recorded = dict(spec.planner) if spec is not None and spec.planner else {}
+    taken = {f"planner.{k}": v for k, v in recorded.items() if f"planner.{k}" not in cfg.explicit_keys}
+    if taken:
+        try:
+            cfg = cfg.override(taken).with_explicit(cfg.explicit_keys)  # recorded, not set by the user
+        except ConfigError as e:
+            raise ConfigError(f"the AC predictor's recorded planner settings {recorded}: {e}") from None
+    p, groups = cfg.planner, []
+    for key in MEASURED_PLANNER_KEYS:
+        if key == "smooth_sigma" and p.energy != "l1_smooth":
+            continue
+        value = getattr(p, key)
+        shown = f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+        source = ("measured by train-ac" if f"planner.{key}" in taken else "from the config"
+                  if f"planner.{key}" in cfg.explicit_keys else "default: the predictor records none")
+        if groups and groups[-1][1] == source:
+            groups[-1][0].append(shown)
+        else:
+            groups.append(([shown], source))
+    return cfg, "planner settings: " + ", ".join(f"{', '.join(items)} ({source})" for items, source in groups)
+
+
 def read_image(path: str | Path) -> np.ndarray:
     import cv2
 
@@ -142,6 +172,7 @@ class Assembly:
     goal: object = None  # jepa_edge.data.tasks.Goal in the built-in world
     sessions: list = field(default_factory=list)
     cfg: RobotConfig | None = None  # the config the parts were built from (env_defaults applied)
+    planner_note: str = ""  # where the planner settings came from (`planner_settings`); "" without a planner
 
     def close(self) -> None:
         for s in self.sessions:
@@ -268,9 +299,11 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
     except BaseException:
         robot.close()
         raise
+    note = ""
     if random_actions:
         planner, surprise = RandomPlanner(cfg.planner), None
     else:
+        cfg, note = planner_settings(cfg, predictor_sessions[0].latent)
         kinematics = make_state_update(cfg, m.predictor or m.encoder, world.cfg if world is not None else None)
         dynamics = LatentDynamics(predictor_sessions[0], cfg.planner.max_batch, kinematics,
                                   cfg.planner.rollout_context, cfg.planner.renorm)
@@ -278,4 +311,4 @@ def assemble(cfg: RobotConfig, *, episode_seed: int | None = None, encoder_sessi
         surprise = LatentDynamics(predictor_sessions[1]) if predictor_sessions[1] is not None else None
     parts = LoopParts(camera=camera, encoder=encoder, planner=planner, robot=robot, z_goal=z_goal,
                       surprise_dynamics=surprise)
-    return Assembly(parts, robot, world, goal, sessions, cfg)
+    return Assembly(parts, robot, world, goal, sessions, cfg, note)

@@ -192,8 +192,33 @@ class RobotConfig:
         return C.build(cls, d)
 
     def override(self, dotted: dict[str, object]) -> "RobotConfig":
-        """Return a copy with {"planner.samples": 512, ...} applied (each value checked)."""
-        return C.override(self, dotted)
+        """Return a copy with {"planner.samples": 512, ...} applied (each value checked); the keys
+        join `explicit_keys`."""
+        return C.override(self, dotted).with_explicit(self.explicit_keys | dotted_keys(dotted))
+
+    # Which keys were set, not left at their defaults: settings a model records (the planner settings
+    # train-ac measured, loop/assemble.py planner_settings) apply only where the user set nothing.
+    # Kept beside the fields, not as one: a field would be a TOML key, a flag and part of to_dict().
+    # Kept on the config, not returned beside it: every `override` carries it along, so the copies that
+    # evaluation and assembly make (eval_config, env_defaults) still know what the user set.
+    @property
+    def explicit_keys(self) -> frozenset[str]:
+        """The dotted keys ("planner.energy") the TOML, a flag or `override` set (equal to the default or not)."""
+        return self.__dict__.get("_explicit_keys", frozenset())
+
+    def with_explicit(self, keys) -> "RobotConfig":
+        """This config (not a copy), recording `keys` as `explicit_keys`."""
+        object.__setattr__(self, "_explicit_keys", frozenset(keys))
+        return self
+
+
+def dotted_keys(d: dict, prefix: str = "") -> frozenset[str]:
+    """{"planner": {"energy": "l1"}, "sim.seed": 3} -> {"planner.energy", "sim.seed"}."""
+    keys: set[str] = set()
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        keys |= dotted_keys(v, f"{key}.") if isinstance(v, dict) else {key}
+    return frozenset(keys)
 
 
 MAX_WIRE_VALID_MS = 0xFFFF  # COMMAND's valid_ms is a u16 (firmware_bridge/PROTOCOL.md)
@@ -232,7 +257,8 @@ def validate(cfg: RobotConfig) -> None:
 
 
 def load_robot_config(path: str | Path | None, overrides: dict[str, object] | None = None) -> RobotConfig:
-    """Read ROBOT.toml (or defaults when path is None) and apply dotted overrides."""
+    """Read ROBOT.toml (or defaults when path is None) and apply dotted overrides. The keys either
+    set are the result's `explicit_keys`."""
     data: dict = {}
     if path is not None:
         if not Path(path).is_file():
@@ -242,7 +268,7 @@ def load_robot_config(path: str | Path | None, overrides: dict[str, object] | No
         cfg = RobotConfig.from_dict(data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path else str(e)) from None
-    return cfg.override(overrides or {})
+    return cfg.with_explicit(dotted_keys(data)).override(overrides or {})
 
 
 # --- command-line flags: one per field ------------------------------------------------------------
