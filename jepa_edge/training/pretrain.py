@@ -40,7 +40,8 @@ class PretrainConfig(RunConfig):
     future_masks: bool = True  # video: also predict the last temporal slots from the first ones
     masking: Literal["blocks", "random"] = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
     mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
-    data: str = "world"  # "world" or a path: image folder, video file/folder, .npy
+    data: str = "world"  # "world" or a path: robot dataset (LeRobot v3.0 folder), image folder, video file/folder, .npy
+    image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
     dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
     frame_stride: int = 1  # keep every N-th frame of a video source
     var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
@@ -85,7 +86,9 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, prog
     target = copy.deepcopy(encoder).requires_grad_(False).to(env.device)
     model = ddp.wrap(online, env)
 
-    data = build_training_data(cfg.data, cfg.img_size, cfg.num_frames, cfg.dataset_size, cfg.seed, cfg.frame_stride)
+    # a robot dataset (--data DATASET) gives single frames (num_frames 1) or clips of consecutive frames of an episode
+    data = build_training_data(cfg.data, cfg.img_size, cfg.num_frames, cfg.dataset_size, cfg.seed, cfg.frame_stride,
+                               image_key=cfg.image_key)
     sampler = StepSampler(len(data), cfg.batch_size, cfg.seed)
     rows = ddp.local_rows(cfg.batch_size, env)
 
