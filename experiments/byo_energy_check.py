@@ -16,7 +16,7 @@ import gymnasium
 import numpy as np
 import torch
 
-import experiments.envs.arm2link  # noqa: F401  (registers Arm2Link-v0)
+from experiments.envs.arm2link import box_directions, reach_goal  # (the import registers Arm2Link-v0)
 from jepa_edge.data.transforms import IMAGENET
 from jepa_edge.models.model_dir import load_model_dir
 from jepa_edge.training.latents import frame_latents
@@ -70,16 +70,10 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     env = gymnasium.make("Arm2Link-v0", render_mode="rgb_array").unwrapped
-    dirs = np.stack([[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)])
-    dirs = dirs / np.abs(dirs).max(1, keepdims=True)  # to the box edge
+    dirs = box_directions()
     cases = []  # (start tip, goal tip, goal frame, {k: (end tips, end frames)})
     for seed in range(*args.seeds):
-        env.reset(seed=seed)
-        q0 = env.q.copy()
-        rng = np.random.default_rng(seed)
-        for _ in range(20):
-            env.step(rng.uniform(-1, 1, 2))
-        goal_tip, goal_frame = env.tip.copy(), env.render()
+        q0, goal_tip, goal_frame = reach_goal(env, seed)
         ends = {}
         for k in args.holds:
             tips, frames = [], []

@@ -15,7 +15,7 @@ import json
 import gymnasium
 import numpy as np
 
-import experiments.envs.arm2link  # noqa: F401
+from experiments.envs.arm2link import box_directions, reach_goal  # (the import registers Arm2Link-v0)
 from jepa_edge.inference.load import load_bundle
 from jepa_edge.loop.perception import LatentEncoder
 from jepa_edge.planning.planner import LatentDynamics
@@ -35,18 +35,12 @@ def main():
     enc = LatentEncoder(load_bundle(f"{a.bundles}/enc-ort-int8"), layer_norm=True)
     dyn = LatentDynamics(load_bundle(f"{a.bundles}/ac-ort-int8"))
     env = gymnasium.make("Arm2Link-v0", render_mode="rgb_array").unwrapped
-    ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-    d = np.stack([np.cos(ang), np.sin(ang)], 1)
-    d = d / np.abs(d).max(1, keepdims=True)
+    d = box_directions()
     cands = np.concatenate([d * s for s in (1.0, 0.5, 0.25)]).astype(np.float32)
     rho_true, rho_pred, wins = [], [], []
     for seed in range(*a.seeds):
-        env.reset(seed=seed)
-        q0 = env.q.copy()
-        rng = np.random.default_rng(seed)
-        for _ in range(20):
-            env.step(rng.uniform(-1, 1, 2))
-        goal_tip, zg = env.tip.copy(), enc.encode(env.render())
+        q0, goal_tip, goal_frame = reach_goal(env, seed)
+        zg = enc.encode(goal_frame)
         env.q = q0.copy()
         # one-step ranking at the start
         z0 = enc.encode(env.render())

@@ -82,3 +82,21 @@ class Arm2LinkEnv(gymnasium.Env):
 
 
 gymnasium.register(id="Arm2Link-v0", entry_point=Arm2LinkEnv, max_episode_steps=400)
+
+
+def box_directions(n: int = 16) -> np.ndarray:
+    """`n` action directions around the circle, scaled out to the [-1, 1]^2 box's edge: [n, 2]."""
+    ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    d = np.stack([np.cos(ang), np.sin(ang)], 1)
+    return d / np.abs(d).max(1, keepdims=True)
+
+
+def reach_goal(env: Arm2LinkEnv, seed: int, steps: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DINO-WM's goal, as `run --env` draws it: reset to `seed`, take `steps` random actions. Returns
+    (the start joint angles, the goal's tip, the goal frame); the env is left at the goal."""
+    env.reset(seed=seed)
+    q0 = env.q.copy()
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        env.step(rng.uniform(-1, 1, 2))
+    return q0, env.tip.copy(), env.render()

@@ -79,6 +79,18 @@ class RunConfig:
                            warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, grad_clip=self.grad_clip)
 
 
+@dataclass(frozen=True, kw_only=True)
+class EncoderTrainingConfig(RunConfig):
+    """What pretrain and distill share: the images they train on and the anti-collapse terms."""
+
+    data: str = "world"  # "world" or a path: robot dataset (LeRobot v3.0 folder), image folder, video file/folder, .npy
+    image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
+    dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
+    frame_stride: int = 1  # keep every N-th frame of a video source
+    var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
+    cov_weight: float = 0.0  # VICReg covariance term
+
+
 def build_optimizer(modules: list[torch.nn.Module], cfg: OptimConfig) -> torch.optim.AdamW:
     """AdamW over the trainable parameters of `modules`; no weight decay on 1-D tensors."""
     decay, no_decay = [], []

@@ -25,7 +25,7 @@ from jepa_edge.models.model_dir import ModelDir, load_model_dir, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
-from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, start_run
+from jepa_edge.training.common import EncoderTrainingConfig, ema_after_step, layer_norm_features, start_run
 from jepa_edge.training.data import (StepSampler, build_training_data, check_masking, load_rows, mask_families,
                                      masks_for_step)
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
@@ -36,7 +36,7 @@ from jepa_edge.data.transforms import Normalization
 
 
 @dataclass(frozen=True)
-class DistillConfig(RunConfig):
+class DistillConfig(EncoderTrainingConfig):
     teacher: str  # model dir of the teacher (ours, or a converted official checkpoint)
     student_arch: str = "vit_tiny"  # student size, e.g. vit_tiny, vit_nano or vit_tiny/8
     student_depth: int | None = None  # override the arch's depth (None: the named depth)
@@ -51,12 +51,6 @@ class DistillConfig(RunConfig):
     mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
     dense: bool = False  # also match teacher features on unmasked tokens (linear head)
     dense_weight: float = 1.0  # weight of the --dense term
-    data: str = "world"  # "world" or a path: robot dataset (LeRobot v3.0 folder), image folder, video file/folder, .npy
-    image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
-    dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
-    frame_stride: int = 1  # keep every N-th frame of a video source
-    var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
-    cov_weight: float = 0.0  # VICReg covariance term
     ema_start: float = 0.99  # EMA of the student (the result), not a target
     ema_end: float = 0.999  # ... its momentum rises linearly from ema_start to this at the last step
     teacher_cache: bool = True  # cache the teacher's features of the fixed data set on disk, in shards (needs a finite data set)

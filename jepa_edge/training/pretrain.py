@@ -18,7 +18,7 @@ from jepa_edge.models.model_dir import ModelDir, save_model_dir
 from jepa_edge.models.registry import build_predictor, encoder_config, parse_arch
 from jepa_edge.models.vit import VisionTransformer
 from jepa_edge.training import ddp
-from jepa_edge.training.common import RunConfig, ema_after_step, layer_norm_features, start_run
+from jepa_edge.training.common import EncoderTrainingConfig, ema_after_step, layer_norm_features, start_run
 from jepa_edge.training.data import (StepSampler, build_training_data, check_masking, load_rows, mask_families,
                                      masks_for_step)
 from jepa_edge.training.jepa import OnlineJEPA, autocast, jepa_loss
@@ -26,7 +26,7 @@ from jepa_edge.training.loop import run_command
 
 
 @dataclass(frozen=True)
-class PretrainConfig(RunConfig):
+class PretrainConfig(EncoderTrainingConfig):
     arch: str = "vit_small"  # encoder size, e.g. vit_small or vit_small/8 (8-px patches)
     depth: int | None = None  # override the arch's depth (None: the named depth)
     img_size: int = 64  # input size in px (square)
@@ -40,12 +40,6 @@ class PretrainConfig(RunConfig):
     future_masks: bool = True  # video: also predict the last temporal slots from the first ones
     masking: Literal["blocks", "random"] = "blocks"  # "blocks" (official multi-block / tubes) or "random" (uniform tokens)
     mask_ratio: float = 0.75  # --masking random: fraction of tokens to predict
-    data: str = "world"  # "world" or a path: robot dataset (LeRobot v3.0 folder), image folder, video file/folder, .npy
-    image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
-    dataset_size: int = 4000  # world samples (a fixed set; steps beyond it repeat epochs)
-    frame_stride: int = 1  # keep every N-th frame of a video source
-    var_weight: float = 0.0  # VICReg variance term on context tokens (anti-collapse; 0 = official recipe)
-    cov_weight: float = 0.0  # VICReg covariance term
     dense: bool = False  # also match the EMA target's tokens at the context positions (linear head)
     dense_weight: float = 1.0  # weight of the --dense term
     ema_start: float = 0.996  # EMA momentum of the target encoder at step 0 ...
