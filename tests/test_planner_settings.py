@@ -3,7 +3,7 @@ in the model dir, export carries them into the bundle, and `run` / goal-reaching
 with them unless the robot TOML or a flag sets those keys, saying which."""
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +31,7 @@ def measured_dir(tmp_path_factory):
 
 def test_search_stays_within_its_bound_and_records_settings_and_evidence(tmp_path):
     torch.set_num_threads(1)
+    from jepa_edge.eval.energy_direction import record_planner_search
     from jepa_edge.training.ac import TrainACConfig, train_ac
 
     torch.manual_seed(0)
@@ -40,6 +41,7 @@ def test_search_stays_within_its_bound_and_records_settings_and_evidence(tmp_pat
     cfg = TrainACConfig(encoder=str(enc), depth=1, num_heads=2, frames=4, n_trajectories=4, batch_size=4, steps=2,
                         warmup_steps=1, ckpt_every=2, log_every=1, planner_search_s=budget)
     model = train_ac(cfg, tmp_path / "ac", progress=False)["model_dir"]
+    record_planner_search(Path(model), cfg)  # what `jepa-edge train-ac` runs after training
     ac = load_model_dir(model).config["ac"]  # hashes still verify after the search rewrote config.json
     ev = ac["planner_search"]
     assert ev["measured"] and ev["stopped_early"] and 1 <= ev["episodes"] < 50
@@ -56,7 +58,8 @@ def test_search_stays_within_its_bound_and_records_settings_and_evidence(tmp_pat
 
 
 def test_search_off_and_on_a_robot_dataset_records_why(tmp_path):
-    from jepa_edge.training.ac import TrainACConfig, record_planner_search
+    from jepa_edge.eval.energy_direction import record_planner_search
+    from jepa_edge.training.ac import TrainACConfig
 
     model = save_tiny_model_dir(tmp_path / "m", config={"ac": {"norm": "layer_norm"}})
     ev = record_planner_search(model, TrainACConfig(encoder="e", planner_search_s=0))

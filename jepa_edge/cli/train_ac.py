@@ -8,6 +8,9 @@ ac_predictor, with the latent recipe the loop's planner reads (config.json "ac")
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from jepa_edge.cli import _output
 
 
@@ -19,7 +22,16 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from jepa_edge.eval.energy_direction import record_planner_search
     from jepa_edge.training.ac import TrainACConfig, train_ac
     from jepa_edge.training.cli_args import run_training
 
-    return run_training(args, TrainACConfig, train_ac, progress=not _output.quiet())
+    def train_then_measure(cfg, out, **kw):
+        """Train, then measure the planner settings the bundle will carry (`--planner-search-s`);
+        under torchrun only rank 0, which wrote the model dir, measures."""
+        result = train_ac(cfg, out, **kw)
+        if int(os.environ.get("RANK", "0")) == 0:
+            record_planner_search(Path(result["model_dir"]), cfg, kw.get("progress", False))
+        return result
+
+    return run_training(args, TrainACConfig, train_then_measure, progress=not _output.quiet())

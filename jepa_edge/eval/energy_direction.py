@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+import sys
 
 import numpy as np
 import torch
@@ -34,6 +36,9 @@ import torch
 from jepa_edge.data.tasks import TASK_CONFIG, start_episode
 from jepa_edge.errors import ConfigError
 from jepa_edge.eval.plannability import spearman
+
+if TYPE_CHECKING:
+    from jepa_edge.training.ac import TrainACConfig
 
 HORIZONS = (1, 3, 6)
 STEP_TABLE_UNITS = 0.05  # how far the agent moves in one world step at full speed
@@ -303,3 +308,36 @@ def search_planner(model: str | Path, budget_s: float = 30.0, *, first_seed: int
                 "stopped_early": stopped_early, "candidates": candidates,
                 "scored_by": "jepa_edge.eval.energy_direction.score"}
     return settings, evidence
+
+
+def record_planner_search(model: Path, cfg: "TrainACConfig", progress: bool = False) -> dict:
+    """Measure the planner settings of the predictor just saved in `model` (eval/energy_direction.py
+    search_planner) and record them in its config.json: "ac"]["planner"] (PlannerConfig field -> value,
+    which the latent spec carries into every bundle and `run` plans with) and "ac"]["planner_search"]
+    (the evidence: every candidate's scores, the seeds, the time, the rule). The search moves the agent
+    in the built-in world, so a predictor trained on a robot dataset (--data) is recorded as not
+    measured, with the reason; so is one whose action period is not the world's step."""
+    from jepa_edge.models.model_dir import CONFIG_NAME, read_config, sign_config
+    from jepa_edge.utils.files import atomic_write_json
+
+    settings: dict = {}
+    if cfg.planner_search_s <= 0:
+        evidence = {"measured": False, "reason": "--planner-search-s 0"}
+    elif cfg.data != "world":
+        evidence = {"measured": False, "reason": "trained on a robot dataset (--data): the search moves the agent "
+                    "in the built-in world, which this predictor's actions and states do not drive; set "
+                    "planner.energy / planner.delta_scale in the robot config"}
+    elif cfg.action_repeat != 1:
+        evidence = {"measured": False, "reason": f"--action-repeat {cfg.action_repeat}: the search scores one "
+                    "world step per predictor step (eval/energy_direction.py)"}
+    else:
+        if progress:
+            print(f"planner search (up to {cfg.planner_search_s:g} s) ...", file=sys.stderr, flush=True)
+        settings, evidence = search_planner(model, cfg.planner_search_s, threads=torch.get_num_threads())
+        if progress:
+            print(f"planner settings: {', '.join(f'{k} {v:g}' if isinstance(v, float) else f'{k} {v}' for k, v in settings.items())}"
+                  f" (measured on {evidence['episodes']} episodes in {evidence['seconds']:g} s)", file=sys.stderr, flush=True)
+    config = read_config(model)
+    config["ac"] = {**config["ac"], "planner": settings, "planner_search": evidence}
+    atomic_write_json(Path(model) / CONFIG_NAME, sign_config(config))
+    return evidence

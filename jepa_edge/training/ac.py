@@ -8,7 +8,6 @@ The result is a model dir holding the encoder (and its mask-token predictor, if 
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
 
@@ -65,7 +64,7 @@ class TrainACConfig(RunConfig):
     image_key: str | None = None  # robot dataset: the camera feature (None: its first observation.images.*)
     state_key: str = "observation.state"  # robot dataset: the state feature
     action_key: str = "action"  # robot dataset: the action feature
-    # after training, seconds for the planner search (energy x delta_scale x blur, scored as `jepa-edge
+    # `jepa-edge train-ac` only: after training, seconds for the planner search (energy x delta_scale x blur, as `jepa-edge
     # diagnose` scores them on held-out reach episodes 500..; eval/energy_direction.py search_planner):
     # the best settings go into config.json "ac"]["planner"], which `run` plans with. 0: no search
     planner_search_s: float = 30.0
@@ -250,41 +249,6 @@ def check_action_dims(source: ModelDir, world, cfg: TrainACConfig) -> None:
                               "or pass an --encoder model dir without an AC predictor (a distill or convert output)")
 
 
-def record_planner_search(model: Path, cfg: TrainACConfig, progress: bool = False) -> dict:
-    """Measure the planner settings of the predictor just saved in `model` (eval/energy_direction.py
-    search_planner) and record them in its config.json: "ac"]["planner"] (PlannerConfig field -> value,
-    which the latent spec carries into every bundle and `run` plans with) and "ac"]["planner_search"]
-    (the evidence: every candidate's scores, the seeds, the time, the rule). The search moves the agent
-    in the built-in world, so a predictor trained on a robot dataset (--data) is recorded as not
-    measured, with the reason; so is one whose action period is not the world's step."""
-    from jepa_edge.models.model_dir import CONFIG_NAME, read_config, sign_config
-    from jepa_edge.utils.files import atomic_write_json
-
-    settings: dict = {}
-    if cfg.planner_search_s <= 0:
-        evidence = {"measured": False, "reason": "--planner-search-s 0"}
-    elif cfg.data != "world":
-        evidence = {"measured": False, "reason": "trained on a robot dataset (--data): the search moves the agent "
-                    "in the built-in world, which this predictor's actions and states do not drive; set "
-                    "planner.energy / planner.delta_scale in the robot config"}
-    elif cfg.action_repeat != 1:
-        evidence = {"measured": False, "reason": f"--action-repeat {cfg.action_repeat}: the search scores one "
-                    "world step per predictor step (eval/energy_direction.py)"}
-    else:
-        from jepa_edge.eval.energy_direction import search_planner
-
-        if progress:
-            print(f"planner search (up to {cfg.planner_search_s:g} s) ...", file=sys.stderr, flush=True)
-        settings, evidence = search_planner(model, cfg.planner_search_s, threads=torch.get_num_threads())
-        if progress:
-            print(f"planner settings: {', '.join(f'{k} {v:g}' if isinstance(v, float) else f'{k} {v}' for k, v in settings.items())}"
-                  f" (measured on {evidence['episodes']} episodes in {evidence['seconds']:g} s)", file=sys.stderr, flush=True)
-    config = read_config(model)
-    config["ac"] = {**config["ac"], "planner": settings, "planner_search": evidence}
-    atomic_write_json(Path(model) / CONFIG_NAME, sign_config(config))
-    return evidence
-
-
 def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
              env: ddp.DistEnv | None = None, crash_after_step: int | None = None,
              overwrite: bool = False, trust_unverified: bool = False) -> dict:
@@ -359,6 +323,5 @@ def train_ac(cfg: TrainACConfig, out: str | Path, *, resume: bool = False, progr
                         "seconds": round(summary["seconds"], 1), "final_loss": summary["final_loss"]}
         bundle = ModelDir(config=config, encoder=encoder.cpu(), predictor=source.predictor, ac_predictor=ac.cpu())
         save_model_dir(out / "model", bundle, source={"kind": "train-ac", "run_dir": str(out), "encoder": str(cfg.encoder)})
-        record_planner_search(out / "model", cfg, progress)
     ddp.barrier(env)
     return {**summary, "model_dir": str(out / "model")}
