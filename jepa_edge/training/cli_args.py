@@ -46,10 +46,6 @@ def config_from_args(cls, args, skip=()):
     return C.load(cls, getattr(args, "config", None), given)
 
 
-def dataclass_from_args(cls, args, skip=()):  # the name training scripts used before --config
-    return config_from_args(cls, args, skip)
-
-
 def add_run_arguments(p: argparse.ArgumentParser, out_required: bool = True) -> None:
     p.add_argument("--out", required=out_required, help="run directory (checkpoints, metrics, model/)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
