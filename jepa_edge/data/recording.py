@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jepa_edge.data.gym_env import ACTION_MODES, import_gym, make_env, observation_layout
 from jepa_edge.errors import ConfigError, DataError
 
 WORLD_ROBOT_TYPE = "jepa_edge_tabletop"  # robot_type of datasets recorded from the built-in world
-ACTION_MODES = ("delta", "absolute")
 
 
 def square_resize(img: np.ndarray, size: int) -> np.ndarray:
@@ -111,98 +111,46 @@ class WorldSource:
 
 
 # ----------------------------------------------------------------------------- Gymnasium
-def _pixel_box(space) -> bool:
-    shape = getattr(space, "shape", None)
-    return shape is not None and len(shape) == 3 and shape[-1] in (3, 4) and np.dtype(space.dtype) == np.uint8
-
-
 class GymSource:
-    """A Gymnasium environment with pixel observations:
-    - observations that are images (H, W, 3) uint8: the image (state: none, refused);
-    - dict observations: "pixels" (or `pixels_key`) plus a state entry (`state_key`, default the first
-      other entry, flattened);
-    - vector observations: the state, with the image from render_mode="rgb_array".
+    """A Gymnasium environment with pixel observations, read as the loop reads it (data/gym_env.py):
+    dict observations with "pixels" (or `pixels_key`) plus a state entry, or vector observations with
+    frames from render_mode="rgb_array"; image-only observations have no state to record (refused).
     Actions: a Box of finite bounds, explored smoothly at random inside them, recorded as given to
     the env; `action_mode` (delta | absolute) is written into info.json with the bounds."""
 
     def __init__(self, env_id: str, size: int = 64, seed: int = 0, state_key: str | None = None,
                  pixels_key: str = "pixels", action_mode: str = "delta", action_repeat: int = 1,
                  env_kwargs: dict | None = None):
-        try:
-            import gymnasium
-        except ImportError:
-            from jepa_edge.errors import MissingExtraError
-
-            raise MissingExtraError("gymnasium", "gym") from None
         if action_mode not in ACTION_MODES:
             raise ConfigError(f"--action-mode must be one of {ACTION_MODES}, got {action_mode!r}")
-        from gymnasium import spaces
-
-        import jepa_edge.data.tabletop_env  # noqa: F401  (registers jepa_edge/Tabletop-v0: the built-in world too)
-
-        kw = dict(env_kwargs or {})
+        gym = import_gym()
+        self.env = make_env(env_id, **dict(env_kwargs or {}))
         try:
-            if ":" in env_id:  # gymnasium's "module:EnvId" form: make() imports the module, spec() does not
-                import importlib
-
-                importlib.import_module(env_id.split(":", 1)[0])
-            spec = gymnasium.spec(env_id.split(":", 1)[-1])
-        except Exception as e:
-            raise ConfigError(f"--env {env_id}: not a registered Gymnasium environment ({e})") from None
-        probe = gymnasium.make(env_id, **kw)
-        obs_space, render_modes = probe.observation_space, list(probe.metadata.get("render_modes") or [])
-        fps = probe.metadata.get("render_fps") or 0
-        probe.close()
-        self.mode = None
-        if _pixel_box(obs_space):
-            raise DataError(f"--env {env_id}: observations are images only {obs_space.shape}, with no state to record; "
-                            "use an env with dict observations (pixels plus a state entry)")
-        if isinstance(obs_space, spaces.Dict):
-            if pixels_key in obs_space.spaces and _pixel_box(obs_space.spaces[pixels_key]):
-                others = [k for k in obs_space.spaces if k != pixels_key]
-                key = state_key or (others[0] if others else None)
-                if key not in obs_space.spaces:
-                    raise DataError(f"--env {env_id}: no state entry {key!r} in its dict observations "
-                                    f"(entries: {', '.join(obs_space.spaces)}); pass --state-obs-key")
-                self.mode, self.state_key = "dict", key
-                state_dim = int(np.prod(obs_space.spaces[key].shape or (1,)))
-            else:
-                raise DataError(f"--env {env_id}: dict observations without a {pixels_key!r} image entry "
-                                f"(entries: {', '.join(obs_space.spaces)}); no pixel observations to record")
-        elif isinstance(obs_space, spaces.Box):
-            if "rgb_array" not in render_modes:
-                raise DataError(f"--env {env_id}: observations are {obs_space} with no pixels, and it cannot render "
-                                f"rgb_array frames (render_modes: {render_modes or 'none'}); it has no pixel observations")
-            self.mode, self.state_key = "render", None
-            kw["render_mode"] = "rgb_array"
-            state_dim = int(np.prod(obs_space.shape or (1,)))
-        else:
-            raise DataError(f"--env {env_id}: observation space {obs_space} has no pixels (a Box image, a dict with "
-                            f"{pixels_key!r}, or a vector Box with rgb_array rendering)")
-        self.env = gymnasium.make(env_id, **kw)
-        act = self.env.action_space
-        if not isinstance(act, spaces.Box) or len(act.shape) != 1:
+            self.layout = observation_layout(self.env, env_id, image_key=pixels_key, state_key=state_key or "",
+                                             label=f"--env {env_id}", state_key_flag="--state-obs-key")
+            if self.layout.state is None:
+                raise DataError(f"--env {env_id}: observations are images only, with no state to record; "
+                                "use an env with dict observations (pixels plus a state entry)")
+            act = self.env.action_space
+            if not isinstance(act, gym.spaces.Box) or len(act.shape) != 1:
+                raise DataError(f"--env {env_id}: action space {act} is not a 1-D Box (continuous actions)")
+            if not (np.isfinite(act.low).all() and np.isfinite(act.high).all()):
+                raise DataError(f"--env {env_id}: action space {act} has infinite bounds; exploration needs finite ones")
+        except Exception:
             self.env.close()
-            raise DataError(f"--env {env_id}: action space {act} is not a 1-D Box (continuous actions)")
-        if not (np.isfinite(act.low).all() and np.isfinite(act.high).all()):
-            self.env.close()
-            raise DataError(f"--env {env_id}: action space {act} has infinite bounds; exploration needs finite ones")
-        self.env_id, self.size, self.seed, self.pixels_key, self.repeat = env_id, size, seed, pixels_key, action_repeat
+            raise
+        fps = self.env.metadata.get("render_fps") or 0
+        state_dim = self.layout.state_dim(self.env)
+        self.env_id, self.size, self.seed, self.repeat = env_id, size, seed, action_repeat
         self.low, self.high = act.low.astype(np.float64), act.high.astype(np.float64)
         n_act = act.shape[0]
-        self.spec = SourceSpec(int(round(fps or 30)), state_dim, n_act, f"gymnasium:{spec.id}",
-                               [f"{self.state_key or 'obs'}_{i}" for i in range(state_dim)],
+        self.spec = SourceSpec(int(round(fps or 30)), state_dim, n_act, f"gymnasium:{self.env.spec.id}",
+                               [f"{self.layout.state_key or 'obs'}_{i}" for i in range(state_dim)],
                                [f"action_{i}" for i in range(n_act)],
                                {"low": self.low.tolist(), "high": self.high.tolist(), "mode": action_mode})
 
     def _split(self, obs) -> tuple[np.ndarray, np.ndarray]:
-        if self.mode == "dict":
-            img, state = obs[self.pixels_key], obs[self.state_key]
-        else:
-            img, state = self.env.render(), obs
-        if img is None:
-            raise DataError(f"--env {self.env_id}: render() returned no frame")
-        return square_resize(np.asarray(img, np.uint8), self.size), np.asarray(state, np.float32).reshape(-1)
+        return square_resize(self.layout.frame(obs, self.env), self.size), self.layout.state_of(obs)
 
     def episode(self, index: int, steps: int):
         obs, _ = self.env.reset(seed=self.seed * 100_003 + index)

@@ -22,7 +22,6 @@ the last frame and state as the goal, reset to the same seed.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -30,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jepa_edge.errors import ConfigError, import_extra
+from jepa_edge.data.gym_env import ACTION_MODES, import_gym, make_env, observation_layout
+from jepa_edge.errors import ConfigError
 from jepa_edge.robot.camera import RenderCamera
 from jepa_edge.robot.faults import StopReason
 from jepa_edge.robot.robot import Robot
@@ -42,46 +42,6 @@ GOAL_STATES = {
     "Pendulum-v1": np.array([0.0, 0.0]),  # upright, at rest
     "MountainCarContinuous-v0": np.array([0.45, 0.0]),  # on the flag
 }
-ACTION_MODES = ("delta", "absolute")
-
-
-def import_gym():
-    """gymnasium (the [gym] extra), with the built-in world registered as jepa_edge/Tabletop-v0."""
-    # Robots run headless: classic-control envs draw with pygame/SDL, which needs no display or
-    # sound card for rgb_array rendering.
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    gym = import_extra("gymnasium", "gymnasium", "gym")
-    import jepa_edge.data.tabletop_env  # noqa: F401  (registers jepa_edge/Tabletop-v0)
-
-    return gym
-
-
-def make_env(env_id: str, **kwargs):
-    """`gymnasium.make(env_id, render_mode="rgb_array")` (without a render mode for envs that take none);
-    a failure is one ConfigError line."""
-    import warnings
-
-    gym = import_gym()
-    try:
-        with warnings.catch_warnings():  # "rgb_array not in the possible render_modes": _observation_layout says it
-            warnings.simplefilter("ignore")
-            return gym.make(env_id, render_mode="rgb_array", **kwargs)
-    except TypeError:  # an env whose constructor takes no render_mode
-        pass
-    except Exception as e:
-        raise ConfigError(f"cannot make Gymnasium env {env_id!r}: {type(e).__name__}: {e}") from None
-    try:
-        return gym.make(env_id, **kwargs)
-    except Exception as e:
-        raise ConfigError(f"cannot make Gymnasium env {env_id!r}: {type(e).__name__}: {e}") from None
-
-
-def _is_image(space) -> bool:
-    shape = getattr(space, "shape", None)
-    return shape is not None and len(shape) == 3 and shape[-1] == 3
-
-
 @dataclass(frozen=True)
 class StateSpec:
     """Which part of the env's state a goal check compares: `NAME[INDEX]`.
@@ -170,8 +130,12 @@ class GymRobot(Robot):
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
             self.env.close()
             raise ConfigError(f"{env_id}: the loop needs a continuous 1-D Box action space, got {space}")
-        self.image_key, self.state_key = image_key, state_key
-        self._pixels, self._state = self._observation_layout(gym)  # how frames and state are read
+        try:
+            self.layout = observation_layout(self.env, env_id, image_key=image_key, state_key=state_key)
+        except ConfigError:
+            self.env.close()
+            raise
+        self.image_key, self.state_key = image_key, self.layout.state_key
         self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
         self.action_dim = space.shape[0]
         self.action_mode = action_mode
@@ -191,56 +155,17 @@ class GymRobot(Robot):
         self._thread: threading.Thread | None = None
 
     # ---- observations ----------------------------------------------------------------------------
-    def _observation_layout(self, gym) -> tuple[str, str | None]:
-        """(where frames come from: "key" | "obs" | "render", where the state comes from: "key" | "obs" | None)."""
-        space = self.env.observation_space
-        modes = self.env.metadata.get("render_modes") or []
-        renders = getattr(self.env, "render_mode", None) == "rgb_array"
-        if isinstance(space, gym.spaces.Dict):
-            keys = list(space.spaces)
-            if self.state_key and self.state_key not in keys:
-                raise ConfigError(f"{self.env_id}: sim.state_key = {self.state_key!r} is not an observation key "
-                                  f"(keys: {keys})")
-            if not self.state_key:  # "state", else the first other entry (as `record --env` stores it)
-                others = [k for k in keys if k != self.image_key]
-                self.state_key = "state" if "state" in keys else (others[0] if others else "")
-            if self.image_key in keys and _is_image(space.spaces[self.image_key]):
-                return "key", "key" if self.state_key else None
-            if renders:
-                return "render", "key" if self.state_key else None
-            what = f"a Dict observation with keys {keys} and no [H, W, 3] image under sim.image_key = {self.image_key!r}"
-        elif _is_image(space):
-            return "obs", None
-        elif renders:
-            return "render", "obs" if len(getattr(space, "shape", ()) or ()) == 1 else None
-        else:
-            what = f"observation space {space}"
-        self.env.close()
-        raise ConfigError(f"{self.env_id} has no pixel observations ({what}; render modes {modes}, no 'rgb_array'): "
-                          "give an env with image observations (a Dict with 'pixels', or an [H, W, 3] Box) or one "
-                          "that renders rgb_array frames, e.g. wrapped in gymnasium.wrappers.AddRenderObservation")
-
     def _remember(self, obs, info) -> None:
         self.last_obs, self.last_info = obs, dict(info or {})
 
     def render(self) -> np.ndarray:
         with self.lock:
-            if self._pixels == "key":
-                frame = self.last_obs[self.image_key]
-            elif self._pixels == "obs":
-                frame = self.last_obs
-            else:
-                frame = self.env.render()
-            return np.asarray(frame, np.uint8)
+            return self.layout.frame(self.last_obs, self.env)
 
     def state(self) -> np.ndarray | None:
         """The robot state the AC predictor gets: the Dict observation's state key, or the vector observation."""
         with self.lock:
-            if self._state == "key":
-                return np.asarray(self.last_obs[self.state_key], np.float32).reshape(-1)
-            if self._state == "obs":
-                return np.asarray(self.last_obs, np.float32).reshape(-1)
-            return None
+            return self.layout.state_of(self.last_obs)
 
     def camera(self, fps: float) -> RenderCamera:
         return RenderCamera(self.render, fps if self.realtime else 0.0, name=self.env_id)
