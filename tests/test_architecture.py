@@ -14,7 +14,7 @@ PACKAGE = Path(jepa_edge.__file__).parent
 
 # Lowest first. Packages on one line share a rank and may import each other's modules.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "latent", "utils"),
+    ("__init__", "errors", "latent", "recipe", "utils"),
     ("bridge", "data", "models"),
     ("checkpoints",),
     ("inference",),
@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("eval",),
     ("quant",),
     ("profiling",),
+    ("chain",),
     ("cli", "demo", "__main__"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

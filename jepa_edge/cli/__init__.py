@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("pretrain", "pretrain", "I-JEPA / V-JEPA self-supervised pretraining (DDP under torchrun)"),
     ("distill", "distill", "distill a student from a teacher model dir (V-JEPA 2.1 recipe; --dense)"),
     ("train-ac", "train_ac", "train the action-conditioned predictor on a frozen encoder"),
+    ("train", "train", "a recipe's whole chain: teacher -> student -> AC predictor -> INT8 -> goal reaching, cached and resumable"),
     ("record", "record", "record a robot dataset (LeRobot v3.0) from the world, a Gymnasium env or a robot"),
     ("eval", "eval", "probes, intuitive physics, teacher agreement and AC rollout of a model dir"),
     ("diagnose", "diagnose", "does the planning energy point the way? energy vs distance to go, true frames and AC predictor"),

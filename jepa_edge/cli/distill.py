@@ -23,4 +23,4 @@ def run(args) -> int:
     from jepa_edge.training.cli_args import run_training
     from jepa_edge.training.distill import DistillConfig, distill
 
-    return run_training(args, DistillConfig, distill, progress=not _output.quiet())
+    return run_training(args, DistillConfig, distill, section="distill", progress=not _output.quiet())

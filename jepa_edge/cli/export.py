@@ -19,8 +19,10 @@ def add_arguments(p):
                    help="load a model dir whose config.json carries no hashes (hand-made, older jepa-edge) unchecked")
     p.add_argument("--target", help="onnx, onnxruntime, openvino, tensorrt, torch, or a profile (jetson-orin-nano, ...)"
                    " or a profile .toml path")
-    p.add_argument("--precision", default="fp32",
-                   help="fp32 | fp16 | bf16 | int8 | int8w (what the target supports), or auto: time the candidate "
+    p.add_argument("--recipe", metavar="NAME|FILE.toml",
+                   help="take --target and --precision from the recipe's [export] table when not given")
+    p.add_argument("--precision",
+                   help="fp32 (default) | fp16 | bf16 | int8 | int8w (what the target supports), or auto: time the candidate "
                         "backend x precision pairs here (or read --from-bench), keep those that pass the gate, "
                         "export the fastest")
     p.add_argument("--from-bench", metavar="FILE",
@@ -89,6 +91,13 @@ def _quant_scheme(args, ort_scheme):
 def run(args) -> int:
     if args.list_targets:
         return _list_targets()
+    if args.recipe:
+        from jepa_edge.recipe import load_recipe
+
+        table = load_recipe(args.recipe).section("export")
+        args.target = args.target or table.get("target")
+        args.precision = args.precision or table.get("precision")
+    args.precision = args.precision or "fp32"
     if args.from_bench and args.precision != "auto":
         raise ConfigError("--from-bench goes with --precision auto")
     if args.precision == "auto":

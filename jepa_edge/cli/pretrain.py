@@ -22,4 +22,4 @@ def run(args) -> int:
     from jepa_edge.training.cli_args import run_training
     from jepa_edge.training.pretrain import PretrainConfig, pretrain
 
-    return run_training(args, PretrainConfig, pretrain, progress=not _output.quiet())
+    return run_training(args, PretrainConfig, pretrain, section="pretrain", progress=not _output.quiet())

@@ -34,4 +34,4 @@ def run(args) -> int:
             record_planner_search(Path(result["model_dir"]), cfg, kw.get("progress", False))
         return result
 
-    return run_training(args, TrainACConfig, train_then_measure, progress=not _output.quiet())
+    return run_training(args, TrainACConfig, train_then_measure, section="train-ac", progress=not _output.quiet())

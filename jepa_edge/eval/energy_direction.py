@@ -317,8 +317,7 @@ def record_planner_search(model: Path, cfg: "TrainACConfig", progress: bool = Fa
     (the evidence: every candidate's scores, the seeds, the time, the rule). The search moves the agent
     in the built-in world, so a predictor trained on a robot dataset (--data) is recorded as not
     measured, with the reason; so is one whose action period is not the world's step."""
-    from jepa_edge.models.model_dir import CONFIG_NAME, read_config, sign_config
-    from jepa_edge.utils.files import atomic_write_json
+    from jepa_edge.models.model_dir import amend_config, read_config
 
     settings: dict = {}
     if cfg.planner_search_s <= 0:
@@ -337,7 +336,5 @@ def record_planner_search(model: Path, cfg: "TrainACConfig", progress: bool = Fa
         if progress:
             print(f"planner settings: {', '.join(f'{k} {v:g}' if isinstance(v, float) else f'{k} {v}' for k, v in settings.items())}"
                   f" (measured on {evidence['episodes']} episodes in {evidence['seconds']:g} s)", file=sys.stderr, flush=True)
-    config = read_config(model)
-    config["ac"] = {**config["ac"], "planner": settings, "planner_search": evidence}
-    atomic_write_json(Path(model) / CONFIG_NAME, sign_config(config))
+    amend_config(model, ac={**read_config(model)["ac"], "planner": settings, "planner_search": evidence})
     return evidence

@@ -19,9 +19,10 @@ ROLLOUT_SEED = 3_000_003  # held out from training seeds
 
 @torch.no_grad()
 def rollout_errors(encoder, ac, norm: Normalization, horizons=(1, 2, 4), n: int = 64, seed: int = ROLLOUT_SEED,
-                   batch: int = 16) -> dict:
+                   batch: int = 16, scene: dict | None = None) -> dict:
+    """`scene`: WorldTrajectories' scene arguments (cfg, p_cross); default: the world's defaults."""
     H = max(horizons)
-    data = WorldTrajectories(n, H + 1, encoder.cfg.img_size, seed=seed, normalization=norm)
+    data = WorldTrajectories(n, H + 1, encoder.cfg.img_size, seed=seed, normalization=norm, **(scene or {}))
     pred_err = {h: [] for h in horizons}
     copy_err = {h: [] for h in horizons}
     for s in range(0, n, batch):
@@ -45,3 +46,23 @@ def rollout_errors(encoder, ac, norm: Normalization, horizons=(1, 2, 4), n: int 
                        "ratio": float(p.mean() / max(c.mean(), 1e-12)), "ac_wins_share": float(np.mean(p < c))}
     out["beats_copy_last_at_every_horizon"] = all(out[str(h)]["ac_l1"] < out[str(h)]["copy_last_l1"] for h in horizons)
     return out
+
+
+def ac_vs_copy_last(model_dir, horizons=(1, 2, 4), n: int = 64, trust_unverified: bool = False) -> dict:
+    """`rollout_errors` of the AC predictor in `model_dir` on held-out trajectories of the scenes it
+    was trained on (train-ac's --object-speed / --p-cross, from its config.json): a predictor trained
+    on objects at rest is judged on objects at rest."""
+    from jepa_edge.eval.features import model_normalization
+    from jepa_edge.models.model_dir import load_model_dir
+    from jepa_edge.training.ac import TrainACConfig, scene_config
+
+    bundle = load_model_dir(model_dir, trust_unverified=trust_unverified).eval()
+    if bundle.ac_predictor is None:
+        raise ValueError(f"{model_dir} holds no ac_predictor")
+    trained = (bundle.config.get("ac") or {}).get("config") or {}
+    cfg = TrainACConfig(encoder=str(model_dir), object_speed=trained.get("object_speed"),
+                        p_cross=trained.get("p_cross", 0.25))
+    scene = {"cfg": scene_config(cfg, bundle.encoder.cfg.img_size), "p_cross": cfg.p_cross}
+    horizons = tuple(h for h in horizons if h + 1 <= bundle.ac_predictor.cfg.max_frames)
+    return rollout_errors(bundle.encoder, bundle.ac_predictor, model_normalization(bundle.config), horizons, n=n,
+                          scene=scene)

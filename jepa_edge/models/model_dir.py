@@ -235,3 +235,11 @@ def bundle_from_state(config: dict, state: dict[str, torch.Tensor], what: str = 
         strict_load(module, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, f"{what} [{part}]")
         setattr(bundle, part, module.eval())
     return bundle
+
+
+def amend_config(path: str | Path, **entries) -> None:
+    """Add top-level entries to a model dir's config.json, re-signed (what happened to the weights
+    after they were written: the recipe they came from, measured planner settings)."""
+    config = read_config(path)
+    config.update(entries)
+    atomic_write_json(Path(path) / CONFIG_NAME, sign_config(config))

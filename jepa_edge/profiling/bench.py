@@ -27,6 +27,7 @@ from jepa_edge.profiling.results import BenchResult, BenchRow, command_line
 from jepa_edge.profiling.timer import (MemoryWatch, TimingConfig, openvino_runner, session_runner,
                                        time_interleaved)
 from jepa_edge.utils.device_info import describe
+from jepa_edge.utils.files import dir_hash
 
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino")
 DEFAULT_PRECISIONS = ("fp32", "int8")
@@ -62,18 +63,6 @@ class Candidate:
 
 
 # ---------------------------------------------------------------- content-hash cache
-
-def dir_hash(path: Path) -> str:
-    """sha256 over the relative paths and sha256 of every file: the model dir's identity."""
-    from jepa_edge.utils.files import sha256_file
-
-    h = hashlib.sha256()
-    for p in sorted(Path(path).rglob("*")):
-        if p.is_file() and not p.name.startswith("."):
-            h.update(p.relative_to(path).as_posix().encode())
-            h.update(sha256_file(p).encode())
-    return h.hexdigest()
-
 
 def cache_key(model_hash: str, backend: str, precision: str, calib_hash: str | None) -> str:
     """Same model bytes, target, precision, calibration data and tool versions -> same bundle."""

@@ -56,6 +56,18 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def dir_hash(path) -> str:
+    """sha256 over the relative paths and sha256 of every file (dot-files left out): a folder's
+    identity, the key of every cache that depends on a model dir or bundle."""
+    root = Path(path)
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(sha256_file(p).encode())
+    return h.hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

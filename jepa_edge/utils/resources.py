@@ -5,6 +5,7 @@ The repository keeps them in its top-level folders, where a user looks for them:
     export/targets/     device profiles (*.toml)                 shipped as jepa_edge/_shipped/targets/
     export/jetson/      Jetson kit script templates (*.in)       shipped as jepa_edge/_shipped/jetson/
     firmware_bridge/    C firmware, its simulator, test vectors  shipped as jepa_edge/_shipped/firmware_bridge/
+    recipes/            training recipes (*.toml)                shipped as jepa_edge/_shipped/recipes/
 
 pyproject.toml maps each folder onto a subpackage of `jepa_edge._shipped` ([tool.setuptools.package-dir]
 and [tool.setuptools.package-data]), so a wheel carries them inside the package. This module is the one
@@ -45,6 +46,7 @@ class Shipped:
 SHIPPED: dict[str, Shipped] = {s.name: s for s in (
     Shipped("targets", "export/targets", ("*.toml",), "jetson-orin-nano.toml"),
     Shipped("jetson", "export/jetson", ("*.in",), "build_engine.sh.in"),
+    Shipped("recipes", "recipes", ("*.toml",), "tabletop-reach.toml"),
     Shipped("firmware_bridge", "firmware_bridge",
             ("Makefile", "*.md", "vectors.json", "src/**/*", "sim/**/*", "test/**/*", "arduino/**/*"), "Makefile"),
 )}

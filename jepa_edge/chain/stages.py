@@ -1,0 +1,121 @@
+"""The stage table of `jepa-edge train --recipe NAME --out DIR`: teacher -> student -> AC predictor
+-> calibration -> INT8 export -> goal evaluation.
+
+Every stage is one public `jepa-edge` command line (as the demo's steps are), so the table is also
+the worked example a user can copy, and a stage run by hand into the same folder is one the chain
+picks up. The recipe supplies each command's settings (`--recipe`); the table supplies only the
+wiring: which stage's output is the next one's input.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from jepa_edge.recipe import Recipe
+
+# [eval]'s keys and their defaults: the goal-reaching evaluation the chain ends with
+EVAL_DEFAULTS = {"goals": 40, "first_seed": 1000, "max_steps": 60, "samples": 256, "iterations": 4, "horizon": 1,
+                 "threshold": 0.8}
+CALIBRATE_DEFAULTS = {"count": 300, "held_out": 100}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # also its folder under --out
+    title: str
+    argv: tuple[str, ...]  # after `jepa-edge`
+    inputs: tuple[Path, ...]  # folders whose content the stage reads: hashed into its cache key
+    output: Path  # the folder it writes
+    done: Path  # exists when the stage succeeded
+    section: str  # the recipe table it reads
+    training: bool = False  # a training run: a killed one resumes from its newest checkpoint
+
+    @property
+    def command(self) -> str:
+        return "jepa-edge " + shlex.join(self.argv)
+
+
+@dataclass(frozen=True)
+class ChainLayout:
+    out: Path
+
+    @property
+    def teacher(self) -> Path:
+        return self.out / "pretrain" / "model"
+
+    @property
+    def student(self) -> Path:
+        return self.out / "distill" / "model"
+
+    @property
+    def model(self) -> Path:  # student encoder + AC predictor: what the bundles are made from
+        return self.out / "train-ac" / "model"
+
+    def calib(self, part: str) -> Path:
+        return self.out / "calibration" / part
+
+    def bundle(self, part: str) -> Path:
+        return self.out / "bundles" / part
+
+    @property
+    def eval_json(self) -> Path:
+        return self.out / "eval" / "goal_reaching.json"
+
+
+def eval_settings(recipe: Recipe) -> dict:
+    table = recipe.section("eval")
+    unknown = sorted(set(table) - set(EVAL_DEFAULTS))
+    if unknown:
+        from jepa_edge.errors import ConfigError
+
+        raise ConfigError(f"recipe {recipe.path}: unknown key(s) {', '.join(unknown)} in [eval]; "
+                          f"known: {', '.join(EVAL_DEFAULTS)}")
+    return {**EVAL_DEFAULTS, **table}
+
+
+def chain_stages(recipe: Recipe, out: str | Path, teacher: str | Path | None = None) -> list[Stage]:
+    """The ordered stages. `teacher`: an existing teacher model dir instead of the pretrain stage."""
+    L = ChainLayout(Path(out))
+    r = recipe.ref
+    stages: list[Stage] = []
+    teacher_dir = Path(teacher) if teacher else L.teacher
+    if teacher is None:
+        stages.append(Stage("pretrain", "pretrain the teacher", ("pretrain", "--recipe", r, "--out", str(L.out / "pretrain")),
+                            inputs=(), output=L.out / "pretrain", done=L.teacher / "config.json", section="pretrain",
+                            training=True))
+    stages.append(Stage("distill", "distill the student from the teacher",
+                        ("distill", "--recipe", r, "--teacher", str(teacher_dir), "--out", str(L.out / "distill")),
+                        inputs=(teacher_dir,), output=L.out / "distill", done=L.student / "config.json",
+                        section="distill", training=True))
+    stages.append(Stage("train-ac", "train the AC predictor on the frozen student, then measure the planner settings",
+                        ("train-ac", "--recipe", r, "--encoder", str(L.student), "--out", str(L.out / "train-ac")),
+                        inputs=(L.student,), output=L.out / "train-ac", done=L.model / "config.json",
+                        section="train-ac", training=True))
+    cal = {**CALIBRATE_DEFAULTS, **recipe.section("calibrate")}
+    sizes = ("--count", str(cal["count"]), "--held-out", str(cal["held_out"]))
+    for part, extra in (("encoder", ()), ("ac_predictor", ("--part", "ac_predictor"))):
+        stages.append(Stage(f"calibrate-{part}", f"record the {part}'s INT8 calibration set (+ held-out split)",
+                            ("calibrate", str(L.model), *extra, "--out", str(L.calib(part)), *sizes),
+                            inputs=(L.model,), output=L.calib(part), done=L.calib(part) / "manifest.json",
+                            section="calibrate"))
+    for part, extra in (("encoder", ()), ("ac_predictor", ("--part", "ac_predictor"))):
+        bundle = L.bundle(part)
+        stages.append(Stage(f"export-{part}", f"quantize the {part} ({recipe.section('export').get('target', '?')}, "
+                            f"{recipe.section('export').get('precision', '?')}) and gate it against FP32",
+                            ("export", str(L.model), "--recipe", r, *extra, "--calib", str(L.calib(part)),
+                             "--out", str(bundle), "--json", str(bundle.with_suffix(".json"))),
+                            inputs=(L.model, L.calib(part)), output=bundle, done=bundle.with_suffix(".json"),
+                            section="export"))
+    e = eval_settings(recipe)
+    stages.append(Stage("eval", f"goal reaching, {e['goals']} reach goals on world seeds from {e['first_seed']}: "
+                        "the INT8 student beside random and oracle", (
+                            "run", "--episodes", str(e["goals"]), "--first-seed", str(e["first_seed"]),
+                            "--methods", "random,student,oracle",
+                            "--models.encoder", str(L.bundle("encoder")), "--models.predictor", str(L.bundle("ac_predictor")),
+                            "--sim.max_steps", str(e["max_steps"]), "--planner.samples", str(e["samples"]),
+                            "--planner.iterations", str(e["iterations"]), "--planner.horizon", str(e["horizon"]),
+                            "--json", str(L.eval_json)),
+                        inputs=(L.bundle("encoder"), L.bundle("ac_predictor")), output=L.eval_json.parent,
+                        done=L.eval_json, section="eval"))
+    return stages
