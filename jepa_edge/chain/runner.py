@@ -58,11 +58,13 @@ class ChainResult:
 
     @property
     def exit_code(self) -> int:
-        """0: every stage ran and every threshold was met; 1: a stage failed or a threshold was missed;
-        130: interrupted."""
+        """0: every stage ran and every threshold was met; 1: a stage failed; 3: every stage ran, a
+        threshold was missed; 130: interrupted."""
         if self.interrupted:
             return 130
-        return 1 if self.failed or any(v.passed is False for v in self.verdicts) else 0
+        if self.failed:
+            return 1
+        return 3 if any(v.passed is False for v in self.verdicts) else 0
 
     def to_dict(self) -> dict:
         passed, held = V.verdict_counts(self.verdicts)
@@ -174,7 +176,8 @@ def chain_verdicts(recipe: Recipe, out: Path, runs: dict[str, StageRun]) -> list
         if runs[f"export-{part}"].status != "skipped":
             verdicts.append(V.int8_cosine(f"export-{part}", L.bundle(part).with_suffix(".json"), part))
     if runs["eval"].status not in ("failed", "skipped"):
-        verdicts += V.goal_reaching("eval", L.eval_json, threshold=eval_settings(recipe)["threshold"])
+        threshold = eval_settings(recipe)["threshold"]
+        verdicts += V.goal_reaching("eval", L.eval_json, threshold=threshold or None)
     return verdicts
 
 

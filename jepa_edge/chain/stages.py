@@ -15,6 +15,7 @@ from pathlib import Path
 from jepa_edge.recipe import Recipe
 
 # [eval]'s keys and their defaults: the goal-reaching evaluation the chain ends with
+# (threshold: the share of goals the student is held to; 0: none, only "beats random")
 EVAL_DEFAULTS = {"goals": 40, "first_seed": 1000, "max_steps": 60, "samples": 256, "iterations": 4, "horizon": 1,
                  "threshold": 0.8}
 CALIBRATE_DEFAULTS = {"count": 300, "held_out": 100}

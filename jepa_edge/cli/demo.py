@@ -1,10 +1,12 @@
-"""`jepa-edge demo`: the whole pipeline on the built-in world, each step a public command (printed first).
+"""`jepa-edge demo`: the package working, end to end, each step a public command (printed first).
 
-pretrain a teacher (or reuse a cached one) -> distill a student -> train the action-conditioned
-predictor -> eval probes -> calibration sets -> INT8 for OpenVINO and ONNX Runtime (accuracy gate)
--> Jetson kit -> bench table -> closed loop in simulation through the firmware simulator.
-Exit code 0 when every step is ok, 1 when one failed (the summary says which and how to rerun it),
-130 when interrupted.
+It trains its own small chain with the `demo` recipe (`jepa-edge train --recipe demo`: teacher ->
+student -> AC predictor -> INT8 -> goal reaching), builds the Jetson kit and a bench table of its
+student, then runs the shipped reference model (reference:tabletop-reach) through goal reaching and
+the real-time loop, through the firmware simulator. The report opens with one verdict table: each
+number, the threshold it is held to, pass/fail and the reason. Exit code 0 when every step ran and
+every threshold was met (--quick: no thresholds), 1 when a step failed (the summary names it and how
+to rerun it), 3 when a threshold was missed, 130 when interrupted.
 """
 from __future__ import annotations
 
@@ -17,11 +19,11 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default="runs/demo",
                    help="folder for every step's outputs and the report (default: %(default)s)")
     p.add_argument("--reuse-teacher", metavar="DIR",
-                   help="use this teacher model dir (e.g. a previous demo's runs/demo/teacher/model) "
+                   help="use this teacher model dir (e.g. your own, or a previous demo's runs/demo/chain/pretrain/model) "
                         "instead of pretraining")
     p.add_argument("--no-cache", action="store_true",
-                   help="do not reuse or store the pretrained teacher in $JEPA_EDGE_CACHE/demo "
-                        "(default ~/.cache/jepa-edge/demo)")
+                   help="retrain every stage of the demo's chain (by default a rerun into the same --out reuses "
+                        "the stages whose inputs have not changed)")
 
 
 def run(args) -> int:

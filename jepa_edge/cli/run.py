@@ -41,12 +41,27 @@ def run(args) -> int:
         overrides["models.trust_unverified"] = True
     if args.env:
         overrides.update({"camera.source": "gym", "sim.world": args.env})
-    cfg = load_robot_config(args.config, overrides)
+    cfg = with_reference_bundles(load_robot_config(args.config, overrides))
     # The bridge logs link events (ESTOP acknowledged, reconnects) as warnings, one line each: the
     # CLI's logging setup (cli/_output.py) prints them unless -q.
     if args.episodes:
         return _evaluate(cfg, args)
     return _run_loop(cfg, args)
+
+
+def with_reference_bundles(cfg):
+    """models.encoder = "reference:NAME": the shipped reference model's INT8 bundles (built on first
+    use, then cached) as encoder and, unless another is given, as predictor."""
+    from jepa_edge.models.model_dir import REFERENCE_PREFIX
+
+    name = cfg.models.encoder
+    if not name.startswith(REFERENCE_PREFIX):
+        return cfg
+    from jepa_edge.chain.reference import reference_bundles
+
+    encoder, predictor = reference_bundles(name, say=_output.info)
+    own = cfg.models.predictor not in ("", name)
+    return cfg.override({"models.encoder": str(encoder), "models.predictor": cfg.models.predictor if own else str(predictor)})
 
 
 def _run_loop(cfg, args) -> int:
@@ -170,8 +185,11 @@ def _evaluate(cfg, args) -> int:
     results["command"] = _command_line(args)
     results["machine"] = describe()
     protocol = results.get("protocol")
-    horizon = f", goal after {protocol['goal_horizon']} random actions" if protocol else ""
-    table = Table(title=f"goal reaching ({results['task']}{horizon}, {args.episodes} episodes, "
+    about = f", goal after {protocol['goal_horizon']} random actions" if protocol else ""
+    if results.get("world_variation"):  # a world the models were not trained on
+        about += ", world varied: " + ", ".join(f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                                                for k, v in results["world_variation"].items())
+    table = Table(title=f"goal reaching ({results['task']}{about}, {args.episodes} episodes, "
                         f"<= {results['max_steps']} steps)")
     for col in ("method", "success", "steps to goal p50", "final distance", "plan ms / action p50"):
         table.add_column(col, justify="right")

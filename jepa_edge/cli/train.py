@@ -5,8 +5,8 @@ measured) -> calibration sets -> INT8 export with the accuracy gate -> goal reac
 and oracle. Each stage is the public command it prints; a stage whose inputs have not changed is
 skipped, a killed training stage resumes from its newest checkpoint, so rerunning the same command
 continues where it stopped. Ends with one report (DIR/report.md, report.json): each number, its
-threshold and pass/fail. Exit 0 when every stage ran and every threshold was met, 1 otherwise,
-130 when interrupted (rerun to continue).
+threshold and pass/fail. Exit 0 when every stage ran and every threshold was met, 1 when a stage
+failed, 3 when every stage ran but a threshold was missed, 130 when interrupted (rerun to continue).
 """
 from __future__ import annotations
 

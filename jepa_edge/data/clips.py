@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from jepa_edge.data.policies import make_policy
-from jepa_edge.data.world import PALETTE, SHAPES, Clip, TabletopWorld, WorldConfig, visible_fraction
+from jepa_edge.data.world import PALETTES, SHAPES, Clip, TabletopWorld, WorldConfig, visible_fraction
 from jepa_edge.errors import ConfigError
 
 VIOLATIONS = ("vanish", "appear", "teleport", "morph")
@@ -212,7 +212,7 @@ def _morph(states, k, crossing, rng, cfg):
     old_shape = int(states[t].obj_shape[k])
     shape = int(rng.choice([i for i in range(len(SHAPES)) if i != old_shape]))
     used = {tuple(int(v) for v in c) for c in states[t].obj_colour}
-    free = [c for c in PALETTE if c not in used]
+    free = [c for c in PALETTES[cfg.palette].objects if c not in used]
     colour = np.array(free[int(rng.integers(len(free)))] if free else states[t].obj_colour[k], np.uint8)
 
     def apply(s):

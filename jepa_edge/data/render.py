@@ -2,20 +2,22 @@
 
 Drawing order is the depth order: objects on the table, the occluder screen above them, the agent
 (the end effector) above everything. Coordinates use OpenCV's sub-pixel `shift` so slow motion
-still moves pixels at 64 px.
+still moves pixels at 64 px. Table, wall and occluder take the colours of `cfg.palette`
+(world.py PALETTES); the agent is always drawn dark with a white mark, so it stays distinguishable.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from jepa_edge.data.world import PALETTES
 from jepa_edge.errors import ConfigError
 
 SHIFT = 4                      # sub-pixel bits for OpenCV drawing
 ONE = 1 << SHIFT
-TABLE = (222, 212, 190)
-WALL = (110, 84, 60)
-OCCLUDER = (120, 122, 135)
+TABLE = PALETTES["default"].table         # the training colours; WorldConfig.palette picks others
+WALL = PALETTES["default"].wall
+OCCLUDER = PALETTES["default"].occluder
 AGENT = (35, 35, 40)
 AGENT_MARK = (245, 245, 245)
 SQUARE_HALF = 0.88             # square half-side / object radius: about the circle's area
@@ -27,6 +29,7 @@ class Renderer:
         self._background: dict[int, np.ndarray] = {}
         self._occluder_px: dict[int, tuple[int, int, int, int]] = {}
         self.line = cv2.LINE_AA if cfg.antialias else cv2.LINE_8
+        self.palette = PALETTES[cfg.palette]
 
     def background(self, size: int) -> np.ndarray:
         bg = self._background.get(size)
@@ -35,9 +38,9 @@ class Renderer:
                 raise ConfigError(f"render size must be an integer in 8..2048 pixels, got {size!r}")
             size = int(size)
             bg = np.empty((size, size, 3), np.uint8)
-            bg[:] = WALL
+            bg[:] = self.palette.wall
             w = int(round(self.cfg.wall * size))
-            bg[w:size - w, w:size - w] = TABLE
+            bg[w:size - w, w:size - w] = self.palette.table
             bg.setflags(write=False)
             self._background[size] = bg
             x0, y0, x1, y1 = self.cfg.occluder
@@ -73,7 +76,7 @@ class Renderer:
                 pts = np.array([[cx, cy - r_px], [cx + r_px, cy + r_px], [cx - r_px, cy + r_px]])
                 cv2.fillConvexPoly(img, pts.astype(np.int32), colour, self.line, SHIFT)
         x0, y0, x1, y1 = self._occluder_px[size]
-        img[y0:y1, x0:x1] = OCCLUDER
+        img[y0:y1, x0:x1] = self.palette.occluder
         ax, ay = (int(v) for v in self._fix(state.agent_pos, size))
         cv2.circle(img, (ax, ay), int(round(cfg.agent_radius * size * ONE)), AGENT, -1, self.line, SHIFT)
         cv2.circle(img, (ax, ay), int(round(cfg.agent_radius * 0.35 * size * ONE)), AGENT_MARK, -1,

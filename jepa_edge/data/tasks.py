@@ -17,6 +17,20 @@ TASK_CONFIG = WorldConfig(object_speed=0.0)
 TASKS = ("reach", "push")
 
 
+def task_config(img_size: int | None = None, n_objects: int = 0, occluder=None, palette: str = "default"
+                ) -> WorldConfig:
+    """TASK_CONFIG, or a variation of it a model was not trained on: `n_objects` objects (0 = its
+    own), the occluder at `occluder` (x0, y0, x1, y1; None = its own), drawn in `palette`."""
+    changes: dict = {"palette": palette}
+    if img_size is not None:
+        changes["img_size"] = img_size
+    if n_objects:
+        changes["n_objects"] = n_objects
+    if occluder is not None:
+        changes["occluder"] = tuple(float(v) for v in occluder)
+    return replace(TASK_CONFIG, **changes)
+
+
 @dataclass(frozen=True)
 class Goal:
     kind: str                   # "reach" or "push"

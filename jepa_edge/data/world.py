@@ -27,6 +27,39 @@ PALETTE = (
 )
 
 
+def hue_rotated(colours, degrees: float) -> tuple[tuple[int, int, int], ...]:
+    """`colours` (RGB 0..255) with their hue turned by `degrees`, saturation and value kept."""
+    import colorsys
+
+    out = []
+    for c in colours:
+        h, s, v = colorsys.rgb_to_hsv(*(x / 255 for x in c))
+        out.append(tuple(int(round(x * 255)) for x in colorsys.hsv_to_rgb((h + degrees / 360) % 1.0, s, v)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The colours a world is drawn in (`WorldConfig.palette`). The agent keeps its own (render.py)."""
+
+    objects: tuple[tuple[int, int, int], ...] = PALETTE  # objects draw their colours from these
+    table: tuple[int, int, int] = (222, 212, 190)
+    wall: tuple[int, int, int] = (110, 84, 60)
+    occluder: tuple[int, int, int] = (120, 122, 135)
+
+
+# Named palettes. Every model here is trained on "default"; the others are rendering variations to
+# test how a model holds up on colours it never saw (`jepa-edge run --episodes N --sim.palette NAME`).
+PALETTES = {
+    "default": Palette(),
+    # every object hue turned by 20 degrees: of all rotations, the one whose colours stay furthest
+    # (16 degrees or more) from every training colour; object i gets the colour object i had
+    "shifted": Palette(objects=hue_rotated(PALETTE, 20)),
+    # training object colours on a blue-grey table, dark blue walls, a warm grey occluder
+    "background": Palette(table=(196, 208, 222), wall=(58, 78, 108), occluder=(140, 126, 116)),
+}
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     img_size: int = 64                 # default render size (square), any of 16..1024 works
@@ -44,6 +77,7 @@ class WorldConfig:
     occluder: tuple[float, float, float, float] = (0.39, 0.08, 0.61, 0.92)  # x0, y0, x1, y1
     antialias: bool = True
     seed: int = 0
+    palette: str = "default"           # colours to draw in, a key of PALETTES ("default": the training ones)
 
     def __post_init__(self):
         x0, y0, x1, y1 = self.occluder
@@ -56,6 +90,8 @@ class WorldConfig:
             problems.append("dt must be > 0 and max_speed, object_speed, damping >= 0")
         if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
             problems.append(f"occluder must be x0 < x1, y0 < y1 inside [0, 1], got {self.occluder}")
+        if self.palette not in PALETTES:
+            problems.append(f"palette must be one of {', '.join(PALETTES)}, got {self.palette!r}")
         if problems:
             raise ConfigError("WorldConfig: " + "; ".join(problems))
 
@@ -175,7 +211,8 @@ class TabletopWorld:
         speed = rng.uniform(0, cfg.object_speed, size=n)
         self.obj_vel = np.stack([np.cos(angle), np.sin(angle)], 1) * speed[:, None]
         self.obj_shape = rng.integers(0, len(SHAPES), size=n)
-        self.obj_colour = np.array(PALETTE, np.uint8)[rng.permutation(len(PALETTE))[:n]]
+        colours = PALETTES[cfg.palette].objects
+        self.obj_colour = np.array(colours, np.uint8)[rng.permutation(len(colours))[:n]]
         self.obj_present = np.ones(n, bool)
         self.t = 0
         self._commanded = np.zeros(2)

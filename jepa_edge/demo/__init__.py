@@ -2,8 +2,9 @@
 
 plan.py    the step table: sizes (full / quick) and the exact `jepa-edge ...` argv of every step
 metrics.py what each step's output files say, as the numbers the summary quotes
-runner.py  runs the steps in-process through `jepa_edge.cli.main`, times them, caches the teacher
-report.py  the report folder (report.md, summary.json, PNGs) and the summary table
+runner.py  runs the steps in-process through `jepa_edge.cli.main`, times them
+report.py  the verdicts (each number against its threshold), the report folder (report.md,
+           summary.json, PNGs) and the summary table
 """
 from jepa_edge.demo.plan import FULL, QUICK, DemoSizes, Step, demo_steps
 from jepa_edge.demo.runner import DemoResult, run_demo

@@ -157,18 +157,44 @@ def bench(bench_json: Path) -> list[Metric]:
     return out
 
 
-def goal_reaching(loop_json: Path) -> list[Metric]:
+def goal_reaching(loop_json: Path, prefix: str = "loop", label: str = "goal reaching") -> list[Metric]:
     d = _read_json(loop_json)
     out = []
     for name, r in d.get("methods", {}).items():
-        out.append(metric(f"loop.{name}.success_rate", f"goal reaching: {name} success rate", r["success_rate"],
+        out.append(metric(f"{prefix}.{name}.success_rate", f"{label}: {name} success rate", r["success_rate"],
                           decimals=2))
-        out.append(metric(f"loop.{name}.final_distance", f"goal reaching: {name} final distance to goal",
+        out.append(metric(f"{prefix}.{name}.final_distance", f"{label}: {name} final distance to goal",
                           r.get("final_distance_mean")))
         p50 = (r.get("plan_ms_per_action") or {}).get("p50")
         if name not in ("random", "oracle") and p50 is not None:
-            out.append(metric(f"loop.{name}.plan_ms_p50", f"goal reaching: {name} plan time per action p50",
+            out.append(metric(f"{prefix}.{name}.plan_ms_p50", f"{label}: {name} plan time per action p50",
                               p50, "ms"))
+    return out
+
+
+def realtime_loop(run_json: Path) -> list[Metric]:
+    """The real-time loop's timing: the perception tick, deadline misses, the planner's rate."""
+    s = _read_json(run_json)["summary"]
+    tick = s["stages_ms"].get("tick") or {}
+    return [metric("loop.ticks", "loop: perception ticks", s["ticks"]),
+            metric("loop.tick_p99_ms", "loop: tick p99", tick.get("p99"), "ms"),
+            metric("loop.deadline_miss_rate", "loop: deadline misses", 100 * s["deadline_miss_rate"], "%", decimals=2),
+            metric("loop.replan_hz", "loop: replan rate", s["planner"]["replan_rate_hz"], "Hz")]
+
+
+def chain(layout: Layout) -> list[Metric]:
+    """The demo's own chain: each training stage's loss, the INT8 gates, its goal reaching."""
+    L = layout
+    out = []
+    for stage, label in (("pretrain", "teacher"), ("distill", "student"), ("train-ac", "AC predictor")):
+        if (L.run_dir(stage) / "metrics.jsonl").exists():
+            out += training(L.run_dir(stage), label.split()[0].lower() if stage != "train-ac" else "ac", label)
+    for part in ("encoder", "ac_predictor"):
+        if L.chain_bundle(part).with_suffix(".json").exists():
+            out += export(L.chain_bundle(part).with_suffix(".json"), f"openvino-int8-{part}")
+    eval_json = L.chain / "eval" / "goal_reaching.json"
+    if eval_json.exists():
+        out += goal_reaching(eval_json, "chain", "own student, goal reaching")
     return out
 
 
@@ -176,17 +202,9 @@ def readers(layout: Layout) -> dict[str, Callable[[], list[Metric]]]:
     """step name -> a function that reads that step's numbers (after it succeeded)."""
     L = layout
     return {
-        "teacher": lambda: training(L.teacher_run, "teacher", "teacher"),
-        "student": lambda: training(L.student_run, "student", "student"),
-        "ac": lambda: training(L.ac_run, "ac", "AC predictor"),
-        "eval": lambda: evaluation(L.eval_dir / "eval.json"),
-        "eval-random-init": lambda: evaluation(L.eval_random_dir / "eval.json", "eval_random_init", random_init=True),
-        "calibrate": lambda: calibration(L.calib_encoder, "encoder"),
-        "calibrate-ac": lambda: calibration(L.calib_ac, "ac_predictor"),
-        "export-openvino-int8": lambda: export(L.bundles / "openvino-int8.json", "openvino-int8"),
-        "export-onnxruntime-int8": lambda: export(L.bundles / "onnxruntime-int8.json", "onnxruntime-int8"),
-        "export-ac-onnxruntime-int8": lambda: export(L.bundles / "ac-onnxruntime-int8.json", "ac-onnxruntime-int8"),
+        "train": lambda: chain(L),
         "export-jetson-orin-nano": lambda: export(L.bundles / "jetson-orin-nano.json", "jetson-orin-nano"),
         "bench": lambda: bench(L.bench_dir / "bench.json"),
-        "loop": lambda: goal_reaching(L.loop_dir / "goal_reaching.json"),
+        "reference": lambda: goal_reaching(L.reference_json, "reference", "reference, goal reaching"),
+        "loop": lambda: realtime_loop(L.loop_json),
     }

@@ -5,14 +5,13 @@ recorded. A failed step does not stop the steps that do not depend on it; the on
 skipped, and the report names the failed step and the command that reruns it. Ctrl-C stops the
 demo after writing the report of what ran.
 
-The teacher is the expensive step, so it is cached by a hash of its pretrain flags (plus versions):
-in `--out DIR/teacher` (a rerun into the same folder) and in `$JEPA_EDGE_CACHE/demo` (default
-`~/.cache/jepa-edge/demo`), so a second demo on the same machine starts from the student.
+The demo's own chain (`train --recipe demo --out DIR/chain`) caches each stage by its inputs'
+content hash, so a second demo into the same folder retrains nothing that has not changed
+(`--no-cache` starts it over). The reference model's INT8 bundles are built once and cached in
+$JEPA_EDGE_CACHE (default ~/.cache/jepa-edge).
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sys
 import time
@@ -20,16 +19,14 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from jepa_edge.chain.verdict import Verdict
 from jepa_edge.demo import metrics as M
 from jepa_edge.demo.plan import FULL, DemoSizes, Layout, Step, demo_steps
 from jepa_edge.errors import ConfigError
-from jepa_edge.utils.files import atomic_write_json
 
 MARKER = ".jepa-edge-demo"  # says "this folder is a demo's; the demo may rewrite it"
-CACHE_KEY_FILE = "demo-cache-key.json"
-# What the demo writes under --out: cleared (except a matching teacher) before a rerun.
-OWNED = ("teacher", "student", "ac", "eval", "eval_random_init", "calibration", "bundles", "bench", "loop", "report",
-         "cache")
+# What the demo writes under --out: cleared before a rerun, except the chain (its stages decide).
+OWNED = ("chain", "bundles", "bench", "reference", "loop", "report", "cache")
 
 
 @dataclass
@@ -42,7 +39,7 @@ class StepResult:
     cpu_seconds: float = 0.0  # CPU time of this process (all threads) during the step
     exit_code: int | None = None
     error: str = ""
-    note: str = ""  # e.g. "teacher reused from the cache"
+    note: str = ""  # e.g. a traceback
     plots: list[str] = field(default_factory=list)
     metrics: list[M.Metric] = field(default_factory=list)
 
@@ -63,14 +60,23 @@ class DemoResult:
     started: str = ""
     interrupted: bool = False
     report_dir: Path | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.interrupted and all(s.status == "ok" for s in self.steps)
 
     @property
+    def thresholds_missed(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.passed is False]
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.ok else (130 if self.interrupted else 1)
+        """0: every step ran and every threshold was met (--quick: its tiny sizes are held to none);
+        1: a step failed; 3: every step ran, a threshold was missed; 130: interrupted."""
+        if not self.ok:
+            return 130 if self.interrupted else 1
+        return 3 if self.thresholds_missed and self.sizes.name != "quick" else 0
 
     @property
     def metrics(self) -> list[M.Metric]:
@@ -79,10 +85,6 @@ class DemoResult:
     @property
     def failed(self) -> list[StepResult]:
         return [s for s in self.steps if s.status == "failed"]
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("JEPA_EDGE_CACHE", Path.home() / ".cache" / "jepa-edge")) / "demo"
 
 
 def prepare_out(out: Path) -> None:
@@ -102,49 +104,6 @@ def clear_outputs(out: Path, keep: set[str]) -> None:
             shutil.rmtree(out / name)
 
 
-# ----------------------------------------------------------------------------- teacher cache
-
-def _teacher_matches(run_dir: Path, key: str) -> bool:
-    f = run_dir / CACHE_KEY_FILE
-    try:
-        return json.loads(f.read_text())["key"] == key and (run_dir / "model" / "config.json").exists()
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def _copy_teacher(src: Path, dst: Path) -> None:
-    """Copy what the demo needs of a pretrain run (model dir, metrics, loss plot), not its checkpoints."""
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    shutil.copytree(src / "model", tmp / "model")
-    for name in ("metrics.jsonl", "loss.png", CACHE_KEY_FILE):
-        if (src / name).exists():
-            shutil.copy2(src / name, tmp / name)
-    shutil.rmtree(dst, ignore_errors=True)
-    os.replace(tmp, dst)
-
-
-def reuse_cached_teacher(step: Step, run_dir: Path, use_cache: bool) -> str:
-    """'' when the teacher must be trained, else a note saying where it came from."""
-    if _teacher_matches(run_dir, step.cache_key):
-        return f"teacher reused from {run_dir} (same config hash {step.cache_key})"
-    cached = cache_root() / f"teacher-{step.cache_key}"
-    if use_cache and _teacher_matches(cached, step.cache_key):
-        _copy_teacher(cached, run_dir)
-        return f"teacher reused from the cache {cached} (config hash {step.cache_key})"
-    return ""
-
-
-def store_teacher(step: Step, run_dir: Path, use_cache: bool) -> None:
-    atomic_write_json(run_dir / CACHE_KEY_FILE, {"key": step.cache_key, "argv": list(step.argv)})
-    if use_cache:
-        try:
-            _copy_teacher(run_dir, cache_root() / f"teacher-{step.cache_key}")
-        except OSError as e:  # a read-only home must not fail the demo
-            print(f"note: could not cache the teacher under {cache_root()}: {e}")
-
-
 # ----------------------------------------------------------------------------- one step
 
 def call_cli(argv: tuple[str, ...]) -> int:
@@ -161,28 +120,20 @@ def call_cli(argv: tuple[str, ...]) -> int:
         sys.argv = saved
 
 
-def run_step(step: Step, res: StepResult, layout: Layout, use_cache: bool, console) -> None:
+def run_step(step: Step, res: StepResult, layout: Layout) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        note = reuse_cached_teacher(step, layout.teacher_run, use_cache) if step.cache_key else ""
-        if note:
-            res.note = note
-            console.print(f"[green]{note}[/green] (the command above would retrain it)")
-            code = 0
-        else:
-            code = call_cli(step.argv)
+        code = call_cli(step.argv)
         res.exit_code = code
         if code == 130:
             raise KeyboardInterrupt
-        if code != 0:
+        if code not in step.ok_codes:
             res.status, res.error = "failed", f"exited with code {code} (its message is printed above)"
             return
         missing = [p for p in step.outputs if not Path(p).exists()]
         if missing:
             res.status, res.error = "failed", f"finished but did not write {', '.join(missing)}"
             return
-        if step.cache_key and not note:
-            store_teacher(step, layout.teacher_run, use_cache)
         reader = M.readers(layout).get(step.name)
         res.metrics = [replace(m, step=step.name) for m in (reader() if reader else [])]
         res.plots = [p for p in step.plots if Path(p).exists()]
@@ -205,7 +156,7 @@ def run_demo(out: str | Path, sizes: DemoSizes = FULL, *, teacher: str | Path | 
     """Run every step, write the report folder, print the summary; returns the result (exit_code)."""
     from rich.console import Console
 
-    from jepa_edge.demo.report import print_summary, write_report
+    from jepa_edge.demo.report import demo_verdicts, print_summary, write_report
 
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     out = Path(out)
@@ -214,12 +165,11 @@ def run_demo(out: str | Path, sizes: DemoSizes = FULL, *, teacher: str | Path | 
             teacher = Path(teacher) / "model"
         else:
             raise ConfigError(f"--reuse-teacher {teacher}: no config.json there (nor in {teacher}/model); "
-                              "give a model dir, e.g. runs/demo/teacher/model")
+                              "give a model dir, e.g. runs/demo/chain/pretrain/model")
     prepare_out(out)
-    layout = Layout.under(out)
+    layout = Layout(out)
     steps = demo_steps(out, sizes, teacher)
-    keep = {"teacher"} if steps[0].cache_key and _teacher_matches(layout.teacher_run, steps[0].cache_key) else set()
-    clear_outputs(out, keep)
+    clear_outputs(out, keep=set() if not use_cache else {"chain"})
 
     results = [StepResult(s.name, s.title, s.command) for s in steps]
     demo = DemoResult(out, sizes, command, results, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -238,7 +188,7 @@ def run_demo(out: str | Path, sizes: DemoSizes = FULL, *, teacher: str | Path | 
                 console.print(f"[yellow]skipped[/yellow]: {res.error}")
                 continue
             console.print(f"$ {step.command}", markup=False, highlight=False, soft_wrap=True)
-            run_step(step, res, layout, use_cache, console)
+            run_step(step, res, layout)
             if res.status == "ok":
                 console.print(f"[green]ok[/green] {step.name} in {res.seconds:.1f} s")
             else:
@@ -248,6 +198,7 @@ def run_demo(out: str | Path, sizes: DemoSizes = FULL, *, teacher: str | Path | 
         demo.interrupted = True
         console.print("[red]interrupted[/red]: writing the report of what ran")
     demo.seconds = time.perf_counter() - t0
+    demo.verdicts = demo_verdicts(layout, sizes, {r.name: r.status for r in results})
     demo.report_dir = write_report(demo, layout.report_dir)
     print_summary(demo, console)
     return demo

@@ -14,6 +14,9 @@ was trained), replanning every step; only the planner differs:
     student  the same over the student (e.g. the INT8 bundle)
     oracle   the ceiling: the world's controller on ground-truth state (built-in world), or the
              goal's true actions replayed (Gymnasium env)
+
+`sim.n_objects`, `sim.occluder` and `sim.palette` vary the built-in world (episodes and goal images
+alike) away from the one the models were trained on; the results then say how (`world_variation`).
 """
 from __future__ import annotations
 
@@ -124,6 +127,14 @@ def eval_config(cfg: RobotConfig) -> RobotConfig:
                          # planning time would let the firmware watchdog stop the agent mid-episode
                          # (the firmware simulator's longest window is 1 s).
                          "schedule.command_valid_ms": max(cfg.schedule.command_valid_ms, 1000.0)})
+
+
+def world_variation(cfg: RobotConfig) -> dict:
+    """The sim.n_objects / occluder / palette set away from the built-in world's own ({} when none)."""
+    sim = cfg.sim
+    return {k: v for k, v, varied in (("n_objects", sim.n_objects, sim.n_objects != 0),
+                                      ("occluder", list(sim.occluder or ()), sim.occluder is not None),
+                                      ("palette", sim.palette, sim.palette != "default")) if varied}
 
 
 def run_gym_episode(cfg: RobotConfig, method: Method, seed: int, encoder_session, predictor_session) -> dict:
@@ -270,6 +281,9 @@ def evaluate(cfg: RobotConfig, methods: list[Method], episodes: int, first_seed:
         }
     out = {"episodes": episodes, "first_seed": first_seed, "task": cfg.sim.task, "max_steps": cfg.sim.max_steps,
            "planner": asdict(cfg.planner), "methods": results}
+    variation = world_variation(cfg)
+    if variation:  # a world the models were not trained on: said in the results (absent by default)
+        out["world_variation"] = variation
     if cfg.camera.source == "gym":  # DINO-WM's protocol on a Gymnasium env
         out["task"] = f"gym:{cfg.sim.world}"
         out["protocol"] = {"env": cfg.sim.world, "goal_horizon": cfg.sim.goal_horizon,

@@ -193,10 +193,12 @@ def make_robot(cfg: RobotConfig, episode_seed: int | None = None):
     if source == "world":
         if cfg.link.url != "sim":
             raise ConfigError("camera.source = 'world' simulates the robot too: set link.url = 'sim'")
-        from jepa_edge.data.tasks import TASK_CONFIG, start_episode
+        from jepa_edge.data.tasks import start_episode, task_config
         from jepa_edge.robot.sim_robot import SimRobot
 
-        world_cfg = replace(TASK_CONFIG, img_size=cfg.sim.img_size)
+        # the task's world, or the variation sim.n_objects / occluder / palette ask for: the goal is
+        # sampled and drawn in the same world the agent moves in, so it stays reachable
+        world_cfg = task_config(cfg.sim.img_size, cfg.sim.n_objects, cfg.sim.occluder, cfg.sim.palette)
         seed = cfg.sim.seed if episode_seed is None else episode_seed
         world, goal = start_episode(seed, world_cfg, kind=cfg.sim.task, size=cfg.sim.img_size)
         if cfg.sim.success_radius > 0:

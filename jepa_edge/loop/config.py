@@ -155,6 +155,13 @@ class SimConfig:
     task: Literal["reach", "push"] = "reach"  # goal-reaching task in the built-in world: "reach" or "push"
     max_steps: int = 200  # goal-reaching episode length (perception ticks)
     success_radius: float = 0.0  # distance to the goal that counts as reached (0 = the task's own)
+    # A built-in world the model was not trained on (its episodes and goal images alike, so goals stay reachable):
+    n_objects: int = 0  # how many objects: 0 = the task's own (3), else 1..6
+    # the occluder screen as x0,y0,x1,y1 in [0, 1] (x0 < x1, y0 < y1); unset = the world's own (0.39,0.08,0.61,0.92)
+    occluder: tuple[float, float, float, float] | None = None
+    # Colours to draw the world in (data/world.py PALETTES): "default" (the training colours), "shifted"
+    # (every object hue turned by 20 degrees) or "background" (other table, wall and occluder colours); the agent keeps its own
+    palette: Literal["default", "shifted", "background"] = "default"
     # Gymnasium envs (camera.source = "gym"):
     image_key: str = "pixels"  # the image in a Dict observation (uint8 [H, W, 3]); else the obs or env.render()
     state_key: str = ""  # the robot state in a Dict observation ("" = "state", else its first other entry)
@@ -252,8 +259,28 @@ def validate(cfg: RobotConfig) -> None:
                           f"when the link connects: 1000 ms in the simulator, 500 on the reference sketch)")
     if cfg.sim.goal_horizon < 1 or cfg.sim.success_tolerance < 0:
         raise ConfigError("sim.goal_horizon must be >= 1 and sim.success_tolerance >= 0")
+    _validate_world_variation(cfg)
     if len(cfg.models.mean) != len(cfg.models.std):
         raise ConfigError("models.mean and models.std must have the same length")
+
+
+def _validate_world_variation(cfg: RobotConfig) -> None:
+    """sim.n_objects, sim.occluder and sim.palette: within what the built-in world allows, and only for it."""
+    from jepa_edge.data.world import PALETTE
+
+    sim = cfg.sim
+    if not 0 <= sim.n_objects <= len(PALETTE):
+        raise ConfigError(f"sim.n_objects must be 0 (the task's own) or 1..{len(PALETTE)}, got {sim.n_objects}")
+    if sim.occluder is not None:
+        x0, y0, x1, y1 = sim.occluder
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            raise ConfigError(f"sim.occluder must be x0,y0,x1,y1 with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, "
+                              f"got {','.join(map(str, sim.occluder))}")
+    varied = [k for k, v in (("sim.n_objects", sim.n_objects != 0), ("sim.occluder", sim.occluder is not None),
+                             ("sim.palette", sim.palette != "default")) if v]
+    if varied and cfg.camera.source != "world":
+        raise ConfigError(f"{', '.join(varied)} vary the built-in world (camera.source = 'world'), "
+                          f"not camera.source = {cfg.camera.source!r}: leave them unset")
 
 
 def load_robot_config(path: str | Path | None, overrides: dict[str, object] | None = None) -> RobotConfig:

@@ -22,6 +22,23 @@ from jepa_edge.utils.files import atomic_path, atomic_write_json, canonical_json
 FORMAT = "jepa-edge-model"
 FORMAT_VERSION = 2  # 2: config.json carries config_sha256 over its own content
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+REFERENCE_PREFIX = "reference:"  # `reference:tabletop-reach`: a model dir shipped with the package
+
+
+def resolve_model_path(path) -> Path:
+    """A model dir's path; `reference:NAME` is the reference model NAME shipped with the package
+    (reference/NAME/model in the repository), e.g. the `tabletop-reach` recipe's result."""
+    text = str(path)
+    if not text.startswith(REFERENCE_PREFIX):
+        return Path(path)
+    from jepa_edge.utils.resources import shipped
+
+    name = text[len(REFERENCE_PREFIX):]
+    root = shipped("reference")
+    found = sorted(p.parent.name for p in root.glob("*/reference.json"))
+    if name not in found:
+        raise ConfigError(f"no reference model {name!r}; shipped: {', '.join(found) or 'none'}")
+    return root / name / "model"
 CONFIG_HASH = "config_sha256"  # sha256 of config.json's canonical content, itself left out
 PARTS = ("encoder", "predictor", "ac_predictor")
 
@@ -79,9 +96,11 @@ class ModelDir:
         return self
 
 
-def save_model_dir(path, bundle: ModelDir, source: dict | None = None) -> Path:
+def save_model_dir(path, bundle: ModelDir, source: dict | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write config.json + model.safetensors under `path` (created); each file atomically, weights first,
-    so a config.json never points at missing or half-written weights."""
+    so a config.json never points at missing or half-written weights. `dtype` (e.g. torch.float16):
+    store the parameters in it (half the bytes of a shipped model); buffers stay as they are, and
+    loading casts back to the modules' own dtype."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -90,13 +109,15 @@ def save_model_dir(path, bundle: ModelDir, source: dict | None = None) -> Path:
         raise ConfigError("a model dir needs an encoder")
     tensors = {}
     for name, module in parts.items():
+        params = {k for k, _ in module.named_parameters()}
         for k, v in module.state_dict().items():
-            tensors[f"{name}.{k}"] = v.detach().to("cpu").contiguous()
+            v = v.detach().to("cpu")
+            tensors[f"{name}.{k}"] = (v.to(dtype) if dtype is not None and k in params else v).contiguous()
     path.mkdir(parents=True, exist_ok=True)
     with atomic_path(path / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
     enc_cfg = parts["encoder"].cfg
-    extra = {k: v for k, v in bundle.config.items() if k not in (*PARTS, "format", "format_version", "parts")}
+    extra = {k: v for k, v in bundle.config.items() if k not in (*PARTS, "format", "format_version", "parts", "weights_dtype")}
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -108,6 +129,8 @@ def save_model_dir(path, bundle: ModelDir, source: dict | None = None) -> Path:
     config.update({k: v for k, v in extra.items() if k not in ("input",)})
     if source is not None:
         config["source"] = source
+    if dtype is not None:
+        config["weights_dtype"] = str(dtype).removeprefix("torch.")
     config["weights_sha256"] = sha256_file(path / WEIGHTS_NAME)
     config = sign_config(config)
     atomic_write_json(path / CONFIG_NAME, config)
@@ -176,7 +199,7 @@ def build_for_loading(mod_cls, cfg) -> nn.Module:
 
 
 def read_config(path) -> dict:
-    path = Path(path)
+    path = resolve_model_path(path)
     cfg_file = path / CONFIG_NAME
     if not cfg_file.is_file():
         raise CheckpointError(f"{path} is not a jepa-edge model dir (no {CONFIG_NAME}); "
@@ -198,7 +221,7 @@ def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
+    path = resolve_model_path(path)
     config = read_config(path)
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
@@ -209,6 +232,8 @@ def load_model_dir(path, device: str | torch.device = "cpu", verify: bool = True
         tensors = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{weights} cannot be read ({e}); the file is corrupt or truncated") from None
+    if config.get("weights_dtype"):  # stored in fp16 to ship small: the modules compute in fp32
+        tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     bundle = bundle_from_state(config, tensors, what=str(path))
     for module in bundle.parts().values():
         module.to(device)

@@ -6,6 +6,7 @@ The repository keeps them in its top-level folders, where a user looks for them:
     export/jetson/      Jetson kit script templates (*.in)       shipped as jepa_edge/_shipped/jetson/
     firmware_bridge/    C firmware, its simulator, test vectors  shipped as jepa_edge/_shipped/firmware_bridge/
     recipes/            training recipes (*.toml)                shipped as jepa_edge/_shipped/recipes/
+    reference/          reference models (model dir + eval)      shipped as jepa_edge/_shipped/reference/
 
 pyproject.toml maps each folder onto a subpackage of `jepa_edge._shipped` ([tool.setuptools.package-dir]
 and [tool.setuptools.package-data]), so a wheel carries them inside the package. This module is the one
@@ -47,6 +48,7 @@ SHIPPED: dict[str, Shipped] = {s.name: s for s in (
     Shipped("targets", "export/targets", ("*.toml",), "jetson-orin-nano.toml"),
     Shipped("jetson", "export/jetson", ("*.in",), "build_engine.sh.in"),
     Shipped("recipes", "recipes", ("*.toml",), "tabletop-reach.toml"),
+    Shipped("reference", "reference", ("*/*.json", "*/*.md", "*/model/*"), "tabletop-reach/reference.json"),
     Shipped("firmware_bridge", "firmware_bridge",
             ("Makefile", "*.md", "vectors.json", "src/**/*", "sim/**/*", "test/**/*", "arduino/**/*"), "Makefile"),
 )}

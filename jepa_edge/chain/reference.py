@@ -1,0 +1,111 @@
+"""Reference models: a recipe's result shipped with the package, as pretrained weights are elsewhere.
+
+`reference/NAME/` in the repository (jepa_edge/_shipped/reference/NAME/ in a wheel) holds
+- model/: the student encoder + AC predictor, parameters stored in fp16 (the mask-token predictor,
+  which planning never uses, is left out), signed as every model dir is;
+- reference.json: the commands that made it, the recipe (name, version, hash), every file's sha256,
+  and its goal-reaching evaluation (the fp16 weights, INT8 bundles, seeds from 1000 on).
+
+`jepa_edge.load("reference:NAME")` and any command's model argument `reference:NAME` open the model
+dir (models/model_dir.py resolve_model_path). Its INT8 bundles are built on first use with the
+recipe's calibration and export settings and cached under the user cache (`reference_bundles`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from jepa_edge.chain.stages import CALIBRATE_DEFAULTS
+from jepa_edge.errors import ConfigError
+from jepa_edge.models.model_dir import REFERENCE_PREFIX, resolve_model_path
+from jepa_edge.utils.files import dir_hash, read_json, sha256_file
+
+REFERENCE_FILE = "reference.json"
+
+
+def reference_info(name: str) -> dict:
+    """reference.json of the shipped reference NAME (with or without the `reference:` prefix)."""
+    model = resolve_model_path(REFERENCE_PREFIX + name.removeprefix(REFERENCE_PREFIX))
+    return read_json(model.parent / REFERENCE_FILE, ConfigError, "reinstall jepa-edge")
+
+
+def verify_reference(name: str) -> Path:
+    """The reference's model dir after checking every file against reference.json's sha256."""
+    info = reference_info(name)
+    root = resolve_model_path(REFERENCE_PREFIX + name.removeprefix(REFERENCE_PREFIX)).parent
+    for rel, sha in info["files"].items():
+        p = root / rel
+        if not p.is_file() or sha256_file(p) != sha:
+            raise ConfigError(f"reference {name}: {rel} is missing or does not match its sha256 in {REFERENCE_FILE}; "
+                              f"reinstall jepa-edge")
+    return root / "model"
+
+
+def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
+    """(encoder bundle, AC-predictor bundle) of reference NAME, INT8 for the recipe's export target,
+    built here on first use (calibrate + export, the recipe's settings) and cached by the model's
+    content hash, jepa-edge's version and the backend versions."""
+    from jepa_edge import __version__
+    from jepa_edge.cli import main as cli_main
+    from jepa_edge.recipe import load_recipe
+    from jepa_edge.utils.device_info import backend_versions
+    from jepa_edge.utils.resources import user_cache_dir
+
+    name = name.removeprefix(REFERENCE_PREFIX)
+    model = verify_reference(name)
+    recipe = load_recipe(reference_info(name)["recipe"]["name"])
+    export = recipe.section("export")
+    cal = {**CALIBRATE_DEFAULTS, **recipe.section("calibrate")}
+    key = hashlib.sha256(json.dumps({"model": dir_hash(model), "export": export, "calibrate": cal,
+                                     "jepa_edge": __version__, "backends": backend_versions()},
+                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
+    root = user_cache_dir() / "reference" / f"{name}-{key}"
+    bundles = {part: root / "bundles" / part for part in ("encoder", "ac_predictor")}
+    if all((b / "manifest.json").is_file() for b in bundles.values()):
+        return bundles["encoder"], bundles["ac_predictor"]
+    say(f"reference:{name}: building its INT8 bundles once ({export.get('target')}, cached in {root})")
+    for part in ("encoder", "ac_predictor"):
+        extra = [] if part == "encoder" else ["--part", part]
+        calib = root / "calibration" / part
+        if not (calib / "manifest.json").is_file():
+            code = cli_main(["-q", "calibrate", str(model), *extra, "--out", str(calib), "--count", str(cal["count"]),
+                             "--held-out", str(cal["held_out"])])
+            if code:
+                raise ConfigError(f"reference:{name}: calibrating its {part} failed (exit {code})")
+        code = cli_main(["-q", "export", str(model), "--target", str(export.get("target", "openvino")),
+                         "--precision", str(export.get("precision", "int8")), *extra, "--calib", str(calib),
+                         "--out", str(bundles[part]), "--overwrite"])
+        if code:
+            raise ConfigError(f"reference:{name}: exporting its {part} failed (exit {code}); see the lines above")
+    return bundles["encoder"], bundles["ac_predictor"]
+
+
+def pack_reference(chain_dir: str | Path, dest: str | Path, *, made_by: str, eval_json: str | Path | None = None,
+                   packed_by: str = "", eval_command: str = "") -> dict:
+    """Write a reference model into `dest` (reference/NAME/) from a finished `train --recipe` folder:
+    the train-ac model dir without its mask-token predictor, parameters in fp16, and reference.json.
+    `eval_json`: the goal-reaching evaluation of the packed weights (`run --episodes ... --json`)."""
+    import torch
+
+    from jepa_edge.models.model_dir import load_model_dir, save_model_dir
+
+    chain_dir, dest = Path(chain_dir), Path(dest)
+    report = read_json(chain_dir / "report.json", ConfigError, "rerun jepa-edge train")
+    bundle = load_model_dir(chain_dir / "train-ac" / "model")
+    bundle.predictor = None  # the mask-token predictor: pretraining's, never used to plan
+    save_model_dir(dest / "model", bundle, source={"kind": "reference", "recipe": report["recipe"]}, dtype=torch.float16)
+    files = {p.relative_to(dest).as_posix(): sha256_file(p) for p in sorted((dest / "model").iterdir())}
+    info = {"name": dest.name, "recipe": report["recipe"], "made_by": made_by, "packed_by": packed_by,
+            "weights_dtype": "float16", "bytes": sum((dest / f).stat().st_size for f in files),
+            "files": files, "chain": {"seconds": report["built_seconds"], "verdicts": report["verdicts"]}}
+    if eval_json is not None:  # the summary per method; the per-episode records stay in the eval's own JSON
+        ev = read_json(eval_json, ConfigError, "rerun the evaluation")
+        ev["methods"] = {k: {f: v for f, v in m.items() if f != "per_episode"} for k, m in ev["methods"].items()}
+        info["eval"] = {"command": eval_command, **ev}
+    from jepa_edge.utils.files import atomic_write_json
+
+    atomic_write_json(dest / REFERENCE_FILE, info)
+    for p in (dest / REFERENCE_FILE, *(dest / f for f in files)):
+        p.chmod(0o644)  # package data every user of an install reads (atomic writes leave 0600)
+    return info
