@@ -227,3 +227,16 @@ def test_replayed_older_command_is_ignored(sim):
         assert states and all((st.last_cmd_seq, st.velocities) == (0, (-0.5, -0.5)) for st in states), states
     finally:
         raw.close()
+
+
+def test_the_firmware_confirming_our_own_estop_is_not_reported_as_a_fault(sim, caplog):
+    """Every goal-reaching episode ends with an ESTOP: its confirmation is an info line, not a warning."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="jepa_edge.bridge"), Link(sim.path) as link:
+        assert wait_until(lambda: link.latest_state() is not None)
+        link.send_estop("link")
+        ev = wait_until(lambda: next((e for e in link.events() if e.kind == "estop confirmed"), None), timeout_s=3)
+        assert ev and ev.detail.startswith("ESTOP")
+        assert not any(e.kind == "fault" for e in link.events())
+    assert not any(r.levelno >= logging.WARNING and "ESTOP" in r.getMessage() for r in caplog.records)

@@ -464,7 +464,9 @@ class Link:
             except ValueError:
                 name = f"code {m.code}"
             self._last_fault = f"{name} (detail {m.detail})"
-            self._event("fault", self._last_fault, now)
+            # the firmware confirming an ESTOP this host sent (every episode's end) is news only at info level
+            confirms = m.code == FaultCode.ESTOP and self._estop_latched and m.detail == self._estop_reason
+            self._event("estop confirmed" if confirms else "fault", self._last_fault, now)
         elif isinstance(m, HeartbeatMsg):
             self._fw_rx = (m.rx_ok, m.rx_bad)
             if self._phase == "connected" and (m.boot_id != self._boot_id or not m.status & Status.CONNECTED):

@@ -89,8 +89,10 @@ def write_report(demo, report_dir: Path) -> Path:
     report_dir.mkdir(parents=True, exist_ok=True)
     plots = []
     for s in demo.steps:
-        for p in s.plots:
-            dst = report_dir / f"{s.name}-{Path(p).name}"
+        names = [Path(p).name for p in s.plots]
+        for p in s.plots:  # a step with several plots of one name (train's loss.png): name them by folder
+            folder = f"{Path(p).parent.name}-" if names.count(Path(p).name) > 1 else ""
+            dst = report_dir / f"{s.name}-{folder}{Path(p).name}"
             shutil.copy2(p, dst)
             plots.append((s, dst.name))
     if any(s.seconds for s in demo.steps):
