@@ -4,7 +4,7 @@ repository, `jepa_edge/_shipped/recipes/` in a wheel).
 
 A recipe's tables are named after the commands that read them: `[pretrain]`, `[distill]`,
 `[train-ac]` hold those commands' config keys (the same keys as `--config FILE.toml`), `[calibrate]`,
-`[export]` and `[eval]` the chain's later stages (training/chain.py). `jepa-edge <command> --recipe
+`[export]` and `[eval]` the chain's later stages (chain/stages.py). `jepa-edge <command> --recipe
 NAME` takes its table; flags given on top override it, and the run records the recipe (name,
 version, file hash) and those overrides. A recipe names no model dirs: the chain wires each stage's
 output into the next.

@@ -77,7 +77,10 @@ class ChainResult:
 def stage_key(stage: Stage, recipe: Recipe) -> str:
     from jepa_edge import __version__
 
-    blob = json.dumps({"argv": stage.argv, "recipe": recipe.section(stage.section),
+    # the recipe by its table's content, not by its name: a copy of a recipe that changes only a later
+    # table reuses the stages before it
+    argv = ["<recipe>" if a == recipe.ref else a for a in stage.argv]
+    blob = json.dumps({"argv": argv, "recipe": recipe.section(stage.section),
                        "inputs": {str(p): dir_hash(p) for p in stage.inputs}, "jepa_edge": __version__},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -104,13 +107,13 @@ def run_chain(recipe: Recipe, out: str | Path, *, teacher: str | Path | None = N
     from jepa_edge.training.common import holds_run
 
     out = Path(out)
+    stages = chain_stages(recipe, out, teacher)  # the recipe checked before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if threads:  # the training commands read it (cli_args.apply_threads); the others use torch's setting
         os.environ["JEPA_EDGE_THREADS"] = str(threads)
         import torch
 
         torch.set_num_threads(threads)
-    stages = chain_stages(recipe, out, teacher)
     state = _load_state(out)
     state["recipe"] = recipe.record()
     result = ChainResult(recipe=recipe.record(), out=out,

@@ -19,6 +19,7 @@ from jepa_edge.recipe import Recipe
 EVAL_DEFAULTS = {"goals": 40, "first_seed": 1000, "max_steps": 60, "samples": 256, "iterations": 4, "horizon": 1,
                  "threshold": 0.8}
 CALIBRATE_DEFAULTS = {"count": 300, "held_out": 100}
+EXPORT_KEYS = ("target", "precision")  # [export]'s keys: `jepa-edge export`'s flags of those names
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,47 @@ def eval_settings(recipe: Recipe) -> dict:
     return {**EVAL_DEFAULTS, **table}
 
 
+def _check_keys(recipe: Recipe, table: str, known) -> dict:
+    found = recipe.section(table)
+    unknown = sorted(set(found) - set(known))
+    if unknown:
+        from jepa_edge.errors import ConfigError
+
+        raise ConfigError(f"recipe {recipe.path}: unknown key(s) {', '.join(unknown)} in [{table}]; "
+                          f"known: {', '.join(known)}")
+    return found
+
+
+def export_settings(recipe: Recipe) -> dict:
+    """[export], its keys checked (a misspelt one would otherwise be ignored without a word)."""
+    return _check_keys(recipe, "export", EXPORT_KEYS)
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Every table checked before the chain runs anything: a misspelt key of [train-ac] would otherwise
+    surface only when that stage starts (after the teacher and the student are trained), and one of
+    [calibrate] or [export] never. The training tables are built into their configs, the model dirs
+    the chain wires in stood in for by placeholders."""
+    from jepa_edge.errors import ConfigError
+    from jepa_edge.training.ac import TrainACConfig
+    from jepa_edge.training.distill import DistillConfig
+    from jepa_edge.training.pretrain import PretrainConfig
+    from jepa_edge.utils import config as C
+
+    for table, cls, wired in (("pretrain", PretrainConfig, {}), ("distill", DistillConfig, {"teacher": "-"}),
+                              ("train-ac", TrainACConfig, {"encoder": "-"})):
+        try:
+            C.build(cls, {**wired, **recipe.section(table)})
+        except ConfigError as e:
+            raise ConfigError(f"recipe {recipe.path}: [{table}] {e}") from None
+    _check_keys(recipe, "calibrate", CALIBRATE_DEFAULTS)
+    export_settings(recipe)
+    eval_settings(recipe)
+
+
 def chain_stages(recipe: Recipe, out: str | Path, teacher: str | Path | None = None) -> list[Stage]:
     """The ordered stages. `teacher`: an existing teacher model dir instead of the pretrain stage."""
+    check_recipe(recipe)
     L = ChainLayout(Path(out))
     r = recipe.ref
     stages: list[Stage] = []

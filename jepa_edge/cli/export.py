@@ -92,9 +92,10 @@ def run(args) -> int:
     if args.list_targets:
         return _list_targets()
     if args.recipe:
+        from jepa_edge.chain.stages import export_settings
         from jepa_edge.recipe import load_recipe
 
-        table = load_recipe(args.recipe).section("export")
+        table = export_settings(load_recipe(args.recipe))
         args.target = args.target or table.get("target")
         args.precision = args.precision or table.get("precision")
     args.precision = args.precision or "fp32"
