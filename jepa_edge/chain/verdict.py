@@ -65,8 +65,11 @@ def ac_beats_copy_last(stage: str, model_dir, horizon: int = 1) -> Verdict:
         r = ac_vs_copy_last(model_dir, horizons=(horizon,))[str(horizon)]
     except (OSError, ValueError) as e:
         return Verdict(stage, what, "-", "< copy-last", None, f"not measured: {e}")
-    return Verdict(stage, what, f"{r['ac_l1']:.4f} vs {r['copy_last_l1']:.4f}", "< copy-last",
-                   r["ac_l1"] < r["copy_last_l1"])
+    beats = r["ac_l1"] < r["copy_last_l1"]
+    moving = (f"the 10% of tokens that change most: {r['moving_ac_l1']:.4f} vs {r['moving_copy_last_l1']:.4f}; "
+              f"the rest: {r['still_ac_l1']:.4f} vs {r['still_copy_last_l1']:.4f}")
+    return Verdict(stage, what, f"{r['ac_l1']:.4f} vs {r['copy_last_l1']:.4f}", "< copy-last", beats,
+                   "" if beats else moving)
 
 
 def int8_cosine(stage: str, export_json, part: str) -> Verdict:

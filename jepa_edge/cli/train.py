@@ -28,7 +28,7 @@ def run(args) -> int:
     from jepa_edge.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
-    console = _output.console(stderr=True)
+    console = _output.results_console(args, wide=True)
     _output.say(args, f"recipe {recipe.name} {recipe.version} ({recipe.sha256[:12]}): {recipe.description}")
     result = run_chain(recipe, args.out, teacher=args.teacher, threads=args.threads,
                        say=lambda line: _output.say(args, line))
