@@ -45,9 +45,9 @@ def test_quick_demo_end_to_end(tmp_path):
     # the printed summary numbers are those in summary.json (and in report.md)
     metrics = summary["metrics"]
     keys = {m["key"] for m in metrics}
-    for needed in ["teacher.loss_final", "student.loss_final", "ac.loss_final", "export.openvino-int8-encoder.cos_mean",
-                   "export.openvino-int8-ac_predictor.cos_mean", "chain.student.success_rate",
-                   "bench.openvino/int8.p50_ms", "reference.student.success_rate", "reference.oracle.success_rate",
+    for needed in ["teacher.loss_final", "student.loss_final", "ac.loss_final", "export.own-encoder.cos_mean",
+                   "export.own-ac_predictor.cos_mean", "chain.student.success_rate",
+                   "bench.onnxruntime/int8.p50_ms", "reference.student.success_rate", "reference.oracle.success_rate",
                    "loop.tick_p99_ms"]:
         assert needed in keys, needed
     table = printed[printed.rindex("jepa-edge demo (quick)"):]

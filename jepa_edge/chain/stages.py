@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from jepa_edge.errors import ConfigError
 from jepa_edge.recipe import Recipe
 
 # [eval]'s keys and their defaults: the goal-reaching evaluation the chain ends with
@@ -65,26 +66,17 @@ class ChainLayout:
         return self.out / "eval" / "goal_reaching.json"
 
 
-def eval_settings(recipe: Recipe) -> dict:
-    table = recipe.section("eval")
-    unknown = sorted(set(table) - set(EVAL_DEFAULTS))
-    if unknown:
-        from jepa_edge.errors import ConfigError
-
-        raise ConfigError(f"recipe {recipe.path}: unknown key(s) {', '.join(unknown)} in [eval]; "
-                          f"known: {', '.join(EVAL_DEFAULTS)}")
-    return {**EVAL_DEFAULTS, **table}
-
-
 def _check_keys(recipe: Recipe, table: str, known) -> dict:
     found = recipe.section(table)
     unknown = sorted(set(found) - set(known))
     if unknown:
-        from jepa_edge.errors import ConfigError
-
         raise ConfigError(f"recipe {recipe.path}: unknown key(s) {', '.join(unknown)} in [{table}]; "
                           f"known: {', '.join(known)}")
     return found
+
+
+def eval_settings(recipe: Recipe) -> dict:
+    return {**EVAL_DEFAULTS, **_check_keys(recipe, "eval", EVAL_DEFAULTS)}
 
 
 def export_settings(recipe: Recipe) -> dict:
@@ -97,7 +89,6 @@ def check_recipe(recipe: Recipe) -> None:
     surface only when that stage starts (after the teacher and the student are trained), and one of
     [calibrate] or [export] never. The training tables are built into their configs, the model dirs
     the chain wires in stood in for by placeholders."""
-    from jepa_edge.errors import ConfigError
     from jepa_edge.training.ac import TrainACConfig
     from jepa_edge.training.distill import DistillConfig
     from jepa_edge.training.pretrain import PretrainConfig

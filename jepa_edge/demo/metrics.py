@@ -191,7 +191,7 @@ def chain(layout: Layout) -> list[Metric]:
             out += training(L.run_dir(stage), label.split()[0].lower() if stage != "train-ac" else "ac", label)
     for part in ("encoder", "ac_predictor"):
         if L.chain_bundle(part).with_suffix(".json").exists():
-            out += export(L.chain_bundle(part).with_suffix(".json"), f"openvino-int8-{part}")
+            out += export(L.chain_bundle(part).with_suffix(".json"), f"own-{part}")
     eval_json = L.chain / "eval" / "goal_reaching.json"
     if eval_json.exists():
         out += goal_reaching(eval_json, "chain", "own student, goal reaching")
