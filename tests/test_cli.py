@@ -2,6 +2,7 @@ import argparse
 import json
 import logging
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,17 @@ def test_readme_has_exactly_two_setup_commands_and_ci_uses_the_test_one():
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "jepa_edge", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "jepa-edge" in r.stdout
+
+
+def test_every_readme_command_line_parses():
+    """Each `jepa-edge ...` line of README's bash blocks is a valid command line (flags that exist,
+    choices allowed): a renamed flag must not leave the manual behind."""
+    readme = (ROOT / "README.md").read_text()
+    lines = [ln.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", readme, re.S)
+             for ln in block.splitlines()]
+    commands = [shlex.split(ln)[1:] for ln in lines if ln.startswith("jepa-edge ")]
+    assert len(commands) >= 15
+    parser = build_parser()
+    for argv in commands:
+        args = parser.parse_args(argv)  # a flag the command lacks exits here
+        assert args.command == argv[0]

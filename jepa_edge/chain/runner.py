@@ -35,7 +35,7 @@ class StageRun:
     command: str
     status: str = "not run"  # ran | resumed | cached | failed | skipped
     seconds: float = 0.0  # this run's wall time (0 for cached)
-    built_seconds: float = 0.0  # the wall time of the run that built it (cached: the earlier one's)
+    built_seconds: float = 0.0  # what building it took (cached: the earlier run's; training: its own clock)
     error: str = ""
 
     def to_dict(self) -> dict:
@@ -94,6 +94,18 @@ def _load_state(out: Path) -> dict:
         return {"stages": {}}
 
 
+def _training_clock(stage: Stage) -> float:
+    """A training stage's own wall clock (its metrics' last "time": it continues across resumes, so
+    a run resumed here, or run by hand before, counts whole); 0 for other stages."""
+    if not stage.training:
+        return 0.0
+    try:
+        lines = (stage.output / "metrics.jsonl").read_text().splitlines()
+        return float(json.loads(lines[-1]).get("time", 0.0)) if lines else 0.0
+    except (OSError, ValueError):
+        return 0.0
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path)
@@ -130,7 +142,8 @@ def run_chain(recipe: Recipe, out: str | Path, *, teacher: str | Path | None = N
             key = stage_key(stage, recipe)
             seen = state["stages"].get(stage.name, {})
             if seen.get("status") == "ok" and seen.get("key") == key and stage.done.exists():
-                run.status, run.built_seconds = "cached", float(seen.get("seconds", 0.0))
+                run.status = "cached"
+                run.built_seconds = max(float(seen.get("seconds", 0.0)), _training_clock(stage))
                 say(f"{head}: cached (same inputs, key {key})")
                 continue
             argv = list(stage.argv)
@@ -149,7 +162,8 @@ def run_chain(recipe: Recipe, out: str | Path, *, teacher: str | Path | None = N
             atomic_write_json(out / STATE, state)
             t = time.perf_counter()
             code = cli_main(argv)
-            run.seconds = run.built_seconds = time.perf_counter() - t
+            run.seconds = time.perf_counter() - t
+            run.built_seconds = max(run.seconds, _training_clock(stage))
             if code == 130:
                 raise KeyboardInterrupt
             if code != 0 or not stage.done.exists():
@@ -157,7 +171,7 @@ def run_chain(recipe: Recipe, out: str | Path, *, teacher: str | Path | None = N
                 blocked = stage.name
                 state["stages"][stage.name].update(status="failed", seconds=round(run.seconds, 1))
             else:
-                state["stages"][stage.name].update(status="ok", seconds=round(run.seconds, 1))
+                state["stages"][stage.name].update(status="ok", seconds=round(run.built_seconds, 1))
             atomic_write_json(out / STATE, state)
             say(f"  {stage.name}: {run.status} in {run.seconds:.0f} s" + (f" ({run.error})" if run.error else ""))
     except KeyboardInterrupt:
@@ -209,6 +223,6 @@ def write_report(result: ChainResult) -> None:
     lines += V.verdict_markdown(result.verdicts)
     lines += ["", "| stage | status | seconds | command |", "|---|---|---|---|"]
     for s in result.stages:
-        shown = f"{s.seconds:.0f}" if s.status != "cached" else f"0 (built in {s.built_seconds:.0f})"
+        shown = f"{s.seconds:.0f}" + (f" (built in {s.built_seconds:.0f})" if s.built_seconds > s.seconds + 1 else "")
         lines.append(f"| {s.name} | {s.status}{' (' + s.error + ')' if s.error else ''} | {shown} | `{s.command}` |")
     atomic_write_text(result.out / "report.md", "\n".join(lines) + "\n")

@@ -37,9 +37,10 @@ def run(args) -> int:
     if not _output.quiet():
         console.print(verdict_table(result.verdicts, f"jepa-edge train --recipe {recipe.name}: "
                                                      f"{passed} of {held} thresholds met"))
+    errors = _output.console(stderr=True)
     for s in result.failed:
-        console.print(f"[red]{s.name} failed[/red] ({s.error}); rerun it alone: {s.command}", soft_wrap=True)
+        errors.print(f"[red]{s.name} failed[/red] ({s.error}); rerun it alone: {s.command}", soft_wrap=True)
     if result.interrupted:
-        console.print(f"interrupted: rerun `jepa-edge train --recipe {args.recipe} --out {args.out}` to continue")
+        errors.print(f"interrupted: rerun `jepa-edge train --recipe {args.recipe} --out {args.out}` to continue")
     console.print(f"report: {result.out / 'report.md'} ({result.seconds / 60:.1f} min)", markup=False)
     return result.exit_code
