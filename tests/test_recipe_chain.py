@@ -394,7 +394,7 @@ def test_a_failed_stage_stops_the_chain_and_the_report_names_it(failing_chain):
     assert runs["export-ac_predictor"]["error"] == runs["eval"]["error"] == "export-encoder failed"
     assert runs["distill"]["command"].endswith(f"--teacher {f.teacher} --out {f.out / 'distill'}")
     assert "no-such-target" in f.err  # the export's own error line
-    assert f"export-encoder failed (exit 2" in f.err and runs["export-encoder"]["command"] in f.err
+    assert "export-encoder failed (exit 2" in f.err and runs["export-encoder"]["command"] in f.err
     assert f.state["stages"]["export-encoder"]["status"] == "failed"
     assert "export-ac_predictor" not in f.state["stages"]  # never started
     assert "| export-encoder | failed (exit 2" in f.md
