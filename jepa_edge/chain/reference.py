@@ -18,7 +18,8 @@ from pathlib import Path
 
 from jepa_edge.chain.stages import CALIBRATE_DEFAULTS
 from jepa_edge.errors import ConfigError
-from jepa_edge.models.model_dir import REFERENCE_PREFIX, resolve_model_path
+from jepa_edge.models.model_dir import resolve_model_path
+from jepa_edge.utils.resources import REFERENCE_PREFIX
 from jepa_edge.utils.files import dir_hash, read_json, sha256_file
 
 REFERENCE_FILE = "reference.json"

@@ -52,7 +52,7 @@ def run(args) -> int:
 def with_reference_bundles(cfg):
     """models.encoder = "reference:NAME": the shipped reference model's INT8 bundles (built on first
     use, then cached) as encoder and, unless another is given, as predictor."""
-    from jepa_edge.models.model_dir import REFERENCE_PREFIX
+    from jepa_edge.utils.resources import REFERENCE_PREFIX  # not model_dir: a core install has no torch
 
     name = cfg.models.encoder
     if not name.startswith(REFERENCE_PREFIX):

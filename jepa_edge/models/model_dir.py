@@ -22,23 +22,13 @@ from jepa_edge.utils.files import atomic_path, atomic_write_json, canonical_json
 FORMAT = "jepa-edge-model"
 FORMAT_VERSION = 2  # 2: config.json carries config_sha256 over its own content
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
-REFERENCE_PREFIX = "reference:"  # `reference:tabletop-reach`: a model dir shipped with the package
-
-
 def resolve_model_path(path) -> Path:
     """A model dir's path; `reference:NAME` is the reference model NAME shipped with the package
     (reference/NAME/model in the repository), e.g. the `tabletop-reach` recipe's result."""
-    text = str(path)
-    if not text.startswith(REFERENCE_PREFIX):
-        return Path(path)
-    from jepa_edge.utils.resources import shipped
+    from jepa_edge.utils.resources import REFERENCE_PREFIX, reference_model_dir
 
-    name = text[len(REFERENCE_PREFIX):]
-    root = shipped("reference")
-    found = sorted(p.parent.name for p in root.glob("*/reference.json"))
-    if name not in found:
-        raise ConfigError(f"no reference model {name!r}; shipped: {', '.join(found) or 'none'}")
-    return root / name / "model"
+    text = str(path)
+    return reference_model_dir(text[len(REFERENCE_PREFIX):]) if text.startswith(REFERENCE_PREFIX) else Path(path)
 CONFIG_HASH = "config_sha256"  # sha256 of config.json's canonical content, itself left out
 PARTS = ("encoder", "predictor", "ac_predictor")
 

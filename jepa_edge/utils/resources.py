@@ -80,6 +80,18 @@ def shipped(name: str) -> Path:
         f"{looked}): reinstall jepa-edge (`pip install jepa-edge`, or `pip install -e .` in a source checkout)")
 
 
+REFERENCE_PREFIX = "reference:"  # `reference:tabletop-reach`: a model dir shipped with the package
+
+
+def reference_model_dir(name: str) -> Path:
+    """The model dir of the shipped reference model NAME (reference/NAME/model in the repository)."""
+    root = shipped("reference")
+    found = sorted(p.parent.name for p in root.glob("*/reference.json"))
+    if name not in found:
+        raise ConfigError(f"no reference model {name!r}; shipped: {', '.join(found) or 'none'}")
+    return root / name / "model"
+
+
 def package_root():
     """The installed `jepa_edge` package (a Traversable; a Path unless it was imported from a zip)."""
     return resources.files("jepa_edge")
