@@ -6,6 +6,7 @@ package list, package-dir mapping and package-data globs are checked against the
 against resources.SHIPPED, and the wheel's layout (jepa_edge/_shipped/NAME/) is rebuilt in a temp
 folder from those globs to show that targets, Jetson kits and the firmware simulator work from it.
 """
+import json
 import re
 import shutil
 from pathlib import Path
@@ -32,6 +33,9 @@ NEEDED = {
     "jetson": ["build_engine.sh.in", "profile.sh.in", "README.md.in"],
     "firmware_bridge": ["Makefile", "vectors.json", "PROTOCOL.md", "sim/bridge_sim.c", "test/vectors_runner.c",
                         "test/fuzz_runner.c", "test/arduino_stub/Arduino.h", "arduino/jepa_bridge/jepa_bridge.ino"],
+    "recipes": ["tabletop-reach.toml", "demo.toml", "demo-quick.toml"],
+    "reference": ["tabletop-reach/reference.json", "tabletop-reach/model/config.json",
+                  "tabletop-reach/model/model.safetensors"],
 }
 
 
@@ -69,6 +73,9 @@ def test_what_the_code_reads_ships(name):
     assert not [f for f in files if "/." in f or f.startswith(".")]  # no editor or OS droppings
     if name == "targets":  # every profile in the folder ships
         assert files == {p.name for p in (ROOT / "export/targets").glob("*.toml")}
+    if name == "reference":  # every file a reference.json vouches for ships beside it
+        for info in (ROOT / "reference").glob("*/reference.json"):
+            assert {f"{info.parent.name}/{f}" for f in json.loads(info.read_text())["files"]} <= files
     if name == "firmware_bridge":  # every source the Makefile may compile ships
         src = ROOT / "firmware_bridge"
         sources = {p.relative_to(src).as_posix()

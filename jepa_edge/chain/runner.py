@@ -223,6 +223,7 @@ def write_report(result: ChainResult) -> None:
     lines += V.verdict_markdown(result.verdicts)
     lines += ["", "| stage | status | seconds | command |", "|---|---|---|---|"]
     for s in result.stages:
-        shown = f"{s.seconds:.0f}" + (f" (built in {s.built_seconds:.0f})" if s.built_seconds > s.seconds + 1 else "")
+        built = s.status == "cached" or s.built_seconds > s.seconds + 1  # cached, or a resumed/hand-run training stage
+        shown = f"{s.seconds:.0f}" + (f" (built in {s.built_seconds:.0f})" if built else "")
         lines.append(f"| {s.name} | {s.status}{' (' + s.error + ')' if s.error else ''} | {shown} | `{s.command}` |")
     atomic_write_text(result.out / "report.md", "\n".join(lines) + "\n")
