@@ -14,27 +14,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
-from jepa_edge.chain.stages import CALIBRATE_DEFAULTS
+from jepa_edge.chain.stages import ChainLayout, int8_stages
 from jepa_edge.errors import ConfigError
-from jepa_edge.models.model_dir import resolve_model_path
-from jepa_edge.utils.resources import REFERENCE_PREFIX
-from jepa_edge.utils.files import dir_hash, read_json, sha256_file
+from jepa_edge.utils.files import (atomic_write_json, dir_hash, owned_tempdir, read_json, remove_stale_tempdirs,
+                                   sha256_file)
+from jepa_edge.utils.resources import REFERENCE_PREFIX, reference_model_dir
 
 REFERENCE_FILE = "reference.json"
+BUILDING = "building"  # the tag of a cache folder being built (utils/files.py owned_tempdir)
+
+
+def _reference_root(name: str) -> Path:
+    """reference/NAME/ (with or without the `reference:` prefix)."""
+    return reference_model_dir(name.removeprefix(REFERENCE_PREFIX)).parent
 
 
 def reference_info(name: str) -> dict:
     """reference.json of the shipped reference NAME (with or without the `reference:` prefix)."""
-    model = resolve_model_path(REFERENCE_PREFIX + name.removeprefix(REFERENCE_PREFIX))
-    return read_json(model.parent / REFERENCE_FILE, ConfigError, "reinstall jepa-edge")
+    return read_json(_reference_root(name) / REFERENCE_FILE, ConfigError, "reinstall jepa-edge")
 
 
 def verify_reference(name: str) -> Path:
     """The reference's model dir after checking every file against reference.json's sha256."""
-    info = reference_info(name)
-    root = resolve_model_path(REFERENCE_PREFIX + name.removeprefix(REFERENCE_PREFIX)).parent
+    info, root = reference_info(name), _reference_root(name)
     for rel, sha in info["files"].items():
         p = root / rel
         if not p.is_file() or sha256_file(p) != sha:
@@ -45,8 +51,10 @@ def verify_reference(name: str) -> Path:
 
 def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
     """(encoder bundle, AC-predictor bundle) of reference NAME, INT8 for the recipe's export target,
-    built here on first use (calibrate + export, the recipe's settings) and cached by the model's
-    content hash, jepa-edge's version and the backend versions."""
+    built here on first use by the recipe's own INT8 stages (stages.py int8_stages) and cached by the
+    model's content hash, jepa-edge's version and the backend versions. They are built in a temporary
+    folder that takes the cache's name only when every stage passed: a bundle that failed its
+    accuracy gate is never picked up by a later call."""
     from jepa_edge import __version__
     from jepa_edge.cli import main as cli_main
     from jepa_edge.recipe import load_recipe
@@ -56,30 +64,25 @@ def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
     name = name.removeprefix(REFERENCE_PREFIX)
     model = verify_reference(name)
     recipe = load_recipe(reference_info(name)["recipe"]["name"])
-    export = recipe.section("export")
-    cal = {**CALIBRATE_DEFAULTS, **recipe.section("calibrate")}
-    key = hashlib.sha256(json.dumps({"model": dir_hash(model), "export": export, "calibrate": cal,
-                                     "jepa_edge": __version__, "backends": backend_versions()},
-                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps({"model": dir_hash(model), "export": recipe.section("export"),
+                                     "calibrate": recipe.section("calibrate"), "jepa_edge": __version__,
+                                     "backends": backend_versions()}, sort_keys=True, default=str).encode()).hexdigest()[:16]
     root = user_cache_dir() / "reference" / f"{name}-{key}"
-    bundles = {part: root / "bundles" / part for part in ("encoder", "ac_predictor")}
-    if all((b / "manifest.json").is_file() for b in bundles.values()):
-        return bundles["encoder"], bundles["ac_predictor"]
-    say(f"reference:{name}: building its INT8 bundles once ({export.get('target')}, cached in {root})")
-    for part in ("encoder", "ac_predictor"):
-        extra = [] if part == "encoder" else ["--part", part]
-        calib = root / "calibration" / part
-        if not (calib / "manifest.json").is_file():
-            code = cli_main(["-q", "calibrate", str(model), *extra, "--out", str(calib), "--count", str(cal["count"]),
-                             "--held-out", str(cal["held_out"])])
-            if code:
-                raise ConfigError(f"reference:{name}: calibrating its {part} failed (exit {code})")
-        code = cli_main(["-q", "export", str(model), "--target", str(export.get("target", "openvino")),
-                         "--precision", str(export.get("precision", "int8")), *extra, "--calib", str(calib),
-                         "--out", str(bundles[part]), "--overwrite"])
-        if code:
-            raise ConfigError(f"reference:{name}: exporting its {part} failed (exit {code}); see the lines above")
-    return bundles["encoder"], bundles["ac_predictor"]
+    if not root.is_dir():
+        say(f"reference:{name}: building its INT8 bundles once ({recipe.section('export').get('target')}, "
+            f"cached in {root})")
+        remove_stale_tempdirs(root, BUILDING)
+        tmp = owned_tempdir(root, BUILDING)
+        try:
+            for stage in int8_stages(recipe, model, ChainLayout(tmp)):
+                code = cli_main(["-q", *stage.argv])
+                if code:
+                    raise ConfigError(f"reference:{name}: {stage.name} failed (exit {code}); see the lines above")
+            os.replace(tmp, root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    L = ChainLayout(root)
+    return L.bundle("encoder"), L.bundle("ac_predictor")
 
 
 def pack_reference(chain_dir: str | Path, dest: str | Path, *, made_by: str, eval_json: str | Path | None = None,
@@ -104,8 +107,6 @@ def pack_reference(chain_dir: str | Path, dest: str | Path, *, made_by: str, eva
         ev = read_json(eval_json, ConfigError, "rerun the evaluation")
         ev["methods"] = {k: {f: v for f, v in m.items() if f != "per_episode"} for k, m in ev["methods"].items()}
         info["eval"] = {"command": eval_command, **ev}
-    from jepa_edge.utils.files import atomic_write_json
-
     atomic_write_json(dest / REFERENCE_FILE, info)
     for p in (dest / REFERENCE_FILE, *(dest / f for f in files)):
         p.chmod(0o644)  # package data every user of an install reads (atomic writes leave 0600)

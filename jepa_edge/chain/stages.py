@@ -105,6 +105,29 @@ def check_recipe(recipe: Recipe) -> None:
     eval_settings(recipe)
 
 
+def int8_stages(recipe: Recipe, model: Path, L: ChainLayout) -> list[Stage]:
+    """Calibrate, then export, the encoder and the AC predictor of `model` with the recipe's
+    settings, into L.calib(part) and L.bundle(part): the chain's INT8 stages, and how a shipped
+    reference model's bundles are built on first use (chain/reference.py)."""
+    cal = {**CALIBRATE_DEFAULTS, **_check_keys(recipe, "calibrate", CALIBRATE_DEFAULTS)}
+    export = export_settings(recipe)
+    sizes = ("--count", str(cal["count"]), "--held-out", str(cal["held_out"]))
+    parts = (("encoder", ()), ("ac_predictor", ("--part", "ac_predictor")))
+    stages = [Stage(f"calibrate-{part}", f"record the {part}'s INT8 calibration set (+ held-out split)",
+                    ("calibrate", str(model), *extra, "--out", str(L.calib(part)), *sizes),
+                    inputs=(model,), output=L.calib(part), done=L.calib(part) / "manifest.json", section="calibrate")
+              for part, extra in parts]
+    for part, extra in parts:
+        bundle = L.bundle(part)
+        stages.append(Stage(f"export-{part}", f"quantize the {part} ({export.get('target', '?')}, "
+                            f"{export.get('precision', '?')}) and gate it against FP32",
+                            ("export", str(model), "--recipe", recipe.ref, *extra, "--calib", str(L.calib(part)),
+                             "--out", str(bundle), "--json", str(bundle.with_suffix(".json"))),
+                            inputs=(model, L.calib(part)), output=bundle, done=bundle.with_suffix(".json"),
+                            section="export"))
+    return stages
+
+
 def chain_stages(recipe: Recipe, out: str | Path, teacher: str | Path | None = None) -> list[Stage]:
     """The ordered stages. `teacher`: an existing teacher model dir instead of the pretrain stage."""
     check_recipe(recipe)
@@ -124,21 +147,7 @@ def chain_stages(recipe: Recipe, out: str | Path, teacher: str | Path | None = N
                         ("train-ac", "--recipe", r, "--encoder", str(L.student), "--out", str(L.out / "train-ac")),
                         inputs=(L.student,), output=L.out / "train-ac", done=L.model / "config.json",
                         section="train-ac", training=True))
-    cal = {**CALIBRATE_DEFAULTS, **recipe.section("calibrate")}
-    sizes = ("--count", str(cal["count"]), "--held-out", str(cal["held_out"]))
-    for part, extra in (("encoder", ()), ("ac_predictor", ("--part", "ac_predictor"))):
-        stages.append(Stage(f"calibrate-{part}", f"record the {part}'s INT8 calibration set (+ held-out split)",
-                            ("calibrate", str(L.model), *extra, "--out", str(L.calib(part)), *sizes),
-                            inputs=(L.model,), output=L.calib(part), done=L.calib(part) / "manifest.json",
-                            section="calibrate"))
-    for part, extra in (("encoder", ()), ("ac_predictor", ("--part", "ac_predictor"))):
-        bundle = L.bundle(part)
-        stages.append(Stage(f"export-{part}", f"quantize the {part} ({recipe.section('export').get('target', '?')}, "
-                            f"{recipe.section('export').get('precision', '?')}) and gate it against FP32",
-                            ("export", str(L.model), "--recipe", r, *extra, "--calib", str(L.calib(part)),
-                             "--out", str(bundle), "--json", str(bundle.with_suffix(".json"))),
-                            inputs=(L.model, L.calib(part)), output=bundle, done=bundle.with_suffix(".json"),
-                            section="export"))
+    stages += int8_stages(recipe, L.model, L)
     e = eval_settings(recipe)
     stages.append(Stage("eval", f"goal reaching, {e['goals']} reach goals on world seeds from {e['first_seed']}: "
                         "the INT8 student beside random and oracle", (

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from jepa_edge.utils.files import read_json
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -74,8 +76,6 @@ def ac_beats_copy_last(stage: str, model_dir, horizon: int = 1) -> Verdict:
 
 def int8_cosine(stage: str, export_json, part: str) -> Verdict:
     """The export's accuracy gate: mean token cosine of the INT8 bundle against FP32 on held-out data."""
-    from jepa_edge.utils.files import read_json
-
     what = f"INT8 {part}: token cosine vs FP32 (held-out)"
     try:
         summary = read_json(export_json, ValueError, "rerun the export")
@@ -98,8 +98,6 @@ def goal_reaching(stage: str, goal_json, *, method: str = "student", threshold: 
                   who: str = "INT8 student") -> list[Verdict]:
     """From a `run --episodes` JSON: `method`'s success (held to `threshold` when given) with random
     and oracle beside it, and whether it beats random."""
-    from jepa_edge.utils.files import read_json
-
     try:
         res = read_json(goal_json, ValueError, "rerun the evaluation")
     except Exception as e:  # noqa: BLE001

@@ -22,6 +22,10 @@ from jepa_edge.utils.files import atomic_path, atomic_write_json, canonical_json
 FORMAT = "jepa-edge-model"
 FORMAT_VERSION = 2  # 2: config.json carries config_sha256 over its own content
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+CONFIG_HASH = "config_sha256"  # sha256 of config.json's canonical content, itself left out
+PARTS = ("encoder", "predictor", "ac_predictor")
+
+
 def resolve_model_path(path) -> Path:
     """A model dir's path; `reference:NAME` is the reference model NAME shipped with the package
     (reference/NAME/model in the repository), e.g. the `tabletop-reach` recipe's result."""
@@ -29,8 +33,6 @@ def resolve_model_path(path) -> Path:
 
     text = str(path)
     return reference_model_dir(text[len(REFERENCE_PREFIX):]) if text.startswith(REFERENCE_PREFIX) else Path(path)
-CONFIG_HASH = "config_sha256"  # sha256 of config.json's canonical content, itself left out
-PARTS = ("encoder", "predictor", "ac_predictor")
 
 
 def _part_classes(part: str):
@@ -257,4 +259,4 @@ def amend_config(path: str | Path, **entries) -> None:
     after they were written: the recipe they came from, measured planner settings)."""
     config = read_config(path)
     config.update(entries)
-    atomic_write_json(Path(path) / CONFIG_NAME, sign_config(config))
+    atomic_write_json(resolve_model_path(path) / CONFIG_NAME, sign_config(config))

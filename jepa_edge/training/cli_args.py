@@ -36,12 +36,12 @@ def add_dataclass_arguments(p, cls, skip=(), help_text: dict | None = None) -> i
     return C.add_flags(p, cls, dotted=False, fields=_flag_order(cls), skip=skip, extra_help=help_text)
 
 
-def recipe_and_overrides(args, section: str | None) -> tuple[dict, dict, dict | None]:
-    """(the recipe's table for `section`, the keys set on top of it by --config and the flags, the
-    record a run made from it keeps (None without --recipe))."""
+def recipe_and_overrides(args, section: str | None, skip=()) -> tuple[dict, dict, dict | None]:
+    """(the recipe's table for `section`, the keys set on top of it by --config and the flags given
+    (less `skip`), the record a run made from it keeps (None without --recipe))."""
     from jepa_edge.recipe import load_recipe
 
-    given = C.flag_values(args)
+    given = {k: v for k, v in C.flag_values(args).items() if k not in skip}
     from_file = C.load_toml(args.config) if getattr(args, "config", None) else {}
     overrides = {**from_file, **given}
     if not (section and getattr(args, "recipe", None)):
@@ -52,16 +52,20 @@ def recipe_and_overrides(args, section: str | None) -> tuple[dict, dict, dict | 
 
 def config_from_args(cls, args, skip=(), section: str | None = None):
     """`cls` from the recipe's `section` and `--config` (each if given) with the flags that were given on top."""
-    given = {k: v for k, v in C.flag_values(args).items() if k not in skip}
-    base, overrides, _ = recipe_and_overrides(args, section)
+    return build_config(cls, args, recipe_and_overrides(args, section, skip))
+
+
+def build_config(cls, args, sources: tuple[dict, dict, dict | None]):
+    """`cls` from `recipe_and_overrides`'s (recipe table, overrides, _): the overrides win."""
+    base, overrides, _ = sources
     data = {**base, **overrides}
     missing = [f.name for f in fields(cls) if f.init and f.default is MISSING and f.default_factory is MISSING
-               and f.name not in given and f.name not in data]
+               and f.name not in data]
     if missing:
         raise ConfigError(" and ".join(f"{_flag(m)}" for m in missing) + " required (a flag, or "
                           + ", ".join(f"`{m} = ...`" for m in missing) + " in --config)")
     try:
-        return C.build(cls, {**data, **given})
+        return C.build(cls, data)
     except ConfigError as e:
         where = " and ".join(filter(None, (getattr(args, "recipe", None) and f"recipe {args.recipe}",
                                            getattr(args, "config", None))))
@@ -98,8 +102,9 @@ def add_training_arguments(p: argparse.ArgumentParser, cls, help_text: dict | No
 def run_training(args, cls, train, *, section: str, progress: bool | None = None) -> int:
     """A training command's body: threads, the config from --recipe, --config and the flags,
     `train(cfg, out, ...)`, the recipe recorded in the model dir, and its summary printed as JSON."""
-    cfg = config_from_args(cls, args, section=section)  # config errors before anything heavy
-    _, _, recipe_record = recipe_and_overrides(args, section)
+    sources = recipe_and_overrides(args, section)  # the recipe and --config read once
+    cfg = build_config(cls, args, sources)  # config errors before anything heavy
+    recipe_record = sources[2]
     apply_threads(args)
     show = not args.no_progress if progress is None else progress and not args.no_progress
     if getattr(args, "resume", False) and getattr(args, "overwrite", False):
