@@ -214,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-threads", type=int, default=0,
                     help="threads per session in the evaluation (lockstep: nothing runs beside the planner; default: the config's)")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--ov-cpu-pinning", action="store_true",
+                    help="let OpenVINO pin its threads (its default; jepa-edge turns it off: inference/openvino_session.py)")
     ap.add_argument("--profile-planner", action="append", default=[], metavar="NAME=BUNDLE",
                     help="profile one replan (predictor run / feeds / energy / sampling) for the configured "
                          "predictor and these extra AC-predictor bundles (repeatable); 'config' alone: just the configured one")
@@ -246,12 +248,16 @@ def main(argv=None) -> int:
     if args.iterations:
         overrides["planner.iterations"] = args.iterations
     cfg = load_robot_config(args.config, overrides)
+    if args.ov_cpu_pinning:
+        from jepa_edge.inference import openvino_session
+
+        openvino_session.CPU_PINNING = True
     result = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
               "machine": describe(), "load_avg_before": os.getloadavg(),
               "models": {"random_init": bool(args.random_student), "student_encoder": args.encoder, "student_predictor": args.predictor or args.encoder,
                          "teacher_encoder": args.teacher_encoder or None,
                          "teacher_predictor": args.teacher_predictor or args.teacher_encoder or None},
-              "config": cfg.to_dict()}
+              "config": cfg.to_dict(), "ov_cpu_pinning": args.ov_cpu_pinning}
     from jepa_edge.utils.device_info import isa_tag
 
     result["isa"] = isa_tag()

@@ -111,6 +111,30 @@ def test_fewer_frames_is_a_prefix_and_batch_rows_are_independent():
     torch.testing.assert_close(nxt, y[:, -n:])
 
 
+@pytest.mark.parametrize("kw", [dict(depth=1), dict(depth=3, extrinsics_dim=3, mlp="swiglu"),
+                                dict(depth=2, use_rope=False)])
+def test_shared_frame_forward_equals_forward_on_the_repeated_frame(kw):
+    """The planner's graph: one frame for every sample, the first block's frame work done once,
+    its softmax split exactly. Same numbers as the plain forward on the frame repeated B times."""
+    torch.manual_seed(0)
+    cfg = ACPredictorConfig(embed_dim=32, predictor_embed_dim=48, num_heads=4, action_dim=2, state_dim=4,
+                            img_size=32, patch_size=8, max_frames=4, **kw)
+    model = ActionConditionedPredictor(cfg).eval()
+    B = 5
+    frame, actions, states = torch.randn(1, cfg.tokens_per_frame, 32), torch.randn(B, 1, 2), torch.randn(B, 1, 4)
+    extrinsics = torch.randn(B, 1, 3) if cfg.extrinsics_dim else None
+    with torch.no_grad():
+        want = model(frame.expand(B, -1, -1), actions, states, extrinsics)
+        got = model.forward_shared_frame(frame, actions, states, extrinsics)
+        assert not torch.allclose(got[0], got[1])  # the samples differ: the actions reach every token
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        frame = frame * 100  # large logits: the split softmax stays stable (joint max)
+        torch.testing.assert_close(model.forward_shared_frame(frame, actions, states, extrinsics),
+                                   model(frame.expand(B, -1, -1), actions, states, extrinsics), rtol=1e-4, atol=1e-4)
+    with pytest.raises(DataError, match="one frame for every sample"):
+        model.forward_shared_frame(frame.expand(2, -1, -1), actions[:2], states[:2], extrinsics)
+
+
 def test_bad_inputs_are_data_errors():
     model = _tiny()
     tokens, actions, states = _inputs(model, T=2)

@@ -43,8 +43,9 @@ def planned_actions(encoder: str, predictor: str) -> list[list[float]]:
 def test_a_bundle_copied_alone_plans_identically(tmp_path):
     model = save_tiny_model_dir(tmp_path / "train" / "model", config=RECIPE)
     built = tmp_path / "train" / "bundles"
-    for part in ("encoder", "ac_predictor"):
-        export(model, "onnxruntime", "fp32", out=built / part, part=part, log=lambda *a: None)
+    for part in ("encoder", "ac_predictor"):  # a 2-step plan: the AC predictor takes a batch of frames
+        export(model, "onnxruntime", "fp32", out=built / part, part=part, log=lambda *a: None,
+               shared_frame=False if part == "ac_predictor" else None)
     spec = load_bundle(built / "ac_predictor").latent
     assert spec == LatentSpec.from_model_config(json.loads((model / "config.json").read_text()))
     assert spec.layer_norm and spec.action_repeat == 2 and spec.mean == (0.5, 0.4, 0.3)

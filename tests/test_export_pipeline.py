@@ -218,3 +218,42 @@ def test_export_precision_auto_from_a_target_bench(work, capsys):
     summary = json.loads((work["dir"] / "auto.json").read_text())
     assert summary["precision"] == "fp32" and summary["auto"]["chosen"]["precision"] == "fp32"
     assert json.loads((out / "manifest.json").read_text())["precision_executed"]["executed"] == "fp32"
+
+
+def test_one_frame_ac_exports_are_shared_frame_planning_bundles(work):
+    """A one-frame AC export to ONNX Runtime or OpenVINO takes the current frame once (tokens batch 1)
+    and plans the same as the plain graph; what it cannot serve is refused in one line."""
+    import numpy as np
+
+    from jepa_edge.errors import ConfigError, DataError
+    from jepa_edge.loop.assemble import load_session
+    from jepa_edge.planning.planner import LatentDynamics
+
+    d = work["dir"]
+    assert main(["calibrate", str(work["model"]), "--part", "ac_predictor", "--out", str(d / "calib" / "ac1"),
+                 "--count", "12", "--held-out", "6", "--frames", "1"]) == 0
+    common = dict(part="ac_predictor", calib=d / "calib" / "ac1", log=None)
+    shared = export(work["model"], "onnxruntime", "fp32", out=d / "ac1-shared", **common)
+    plain = export(work["model"], "onnxruntime", "fp32", out=d / "ac1-plain", shared_frame=False, **common)
+    ov = export(work["model"], "openvino", "int8", out=d / "ac1-ov", nncf_scheme=SMALL_NNCF, **common)
+    assert shared.manifest.shared_frame and ov.manifest.shared_frame and not plain.manifest.shared_frame
+    assert shared.passed and ov.passed and shared.manifest.inputs[0].shape == (1, 16, 192)
+    assert shared.manifest.inputs[1].shape[0] == "batch"
+
+    rng = np.random.default_rng(0)
+    z0 = rng.standard_normal((16, 192)).astype(np.float32)
+    actions = rng.uniform(-1, 1, (40, 1, 2)).astype(np.float32)
+    state = rng.standard_normal(4).astype(np.float32)
+    want = LatentDynamics(load_session(plain.path, "ac_predictor")).rollout(z0, actions, state)
+    for path in (shared.path, ov.path):
+        dyn = LatentDynamics(load_session(path, "ac_predictor", batch=32))  # OpenVINO: fixed batch 32, padded
+        assert dyn.shared_frame
+        got = dyn.rollout(z0, actions, state)
+        assert got.shape == want.shape and token_cosine(got, want).min() > (0.9999 if path == shared.path else 0.95)
+        with pytest.raises(ConfigError, match="--no-shared-frame"):
+            dyn.check_horizon(2)
+        with pytest.raises(DataError, match="one frame shared by every sample"):
+            dyn.step(rng.standard_normal((3, 16, 192)).astype(np.float32), actions[:3, 0])
+    with pytest.raises(ConfigError, match="--shared-frame applies to"):
+        export(work["model"], "onnxruntime", "fp32", out=d / "ac2", shared_frame=True, frames=2,
+               part="ac_predictor", log=None)

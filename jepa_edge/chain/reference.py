@@ -26,6 +26,9 @@ from jepa_edge.utils.resources import REFERENCE_PREFIX, reference_model_dir
 
 REFERENCE_FILE = "reference.json"
 BUILDING = "building"  # the tag of a cache folder being built (utils/files.py owned_tempdir)
+# Bump when the INT8 stages build different bundles from the same inputs, so caches rebuild
+# (2: the AC predictor is a shared-frame planning bundle).
+BUNDLES_VERSION = 2
 
 
 def _reference_root(name: str) -> Path:
@@ -65,7 +68,7 @@ def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
     model = verify_reference(name)
     recipe = load_recipe(reference_info(name)["recipe"]["name"])
     key = hashlib.sha256(json.dumps({"model": dir_hash(model), "export": recipe.section("export"),
-                                     "calibrate": recipe.section("calibrate"), "jepa_edge": __version__,
+                                     "calibrate": recipe.section("calibrate"), "jepa_edge": __version__, "bundles": BUNDLES_VERSION,
                                      "backends": backend_versions()}, sort_keys=True, default=str).encode()).hexdigest()[:16]
     root = user_cache_dir() / "reference" / f"{name}-{key}"
     if not root.is_dir():

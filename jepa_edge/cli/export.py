@@ -8,6 +8,8 @@ Exit status 1 when the gate fails (the bundle is kept, marked failed_gate).
 """
 from __future__ import annotations
 
+import argparse
+
 from jepa_edge.cli import _output
 
 from jepa_edge.errors import ConfigError
@@ -33,6 +35,9 @@ def add_arguments(p):
     p.add_argument("--part", choices=("encoder", "ac_predictor"), default="encoder",
                    help="which model part to export (default %(default)s)")
     p.add_argument("--frames", type=int, help="frames per AC-predictor call (default: the calibration set's, else 1)")
+    p.add_argument("--shared-frame", action=argparse.BooleanOptionalAction, default=None,
+                   help="AC predictor: one current frame shared by every planner sample (tokens batch 1; the first block's "
+                        "frame work is done once; horizon-1 planning). Default: on for --frames 1 to onnxruntime/openvino")
     p.add_argument("--dla-core", type=int, help="Jetson DLA core (profiles with DLA), GPU fallback on")
     p.add_argument("--max-drop", type=float, help="fail if the probe metric (or, without a probe, the mean token "
                    "cosine) drops by more than this")
@@ -124,7 +129,7 @@ def run(args) -> int:
     res = export(args.model, args.target, args.precision, out=args.out, part=args.part, calib=args.calib, gate=gate,
                  probe=probe,
                  dla_core=args.dla_core, frames=args.frames, overwrite=args.overwrite,
-                 trust_unverified=args.trust_unverified,
+                 trust_unverified=args.trust_unverified, shared_frame=args.shared_frame,
                  ort_scheme=_quant_scheme(args, OrtQuantScheme(max_samples=args.subset_size)),
                  nncf_scheme=NNCFScheme(subset_size=args.subset_size, accuracy_control=args.accuracy_control))
     summary = res.summary()

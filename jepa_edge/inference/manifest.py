@@ -39,6 +39,9 @@ class Manifest:
     model: dict = field(default_factory=dict)          # source_hash, arch, config of the source model dir
     latent: LatentSpec | None = None                   # how frames become the planner's latent (jepa_edge/latent.py)
     layout: str = "NCHW"
+    # AC predictor for planning: input 0 (tokens) is one frame with batch 1 that every sample shares,
+    # the others carry the batch (ActionConditionedPredictor.forward_shared_frame)
+    shared_frame: bool = False
     calibration: dict | None = None                    # name, hash, count, held_out
     gate: dict | None = None                           # accuracy-gate results (see quant/gate.py)
     status: str = "ok"                                 # ok | failed_gate | kit (engine still to be built on device)
@@ -77,6 +80,8 @@ class Manifest:
             if not (isinstance(spec.name, str) and isinstance(spec.dtype, str)
                     and all(isinstance(d, (int, str)) and not isinstance(d, bool) for d in spec.shape)):
                 raise TypeError(f"bad tensor spec {spec}")
+        if not isinstance(self.shared_frame, bool):
+            raise TypeError("shared_frame must be true or false")
         if not isinstance(self.latent, (LatentSpec, type(None))):
             raise TypeError("latent must be a latent spec or null")
         if not self.inputs or not self.outputs:

@@ -19,6 +19,13 @@ from jepa_edge.inference.session import InferenceSession, TensorSpec
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": None, "int8w": "f32"}
 
 
+# OpenVINO pins each compiled model's threads by default, and two one-thread models in one process
+# (the loop's encoder and planner) were pinned to the same core while the other idled: on 2 cores
+# the planner got 69% of core 0 beside perception. The OS spreads unpinned threads
+# (benchmarks/bench_loop.py --ov-cpu-pinning measures both).
+CPU_PINNING = False
+
+
 def _import_ov():
     return import_extra("openvino", "OpenVINO", "openvino", "or pip install openvino")
 
@@ -52,6 +59,7 @@ class OpenVINOSession(InferenceSession):
             cfg["NUM_STREAMS"] = str(streams)
         if threads:
             cfg["INFERENCE_NUM_THREADS"] = int(threads)
+        cfg["ENABLE_CPU_PINNING"] = CPU_PINNING
         # inference_precision="default" leaves the plugin's own choice (bf16 on AMX/AVX512-BF16 CPUs)
         want = inference_precision or PRECISION_HINTS.get(precision)
         if want and want != "default" and device.startswith("CPU"):
@@ -98,7 +106,8 @@ class BatchedOpenVINO(InferenceSession):
     The openvino target exports batch 1 (static shapes), but a planner pushes all its samples
     through in one call; calling a batch-1 model 256 times would cost 256 dispatches. The IR's
     batch axis is reshaped to `batch` (the numbers are identical row by row: a batch-1 IR of a
-    transformer has no batch-dependent constants; LatentDynamics pads the last chunk)."""
+    transformer has no batch-dependent constants; LatentDynamics pads the last chunk). A shared-frame
+    bundle keeps its tokens at batch 1: the one frame every sample plans from."""
 
     backend = "openvino"
 
@@ -107,12 +116,13 @@ class BatchedOpenVINO(InferenceSession):
 
         core = ov.Core()
         model = core.read_model(str(base.bundle_dir / base.manifest.entry))
-        model.reshape({s.name: [batch, *s.shape[1:]] for s in base.inputs})
+        shared = base.inputs[0].name if base.manifest is not None and base.manifest.shared_frame else None
+        inputs = [TensorSpec(s.name, (1 if s.name == shared else batch, *s.shape[1:]), s.dtype) for s in base.inputs]
+        model.reshape({s.name: list(s.shape) for s in inputs})
         cfg = dict(getattr(base, "config", {}) or {"PERFORMANCE_HINT": "LATENCY"})
         self.compiled = core.compile_model(model, "CPU", cfg)
         self._req = self.compiled.create_infer_request()
-        super().__init__([TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.inputs],
-                         [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.outputs])
+        super().__init__(inputs, [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in base.outputs])
         self.precision = base.precision
         self.bind(base.latent, base.manifest, base.bundle_dir)
         self._ports = [(s.name, self.compiled.output(i)) for i, s in enumerate(self.outputs)]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from jepa_edge.errors import ConfigError, DataError
 from jepa_edge.models.attention import MLP, Attention
 from jepa_edge.models.config import _from_dict
-from jepa_edge.models.rope import rope_tables_from_axes
+from jepa_edge.models.rope import apply_rope, rope_tables_from_axes
 
 MLPS = ("gelu", "swiglu")
 
@@ -241,6 +241,83 @@ class ActionConditionedPredictor(nn.Module):
         x = x.view(B, T, K + n, -1)[:, :, K:].flatten(1, 2)  # drop conditioning tokens: [B, T*HW, W]
         return self.proj(self.norm(x))
 
+    def forward_shared_frame(self, tokens, actions, states, extrinsics=None):
+        """Planning: B candidate actions from one frame. tokens [1, H*W, D_enc] (one frame),
+        actions [B, 1, A], states [B, 1, S] (extrinsics [B, 1, E]) -> [B, H*W, D_enc], the same
+        numbers as forward(tokens.expand(B, -1, -1), ...).
+
+        Why: a sampling planner pushes hundreds of actions through the predictor from the same frame,
+        and in the first block the frame's tokens do not depend on the action. Their embedding, norm,
+        qkv and RoPE are computed once, not B times. Their attention is split exactly, not approximated:
+        a patch query's softmax runs over the frame's keys (shared: scores, exp-sum and weighted values
+        once) and the sample's conditioning keys (K per sample), joined by log-sum-exp. Only the
+        conditioning tokens and everything after the first attention are per sample. One frame only:
+        with more, the context frames after the first are predictions that differ per sample."""
+        cfg = self.cfg
+        if tokens.dim() != 3 or tokens.shape[0] != 1 or tokens.shape[1] != cfg.tokens_per_frame:
+            raise DataError(f"AC predictor (shared frame): tokens must be [1, {cfg.tokens_per_frame}, {cfg.embed_dim}], "
+                            f"one frame for every sample, got {list(tokens.shape)}")
+        B, K, n = actions.shape[0], cfg.cond_tokens, cfg.tokens_per_frame
+        cond = [self.action_embed(actions[:, 0]), self.state_embed(states[:, 0])]
+        if self.extrinsics_embed is not None:
+            cond.append(self.extrinsics_embed(extrinsics[:, 0]))
+        x_cond = torch.stack(cond, dim=1)  # [B, K, W]
+        x_frame = self.embed(tokens)  # [1, HW, W]
+        rope = (self.rope_cos[:K + n], self.rope_sin[:K + n]) if cfg.use_rope else None
+        first = self.blocks[0]
+        attn_cond, attn_frame = _shared_frame_attention(first.attn, first.norm1(x_cond), first.norm1(x_frame), rope, K)
+        x = torch.cat([x_cond + attn_cond, x_frame + attn_frame], dim=1)  # [B, K+HW, W]
+        x = x + first.mlp(first.norm2(x))
+        for blk in self.blocks[1:]:
+            x = blk(x, rope, None)  # one frame: every token sees every token
+        return self.proj(self.norm(x[:, K:]))
+
     def predict_next(self, tokens, actions, states, extrinsics=None):
         """Only the prediction for the frame after the last one: [B, H*W, D_enc] (planning)."""
         return self.forward(tokens, actions, states, extrinsics)[:, -self.cfg.tokens_per_frame :]
+
+
+class SharedFramePredictor(nn.Module):
+    """The AC predictor's `forward_shared_frame` as a module's forward: what `jepa-edge export`
+    traces for a planning bundle (tokens with batch 1, actions and states with the planner's batch)."""
+
+    def __init__(self, predictor: ActionConditionedPredictor):
+        super().__init__()
+        self.predictor = predictor
+        self.cfg = predictor.cfg
+
+    def forward(self, tokens, actions, states, extrinsics=None):
+        return self.predictor.forward_shared_frame(tokens, actions, states, extrinsics)
+
+
+def _shared_frame_attention(attn: Attention, h_cond, h_frame, rope, K: int):
+    """The first block's attention for B conditioning blocks h_cond [B, K, W] and one frame
+    h_frame [1, HW, W] every sample shares -> (out_cond [B, K, W], out_frame [B, HW, W]), equal to
+    `attn` over their concatenation [B, K+HW, W]."""
+    def heads(x):  # [b, m, W] -> q, k, v [b, heads, m, head_dim]
+        b, m, W = x.shape
+        return attn.qkv(x).reshape(b, m, 3, attn.num_heads, W // attn.num_heads).permute(2, 0, 3, 1, 4).unbind(0)
+
+    qc, kc, vc = heads(h_cond)
+    qf, kf, vf = heads(h_frame)
+    if rope is not None:
+        cos, sin = rope
+        qc, kc = apply_rope(qc, cos[:K], sin[:K]), apply_rope(kc, cos[:K], sin[:K])
+        qf, kf = apply_rope(qf, cos[K:], sin[K:]), apply_rope(kf, cos[K:], sin[K:])
+    scale = qc.shape[-1] ** -0.5
+    # Frame queries: softmax over [frame keys (shared), conditioning keys (per sample)].
+    s_ff = (qf @ kf.transpose(-1, -2)) * scale  # [1, h, HW, HW]: once
+    m_ff = s_ff.amax(-1, keepdim=True)
+    e_ff = torch.exp(s_ff - m_ff)
+    num_ff, den_ff = e_ff @ vf, e_ff.sum(-1, keepdim=True)  # [1, h, HW, hd], [1, h, HW, 1]
+    s_fc = (qf @ kc.transpose(-1, -2)) * scale  # [B, h, HW, K]
+    m = torch.maximum(m_ff, s_fc.amax(-1, keepdim=True))  # the joint max, for a stable exp
+    shared = torch.exp(m_ff - m)
+    e_fc = torch.exp(s_fc - m)
+    out_frame = (shared * num_ff + e_fc @ vc) / (shared * den_ff + e_fc.sum(-1, keepdim=True))
+    # Conditioning queries: few per sample, over all keys.
+    w = torch.softmax(torch.cat([qc @ kc.transpose(-1, -2), qc @ kf.transpose(-1, -2)], -1) * scale, -1)
+    out_cond = w[..., :K] @ vc + w[..., K:] @ vf  # [B, h, K, hd]
+    B, W = out_frame.shape[0], h_cond.shape[-1]
+    merge = lambda o: attn.proj(o.transpose(1, 2).reshape(B, o.shape[2], W))  # noqa: E731
+    return merge(out_cond), merge(out_frame)

@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from jepa_edge.errors import ConfigError
+from jepa_edge.errors import ConfigError, DataError
 from jepa_edge.planning.energy import make_energy
 from jepa_edge.latent import layer_norm_tokens
 from jepa_edge.planning.kinematics import StateUpdate
@@ -55,6 +55,11 @@ class LatentDynamics:
     A session exported for a fixed number of frames F (`jepa-edge export --frames F`) takes calls of
     up to F frames: the frames after those given are zero-filled, which block-causality makes
     harmless. History rollouts need F >= the horizon; a one-frame session serves "last" only.
+
+    A shared-frame bundle (the default one-frame export for ONNX Runtime and OpenVINO) takes the
+    current frame once, with batch 1, and does the frame's share of the first block once for every
+    sample (ActionConditionedPredictor.forward_shared_frame): it serves horizon-1 plans, whose every
+    sample starts from the same frame.
     """
 
     def __init__(self, session: InferenceSession, max_batch: int = 0, state_update: StateUpdate | None = None,
@@ -75,7 +80,8 @@ class LatentDynamics:
         self.context, self.renorm = context, renorm
         self.action_dim = _static(action_shape, -1)
         self.state_dim = _static(specs[self.state_name].shape, -1) if self.state_name else 0
-        fixed_batch = _static(specs[self.token_name].shape, 0)
+        self.shared_frame = session.manifest is not None and session.manifest.shared_frame
+        fixed_batch = _static(action_shape, 0)
         self.max_batch = fixed_batch or max_batch or 0
         self.pad_to_batch = bool(fixed_batch)
         if state_update is not None and self.state_name:
@@ -88,6 +94,10 @@ class LatentDynamics:
 
     def check_horizon(self, horizon: int) -> None:
         """History rollouts need a session that takes `horizon` frames."""
+        if self.shared_frame and horizon > 1:
+            raise ConfigError(f"planner.horizon {horizon}: this AC predictor bundle takes one frame shared by every sample "
+                              "(horizon 1); for longer plans export it with `jepa-edge export --part ac_predictor "
+                              "--no-shared-frame`")
         if self.context == "history" and self.frames and horizon > self.frames:
             raise ConfigError(f"planner.horizon {horizon} with rollout_context \"history\" needs an AC predictor "
                               f"that takes {horizon} frames; this bundle takes {self.frames}: export it with "
@@ -116,9 +126,17 @@ class LatentDynamics:
             frames = np.concatenate([frames, np.zeros((n, pad, N, D), frames.dtype)], 1)
             actions = np.concatenate([actions, np.zeros((n, pad, actions.shape[-1]), actions.dtype)], 1)
             states = np.concatenate([states, np.repeat(states[:, -1:], pad, 1)], 1)
+        if self.shared_frame:
+            if T != 1 or (n > 1 and frames.strides[0] != 0 and not (frames == frames[:1]).all()):
+                raise DataError("this AC predictor bundle takes one frame shared by every sample (planning from the "
+                                "current frame); for other inputs export it with `jepa-edge export --part ac_predictor "
+                                "--no-shared-frame`")
+            frames = frames[:1]
         if self.pad_to_batch and n < self.max_batch:  # an export with a fixed batch: pad, then cut
             pad = self.max_batch - n
-            frames, actions, states = (np.concatenate([a, np.repeat(a[-1:], pad, 0)]) for a in (frames, actions, states))
+            actions, states = (np.concatenate([a, np.repeat(a[-1:], pad, 0)]) for a in (actions, states))
+            if not self.shared_frame:
+                frames = np.concatenate([frames, np.repeat(frames[-1:], pad, 0)])
         if self.action_norm is not None:
             actions = (actions - self.action_norm[0]) / self.action_norm[1]
         if self.state_norm is not None:

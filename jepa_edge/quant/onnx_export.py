@@ -42,11 +42,16 @@ class PartIO:
 
     def example(self, batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
-        return {s.name: rng.standard_normal((batch, *s.shape[1:])).astype(np.float32) for s in self.inputs}
+        return {s.name: rng.standard_normal((_batch_of(s, batch), *s.shape[1:])).astype(np.float32) for s in self.inputs}
 
     def with_batch(self, batch: int | str) -> "PartIO":
-        fix = lambda specs: [TensorSpec(s.name, (batch, *s.shape[1:]), s.dtype) for s in specs]  # noqa: E731
+        """The same io with its batch axes ("batch") fixed; an input of static batch 1 (a shared frame) stays 1."""
+        fix = lambda specs: [TensorSpec(s.name, (_batch_of(s, batch), *s.shape[1:]), s.dtype) for s in specs]  # noqa: E731
         return PartIO(self.part, fix(self.inputs), fix(self.outputs))
+
+
+def _batch_of(spec: TensorSpec, batch: int | str) -> int | str:
+    return batch if isinstance(spec.shape[0], str) else spec.shape[0]
 
 
 def encoder_io(cfg, batch: int | str = "batch") -> PartIO:
@@ -57,10 +62,12 @@ def encoder_io(cfg, batch: int | str = "batch") -> PartIO:
                   [TensorSpec("tokens", (batch, cfg.num_patches, cfg.embed_dim))])
 
 
-def ac_predictor_io(cfg, frames: int, batch: int | str = "batch") -> PartIO:
-    """cfg: ACPredictorConfig. tokens [B, T*HW, D], actions [B, T, A], states [B, T, S] -> next_tokens [B, T*HW, D]."""
+def ac_predictor_io(cfg, frames: int, batch: int | str = "batch", shared_frame: bool = False) -> PartIO:
+    """cfg: ACPredictorConfig. tokens [B, T*HW, D], actions [B, T, A], states [B, T, S] -> next_tokens [B, T*HW, D].
+    shared_frame: tokens [1, HW, D], the one frame every sample plans from (ActionConditionedPredictor.forward_shared_frame)."""
     n = frames * cfg.tokens_per_frame
-    ins = [TensorSpec("tokens", (batch, n, cfg.embed_dim)), TensorSpec("actions", (batch, frames, cfg.action_dim)),
+    ins = [TensorSpec("tokens", (1 if shared_frame else batch, n, cfg.embed_dim)),
+           TensorSpec("actions", (batch, frames, cfg.action_dim)),
            TensorSpec("states", (batch, frames, cfg.state_dim))]
     if cfg.extrinsics_dim:
         ins.append(TensorSpec("extrinsics", (batch, frames, cfg.extrinsics_dim)))
@@ -98,7 +105,7 @@ def export_onnx(module, io_spec: PartIO, path: str | os.PathLike, *, dynamic_bat
     dyn = None
     if dynamic_batch:
         b = torch.export.Dim("batch", min=1, max=max(max_batch, example_batch))
-        dyn = tuple({0: b} for _ in args)
+        dyn = tuple({0: b} if isinstance(s.shape[0], str) else {} for s in io_spec.inputs)
     with _quiet_exporter(), torch.inference_mode(False), torch.no_grad():
         program = torch.onnx.export(
             module, args, None, dynamo=True, opset_version=OPSET, input_names=[s.name for s in io_spec.inputs],
@@ -152,10 +159,14 @@ def check_parity(module, onnx_path: str | os.PathLike, inputs: dict[str, np.ndar
 
     sess = OrtSession(onnx_path)
     names = [s.name for s in sess.inputs]
+    # A graph with an input of static batch 1 (a shared frame) takes the samples one at a time.
+    count = len(inputs[names[0]])
+    calls = [{n: inputs[n][i:i + 1] for n in names} for i in range(count)] \
+        if any(s.shape[0] == 1 for s in sess.inputs) else [inputs]
     with torch.inference_mode():
-        ref = module(*[torch.from_numpy(inputs[n]) for n in names])
-    ref = (ref[0] if isinstance(ref, (tuple, list)) else ref).float().numpy()
-    got = sess.run(inputs)[sess.outputs[0].name]
+        refs = [module(*[torch.from_numpy(c[n]) for n in names]) for c in calls]
+    ref = np.concatenate([(r[0] if isinstance(r, (tuple, list)) else r).float().numpy() for r in refs])
+    got = np.concatenate([sess.run(c)[sess.outputs[0].name] for c in calls])
     if got.shape != ref.shape:
         raise ParityError(f"ONNX output shape {got.shape} != torch {ref.shape} for {onnx_path}")
     max_abs = float(np.abs(got - ref).max())

@@ -67,7 +67,12 @@ def preprocess(fp32_onnx: str | os.PathLike, out: str | os.PathLike) -> Path:
     and excludes layers by name) and the session applies them anyway when it loads the QDQ model.
     """
     _, quant_pre_process = _import_quant()
-    quant_pre_process(str(fp32_onnx), str(out), skip_optimization=True, skip_symbolic_shape=False)
+    try:
+        quant_pre_process(str(fp32_onnx), str(out), skip_optimization=True, skip_symbolic_shape=False)
+    except TypeError:
+        # ORT's symbolic inference cannot merge a static batch of 1 with a symbolic batch (a shared-frame
+        # AC predictor: tokens [1, ...], actions [batch, ...]); ONNX's own shape inference can.
+        quant_pre_process(str(fp32_onnx), str(out), skip_optimization=True, skip_symbolic_shape=True)
     return Path(out)
 
 

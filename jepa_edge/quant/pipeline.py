@@ -74,10 +74,10 @@ class Source:
 def load_source(model, trust_unverified: bool = False) -> Source:
     """A model dir path (hash: its config.json, which records the weights sha256) or an in-memory
     ModelDir (hash: configs + weights)."""
-    from jepa_edge.models.model_dir import CONFIG_NAME, load_model_dir
+    from jepa_edge.models.model_dir import CONFIG_NAME, load_model_dir, resolve_model_path
 
     if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
+        path = resolve_model_path(model)
         bundle = load_model_dir(path, trust_unverified=trust_unverified)
         raw = (path / CONFIG_NAME).read_bytes()
         return Source(bundle, json.loads(raw), sha256_bytes(raw), path)
@@ -92,14 +92,32 @@ def load_source(model, trust_unverified: bool = False) -> Source:
     return Source(bundle, dict(bundle.config or {}), h.hexdigest(), None)
 
 
-def part_module_and_io(src: Source, part: str, frames: int | None) -> tuple[object, PartIO]:
+def part_module_and_io(src: Source, part: str, frames: int | None, shared_frame: bool = False) -> tuple[object, PartIO]:
     module = getattr(src.bundle, part, None)
     if module is None:
         have = ", ".join(src.bundle.parts()) or "nothing"
         raise ConfigError(f"the model holds no {part} (it has: {have}); train or convert one first")
     if part == "encoder":
         return module, encoder_io(module.cfg)
+    if shared_frame:
+        from jepa_edge.models.ac_predictor import SharedFramePredictor
+
+        return SharedFramePredictor(module), ac_predictor_io(module.cfg, 1, shared_frame=True)
     return module, ac_predictor_io(module.cfg, frames or 1)
+
+
+# Backends whose planning bundles take one shared frame by default (TensorRT: not yet run on hardware).
+SHARED_FRAME_BACKENDS = ("onnxruntime", "openvino")
+
+
+def resolve_shared_frame(requested: bool | None, backend: str, part: str, frames: int | None) -> bool:
+    """Whether an export takes one frame shared by every sample (`--shared-frame`; None = the default:
+    yes for one-frame AC-predictor exports to ONNX Runtime and OpenVINO, where it was measured)."""
+    fits = part == "ac_predictor" and (frames or 1) == 1 and backend in SHARED_FRAME_BACKENDS
+    if requested and not fits:
+        raise ConfigError("--shared-frame applies to --part ac_predictor with --frames 1 on an onnxruntime or openvino "
+                          "target: drop it")
+    return fits if requested is None else requested
 
 
 def _normalization(src: Source) -> dict | None:
@@ -120,14 +138,14 @@ def latent_spec(src: Source) -> LatentSpec:
 def export(model, target: str, precision: str, *, out: str | os.PathLike, part: str = "encoder", calib=None,
            gate: GateConfig | None = None, probe=None, dla_core: int | None = None, frames: int | None = None,
            ort_scheme=None, nncf_scheme=None, overwrite: bool = False, trust_unverified: bool = False,
-           log=print) -> ExportResult:
+           shared_frame: bool | None = None, log=print) -> ExportResult:
     """Export one part of `model` (model dir path or ModelDir) to a bundle at `out`.
 
     calib: calibration set name/path or CalibrationSet (required for int8; gives the held-out
     split the gate uses for every precision). probe: callable(session) -> metric (higher is
     better) whose drop the gate bounds with gate.max_drop. Returns an ExportResult; a bundle that
     misses the gate is still written (status "failed_gate") so it can be inspected, and
-    `jepa_edge.inference.load` refuses it by default.
+    `jepa_edge.inference.load` refuses it by default. shared_frame: see `resolve_shared_frame`.
     """
     t0 = time.perf_counter()
     lines: list[str] = []
@@ -157,7 +175,8 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
         if frames is None and part == "ac_predictor" and "actions" in cs.manifest["inputs"]:
             frames = cs.manifest["inputs"]["actions"]["shape"][0]
     src = load_source(model, trust_unverified=trust_unverified)
-    module, io = part_module_and_io(src, part, frames)
+    shared = resolve_shared_frame(shared_frame, req.target.backend, part, frames)
+    module, io = part_module_and_io(src, part, frames, shared)
     check_size(module, part)
     if cs is not None:
         cs.check_matches(io.inputs, what=f"the {part}")
@@ -188,7 +207,8 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
             shutil.copy2(_FP32_ONNX[key], fp32_onnx)
             say(f"[1/4] ONNX export ({EXPORTER}, opset {OPSET}) of the {part}: reused from this session")
         else:
-            say(f"[1/4] ONNX export ({EXPORTER}, opset {OPSET}) of the {part}")
+            say(f"[1/4] ONNX export ({EXPORTER}, opset {OPSET}) of the {part}"
+                + (" (one frame shared by every sample: the planner's graph)" if shared else ""))
             export_onnx(module, io, fp32_onnx, dynamic_batch=True, max_batch=MAX_EXPORT_BATCH)
             _remember_onnx(key, fp32_onnx)
         parity_inputs = cs.arrays("heldout", limit=2) if cs is not None and cs.count("heldout") else io.example(2)
@@ -205,6 +225,7 @@ def export(model, target: str, precision: str, *, out: str | os.PathLike, part: 
         manifest.model = {"source_hash": src.hash, "source_path": str(src.path) if src.path else None,
                           "config": src.config.get(part) or module.cfg.to_dict(), "arch": getattr(module.cfg, "arch", part)}
         manifest.latent = latent_spec(src)
+        manifest.shared_frame = shared
         manifest.layout = ("NCTHW" if io.inputs[0].shape.__len__() == 5 else "NCHW") if part == "encoder" else "tokens"
         if cs is not None:
             manifest.calibration = {"name": cs.name, "hash": cs.hash, "count": cs.count("calib"),
