@@ -12,7 +12,12 @@ set -euo pipefail
 OUT="${1:-benchmarks/results}"
 WORK="${WORK:-runs/planner_10hz}"
 ISA=$(python -c "from jepa_edge.utils.device_info import isa_tag; print(isa_tag())")
-read -r ENC AC < <(python -c "from jepa_edge.chain.reference import reference_bundles as r; print(*r('tabletop-reach', say=lambda m: None))")
+PATHS=$(python -c "import contextlib, sys
+from jepa_edge.chain.reference import reference_bundles
+with contextlib.redirect_stdout(sys.stderr):  # building them prints; only the paths go to stdout
+    bundles = reference_bundles('tabletop-reach')
+print(*bundles)")
+read -r ENC AC <<< "$PATHS"
 CALIB="$(dirname "$(dirname "$AC")")/calibration/ac_predictor"
 jepa-edge -q export reference:tabletop-reach --part ac_predictor --no-shared-frame --target openvino --precision int8 \
     --calib "$CALIB" --out "$WORK/ac-plain" --overwrite
