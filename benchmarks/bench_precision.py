@@ -1,7 +1,7 @@
 """Every backend x precision side by side on this CPU, with the precision that actually executed and
 the choice `jepa-edge export --precision auto` makes (issue 27).
 
-    python benchmarks/bench_precision.py                                  # demo-quick student + vit_small/16@224
+    python benchmarks/bench_precision.py                  # the shipped reference student + vit_small/16@224
     python benchmarks/bench_precision.py --student runs/dq/student/model --calib runs/dq/calibration/encoder
 
 One interleaved `run_bench` per model (torch fp32/bf16, ONNX Runtime fp32/int8, OpenVINO
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ def bench_model(name: str, model_dir: Path, calib: str | None, args) -> dict:
     res = run_bench(model_dir, cfg, model_info=info, log=lambda s: print(f"  [{name}] {s}", flush=True))
     res.rows = [r for r in res.rows if r.precision in MATRIX.get(r.backend, ())]  # drop the unsupported cells
     Console(width=160).print(result_table(res))
-    save_result(res, RESULTS / "bench_runs" / f"precision_{name.replace('/', '-').replace(' ', '_')}.json")
+    save_result(res, RESULTS / "bench_runs" / f"precision_{re.sub(r'[^A-Za-z0-9@._-]+', '_', name).strip('_')}.json")
     isa, caps = isa_features(), openvino_capabilities()
     pairs = set(C.candidates(("onnxruntime", "openvino"), isa, caps))
     try:
@@ -66,8 +67,9 @@ def bench_model(name: str, model_dir: Path, calib: str | None, args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--student", default="runs/dq/student/model", help="the demo-quick student's model dir")
-    ap.add_argument("--calib", default="runs/dq/calibration/encoder", help="its calibration set (held-out split)")
+    ap.add_argument("--student", default="reference:tabletop-reach",
+                    help="a trained student's model dir, or reference:NAME (default %(default)s)")
+    ap.add_argument("--calib", default="", help="its calibration set (held-out split; a reference's: its own)")
     ap.add_argument("--no-vit-small", action="store_true")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--warmup", type=int, default=10)
@@ -76,18 +78,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
+    from jepa_edge.chain.reference import reference_bundles
+    from jepa_edge.models.model_dir import resolve_model_path
     from jepa_edge.profiling.bench import default_cache_dir, random_model_dir
+    from jepa_edge.utils.resources import REFERENCE_PREFIX
     from jepa_edge.utils.device_info import describe, isa_tag
 
     t0 = time.time()
     load0 = os.getloadavg()
     models = {}
-    student = Path(args.student)
+    student, calib = resolve_model_path(args.student), args.calib or None
+    if calib is None and args.student.startswith(REFERENCE_PREFIX):  # the calibration its INT8 bundles were built from
+        calib = str(reference_bundles(args.student)[0].parents[1] / "calibration" / "encoder")
     if (student / "config.json").is_file():
-        models["demo-quick student"] = bench_model("demo-quick student", student,
-                                                   args.calib if Path(args.calib).exists() else None, args)
+        name = f"student ({args.student})"
+        models[name] = bench_model(name, student, calib, args)
     else:
-        print(f"no student at {student}: run `jepa-edge demo --quick --out runs/dq` first", file=sys.stderr)
+        print(f"no student at {student}: give --student MODEL_DIR", file=sys.stderr)
     if not args.no_vit_small:
         vs = random_model_dir("vit_small/16", 224, default_cache_dir())
         models["vit_small/16@224"] = bench_model("vit_small/16@224", vs, None, args)

@@ -220,6 +220,14 @@ def test_export_precision_auto_from_a_target_bench(work, capsys):
     assert json.loads((out / "manifest.json").read_text())["precision_executed"]["executed"] == "fp32"
 
 
+def _one_frame_ac_calib(work):
+    path = work["dir"] / "calib" / "ac1"
+    if not (path / "manifest.json").is_file():
+        assert main(["calibrate", str(work["model"]), "--part", "ac_predictor", "--out", str(path),
+                     "--count", "12", "--held-out", "6", "--frames", "1"]) == 0
+    return path
+
+
 def test_one_frame_ac_exports_are_shared_frame_planning_bundles(work):
     """A one-frame AC export to ONNX Runtime or OpenVINO takes the current frame once (tokens batch 1)
     and plans the same as the plain graph; what it cannot serve is refused in one line."""
@@ -230,9 +238,7 @@ def test_one_frame_ac_exports_are_shared_frame_planning_bundles(work):
     from jepa_edge.planning.planner import LatentDynamics
 
     d = work["dir"]
-    assert main(["calibrate", str(work["model"]), "--part", "ac_predictor", "--out", str(d / "calib" / "ac1"),
-                 "--count", "12", "--held-out", "6", "--frames", "1"]) == 0
-    common = dict(part="ac_predictor", calib=d / "calib" / "ac1", log=None)
+    common = dict(part="ac_predictor", calib=_one_frame_ac_calib(work), log=None)
     shared = export(work["model"], "onnxruntime", "fp32", out=d / "ac1-shared", **common)
     plain = export(work["model"], "onnxruntime", "fp32", out=d / "ac1-plain", shared_frame=False, **common)
     ov = export(work["model"], "openvino", "int8", out=d / "ac1-ov", nncf_scheme=SMALL_NNCF, **common)
@@ -257,3 +263,19 @@ def test_one_frame_ac_exports_are_shared_frame_planning_bundles(work):
     with pytest.raises(ConfigError, match="--shared-frame applies to"):
         export(work["model"], "onnxruntime", "fp32", out=d / "ac2", shared_frame=True, frames=2,
                part="ac_predictor", log=None)
+
+
+def test_ac_predictor_precision_auto_measures_the_planner_call_and_exports_the_choice(work, capsys):
+    d = work["dir"]
+    calib = _one_frame_ac_calib(work)
+    args = ["export", str(work["model"]), "--part", "ac_predictor", "--precision", "auto", "--target", "openvino"]
+    assert main([*args, "--calib", str(calib), "--out", str(d / "ac-auto"), "--json", str(d / "ac-auto.json")]) == 0
+    auto = json.loads((d / "ac-auto.json").read_text())["auto"]
+    chosen = auto["chosen"]
+    assert chosen["backend"] == "openvino" and chosen["p50_ms"] > 0 and "AC predictor at 256 samples" in auto["source"]
+    assert all(p["backend"] == "openvino" and p["p50_ms"] > 0 for p in auto["ranked"])
+    manifest = json.loads((d / "ac-auto" / "manifest.json").read_text())
+    assert manifest["precision"] == chosen["precision"] and manifest["shared_frame"] is True
+    assert "precision auto: chose openvino/" in capsys.readouterr().out
+    assert main([*args, "--out", str(d / "ac-auto2")]) == 2  # no calibration set: one line, exit 2
+    assert "give --calib" in capsys.readouterr().err

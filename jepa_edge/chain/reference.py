@@ -68,8 +68,9 @@ def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
     model = verify_reference(name)
     recipe = load_recipe(reference_info(name)["recipe"]["name"])
     key = hashlib.sha256(json.dumps({"model": dir_hash(model), "export": recipe.section("export"),
-                                     "calibrate": recipe.section("calibrate"), "jepa_edge": __version__, "bundles": BUNDLES_VERSION,
-                                     "backends": backend_versions()}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+                                     "calibrate": recipe.section("calibrate"), "jepa_edge": __version__,
+                                     "bundles": BUNDLES_VERSION, "backends": backend_versions()},
+                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
     root = user_cache_dir() / "reference" / f"{name}-{key}"
     if not root.is_dir():
         say(f"reference:{name}: building its INT8 bundles once ({recipe.section('export').get('target')}, "

@@ -157,11 +157,14 @@ def _auto_precision(args) -> None:
     if args.from_bench:
         choice = C.choose_from_bench(args.from_bench, backend)
     else:
-        if args.part != "encoder":
-            raise ConfigError("--precision auto measures encoders here; for the AC predictor pass --from-bench FILE "
-                              "(a bench of its bundles) or choose a precision")
         backends = (backend,) if backend else C.CPU_BACKENDS
-        _, choice = C.measure(args.model, backends, calib=args.calib, log=_output.info)
+        if args.part == "ac_predictor":
+            if not args.calib:
+                raise ConfigError("--precision auto for the AC predictor exports every candidate through its accuracy "
+                                  "gate: give --calib (a set from `jepa-edge calibrate --part ac_predictor`)")
+            _, choice = C.measure_ac_predictor(args.model, args.calib, backends, log=_output.info)
+        else:
+            _, choice = C.measure(args.model, backends, calib=args.calib, log=_output.info)
     for e in choice.excluded:
         _output.info(f"  not a candidate: {e['key']}: {e['why']}")
     _output.say(args, choice.line())

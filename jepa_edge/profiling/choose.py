@@ -169,3 +169,60 @@ def measure(model_dir, backends=CPU_BACKENDS, calib: str | None = None, timing=N
     res = run_bench(Path(model_dir), cfg, model_info=model_info_from_dir(Path(model_dir)), log=log)
     res.rows = [r for r in res.rows if (r.backend, r.precision) in pairs]
     return res, choose(res.rows, isa, caps)
+
+
+def measure_ac_predictor(model_dir, calib, backends=CPU_BACKENDS, samples: int = 256, threads: int = 1,
+                         timing=None, log=print) -> tuple[list[BenchRow], Choice]:
+    """`--precision auto` for the AC predictor: export every candidate here (each through its own
+    accuracy gate) and time what the planner runs, one rollout of `samples` actions from one frame
+    at the planner's batch, side by side; then choose by the same rule as for encoders."""
+    import tempfile
+
+    import numpy as np
+
+    from jepa_edge.errors import JepaEdgeError
+    from jepa_edge.loop.assemble import load_session
+    from jepa_edge.planning.planner import LatentDynamics
+    from jepa_edge.profiling.bench import read_executed
+    from jepa_edge.profiling.timer import TimingConfig, time_interleaved
+    from jepa_edge.quant.pipeline import export
+    from jepa_edge.utils.device_info import isa_features, openvino_capabilities
+
+    isa, caps = isa_features(), openvino_capabilities()
+    rows, runners, sessions = [], {}, []
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="jepa-edge-auto-") as tmp:
+        for backend, precision in candidates(backends, isa, caps):
+            row = BenchRow(backend, precision)
+            rows.append(row)
+            log(f"  export + gate {row.key}")
+            try:
+                res = export(model_dir, backend, precision, part="ac_predictor", calib=calib,
+                             out=Path(tmp) / f"{backend}-{precision}", log=None)
+            except JepaEdgeError as e:
+                row.status, row.reason = "failed_build", str(e)
+                continue
+            if not res.passed:
+                row.status, row.reason = "failed_gate", res.gate.reason if res.gate else "failed its gate"
+                continue
+            session = load_session(res.path, "ac_predictor", threads, batch=samples)
+            sessions.append(session)
+            dynamics = LatentDynamics(session)
+            tokens = session.inputs[0].shape[-2:]
+            frame = rng.standard_normal(tokens).astype(np.float32)
+            actions = rng.uniform(-1, 1, (samples, 1, dynamics.action_dim)).astype(np.float32)
+            state = np.zeros(dynamics.state_dim, np.float32) if dynamics.state_dim else None
+            runners[row.key] = lambda d=dynamics, f=frame, a=actions, s=state: d.rollout(f, a, s)
+            row.bundle, row.executed = str(res.path), read_executed(session)
+            row.size_mb = round(sum(p.stat().st_size for p in res.path.iterdir()) / 2**20, 3)
+            row.quality = {"cos_mean": res.gate.metrics.cos_mean} if res.gate else {}
+        log(f"  timing {len(runners)} candidates side by side ({samples} samples per call)")
+        timed = time_interleaved(runners, timing or TimingConfig(warmup=3, iters=30, keep_samples=False))
+        for row in rows:
+            if row.key in timed:
+                row.latency = timed[row.key].stats
+                if timed[row.key].error:
+                    row.status, row.reason = "failed_run", timed[row.key].error
+        for session in sessions:
+            session.close()
+    return rows, choose(rows, isa, caps, source=f"measured here, AC predictor at {samples} samples")
