@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
-    from jepa_edge.chain.reference import reference_bundles
+    from jepa_edge.chain.reference import reference_layout
     from jepa_edge.models.model_dir import resolve_model_path
     from jepa_edge.profiling.bench import default_cache_dir, random_model_dir
     from jepa_edge.utils.resources import REFERENCE_PREFIX
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     models = {}
     student, calib = resolve_model_path(args.student), args.calib or None
     if calib is None and args.student.startswith(REFERENCE_PREFIX):  # the calibration its INT8 bundles were built from
-        calib = str(reference_bundles(args.student)[0].parents[1] / "calibration" / "encoder")
+        calib = str(reference_layout(args.student).calib("encoder"))
     if (student / "config.json").is_file():
         name = f"student ({args.student})"
         models[name] = bench_model(name, student, calib, args)

@@ -13,12 +13,11 @@ OUT="${1:-benchmarks/results}"
 WORK="${WORK:-runs/planner_10hz}"
 ISA=$(python -c "from jepa_edge.utils.device_info import isa_tag; print(isa_tag())")
 PATHS=$(python -c "import contextlib, sys
-from jepa_edge.chain.reference import reference_bundles
+from jepa_edge.chain.reference import reference_layout
 with contextlib.redirect_stdout(sys.stderr):  # building them prints; only the paths go to stdout
-    bundles = reference_bundles('tabletop-reach')
-print(*bundles)")
-read -r ENC AC <<< "$PATHS"
-CALIB="$(dirname "$(dirname "$AC")")/calibration/ac_predictor"
+    L = reference_layout('tabletop-reach')
+print(L.bundle('encoder'), L.bundle('ac_predictor'), L.calib('ac_predictor'))")
+read -r ENC AC CALIB <<< "$PATHS"
 jepa-edge -q export reference:tabletop-reach --part ac_predictor --no-shared-frame --target openvino --precision int8 \
     --calib "$CALIB" --out "$WORK/ac-plain" --overwrite
 PLAN=(--energy l1_smooth --smooth-sigma 0.4 --delta-scale 0.05 --iterations 1 --planning-hz 10 --budget-ms 95 --episodes 0)

@@ -53,9 +53,16 @@ def verify_reference(name: str) -> Path:
 
 
 def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
-    """(encoder bundle, AC-predictor bundle) of reference NAME, INT8 for the recipe's export target,
-    built here on first use by the recipe's own INT8 stages (stages.py int8_stages) and cached by the
-    model's content hash, jepa-edge's version and the backend versions. They are built in a temporary
+    """(encoder bundle, AC-predictor bundle) of reference NAME: see `reference_layout`."""
+    L = reference_layout(name, say=say)
+    return L.bundle("encoder"), L.bundle("ac_predictor")
+
+
+def reference_layout(name: str, *, say=print) -> ChainLayout:
+    """The cache folder (a ChainLayout) of reference NAME's INT8 bundles for the recipe's export target
+    and of the calibration sets they were built from. Built here on first use by the recipe's own
+    INT8 stages (stages.py int8_stages) and cached by the model's content hash, jepa-edge's version,
+    BUNDLES_VERSION and the backend versions. They are built in a temporary
     folder that takes the cache's name only when every stage passed: a bundle that failed its
     accuracy gate is never picked up by a later call."""
     from jepa_edge import __version__
@@ -85,8 +92,7 @@ def reference_bundles(name: str, *, say=print) -> tuple[Path, Path]:
             os.replace(tmp, root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    L = ChainLayout(root)
-    return L.bundle("encoder"), L.bundle("ac_predictor")
+    return ChainLayout(root)
 
 
 def pack_reference(chain_dir: str | Path, dest: str | Path, *, made_by: str, eval_json: str | Path | None = None,

@@ -182,7 +182,8 @@ def plan_rows(backends, precisions) -> list[tuple[str, str, str | None]]:
     return rows
 
 
-def _bundle_size_mb(bundle: Path, manifest) -> float:
+def bundle_size_mb(manifest) -> float:
+    """MB of a bundle's files, as its manifest records them."""
     return sum(f["bytes"] for f in manifest.files.values()) / 2**20
 
 
@@ -202,7 +203,7 @@ def open_row(bundle: Path, cfg: BenchConfig, inputs: list[np.ndarray], timing_in
         return Candidate(BenchRow(m.backend, m.precision, "failed_build", _one_line(e), str(bundle)))
     row = BenchRow(m.backend, m.precision, "failed_gate" if m.status == "failed_gate" else "ok",
                    (m.gate or {}).get("reason", "") if m.status == "failed_gate" else "", str(bundle),
-                   size_mb=round(_bundle_size_mb(bundle, m), 4))
+                   size_mb=round(bundle_size_mb(m), 4))
     opts = {"threads": cfg.threads} if cfg.threads and m.backend != "tensorrt" else {}
     if m.backend == "openvino":
         opts["hint"] = cfg.hint

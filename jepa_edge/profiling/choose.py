@@ -183,7 +183,7 @@ def measure_ac_predictor(model_dir, calib, backends=CPU_BACKENDS, samples: int =
     from jepa_edge.errors import JepaEdgeError
     from jepa_edge.loop.assemble import load_session
     from jepa_edge.planning.planner import LatentDynamics
-    from jepa_edge.profiling.bench import read_executed
+    from jepa_edge.profiling.bench import bundle_size_mb, read_executed
     from jepa_edge.profiling.timer import TimingConfig, time_interleaved
     from jepa_edge.quant.pipeline import export
     from jepa_edge.utils.device_info import isa_features, openvino_capabilities
@@ -214,7 +214,7 @@ def measure_ac_predictor(model_dir, calib, backends=CPU_BACKENDS, samples: int =
             state = np.zeros(dynamics.state_dim, np.float32) if dynamics.state_dim else None
             runners[row.key] = lambda d=dynamics, f=frame, a=actions, s=state: d.rollout(f, a, s)
             row.bundle, row.executed = str(res.path), read_executed(session)
-            row.size_mb = round(sum(p.stat().st_size for p in res.path.iterdir()) / 2**20, 3)
+            row.size_mb = round(bundle_size_mb(res.manifest), 4)
             row.quality = {"cos_mean": res.gate.metrics.cos_mean} if res.gate else {}
         log(f"  timing {len(runners)} candidates side by side ({samples} samples per call)")
         timed = time_interleaved(runners, timing or TimingConfig(warmup=3, iters=30, keep_samples=False))
